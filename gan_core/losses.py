@@ -1,0 +1,116 @@
+"""The GAN loss family as named (d_loss, g_loss) pairs.
+
+Every loss takes the raw discriminator outputs (logits, or critic scores for the
+Wasserstein family) and returns a scalar to *minimise*. Writing D(x) = sigmoid(logit):
+
+    minimax        d: -[log D(x) + log(1 - D(G(z)))]    g:  log(1 - D(G(z)))     (Goodfellow 2014, saturating)
+    nonsaturating  d: same as minimax                   g: -log D(G(z))          (the paper's practical fix)
+    wgan           d: E[C(G(z))] - E[C(x)]              g: -E[C(G(z))]           (Arjovsky 2017; clipping is the trainer's)
+    wgan-gp        wgan + lambda * E[(||grad C(x_hat)||_2 - 1)^2]                 (Gulrajani 2017)
+    lsgan          d: 1/2 (D(x)-1)^2 + 1/2 D(G(z))^2    g: 1/2 (D(G(z))-1)^2     (Mao 2017, a-b-c = 0-1-1)
+    hinge          d: relu(1 - D(x)) + relu(1 + D(G(z)))  g: -D(G(z))             (Lim & Ye 2017)
+
+log D = -softplus(-logit) and log(1 - D) = -softplus(logit), which keeps the
+minimax losses finite where the sigmoid saturates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """A named (d_loss, g_loss) pair.
+
+    d_loss(real_out, fake_out) and g_loss(fake_out) return scalars to minimise.
+    `critic` marks losses whose D output is an unbounded score, not a logit.
+    `gradient_penalty` marks losses the trainer must add the WGAN-GP term to.
+    """
+
+    name: str
+    d_loss: Callable[[Tensor, Tensor], Tensor]
+    g_loss: Callable[[Tensor], Tensor]
+    critic: bool = False
+    gradient_penalty: bool = False
+    summary: str = ""
+
+
+def _minimax_d(real: Tensor, fake: Tensor) -> Tensor:
+    """-[log D(x) + log(1 - D(G(z)))] averaged over the batch."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def _minimax_g(fake: Tensor) -> Tensor:
+    """log(1 - D(G(z))): saturates (vanishing gradient) when D rejects the fakes confidently."""
+    return -F.softplus(fake).mean()
+
+
+def _nonsaturating_g(fake: Tensor) -> Tensor:
+    """-log D(G(z)): same fixed point as minimax, strong gradient early in training."""
+    return F.softplus(-fake).mean()
+
+
+def _wgan_d(real: Tensor, fake: Tensor) -> Tensor:
+    """E[C(G(z))] - E[C(x)]: minus the critic's estimate of W1 (Kantorovich-Rubinstein dual)."""
+    return fake.mean() - real.mean()
+
+
+def _wgan_g(fake: Tensor) -> Tensor:
+    """-E[C(G(z))]."""
+    return -fake.mean()
+
+
+def _lsgan_d(real: Tensor, fake: Tensor) -> Tensor:
+    """1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]."""
+    return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
+
+
+def _lsgan_g(fake: Tensor) -> Tensor:
+    """1/2 E[(D(G(z)) - 1)^2]."""
+    return 0.5 * (fake - 1).pow(2).mean()
+
+
+def _hinge_d(real: Tensor, fake: Tensor) -> Tensor:
+    """E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+LOSSES: dict[str, GANLoss] = {
+    "minimax": GANLoss("minimax", _minimax_d, _minimax_g,
+                       summary="original saturating game: G minimises log(1 - D(G(z)))"),
+    "nonsaturating": GANLoss("nonsaturating", _minimax_d, _nonsaturating_g,
+                             summary="G maximises log D(G(z)) instead; same optimum, useful early gradients"),
+    "wgan": GANLoss("wgan", _wgan_d, _wgan_g, critic=True,
+                    summary="Wasserstein critic; Lipschitz by weight clipping"),
+    "wgan-gp": GANLoss("wgan-gp", _wgan_d, _wgan_g, critic=True, gradient_penalty=True,
+                       summary="Wasserstein critic; Lipschitz by a gradient penalty"),
+    "lsgan": GANLoss("lsgan", _lsgan_d, _lsgan_g, summary="least squares (Pearson chi^2 divergence)"),
+    "hinge": GANLoss("hinge", _hinge_d, _wgan_g, summary="hinge loss on a margin of 1"),
+}
+
+
+def get_loss(name: str) -> GANLoss:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                     generator: torch.Generator | None = None) -> Tensor:
+    """E[(||grad_x C(x_hat)||_2 - 1)^2] at x_hat = eps*x + (1 - eps)*G(z), eps ~ U[0, 1] per sample.
+
+    `critic` is any callable mapping a batch to scores (close over labels for a
+    conditional critic). The graph is kept so the penalty trains the critic.
+    """
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(eps_shape, generator=generator).to(real.device, real.dtype)  # CPU draw: same on every device
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()

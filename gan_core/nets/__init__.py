@@ -1,0 +1,34 @@
+"""Networks. `build_gan` turns a model config into (G, D)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .mlp import MLPDiscriminator, MLPGenerator
+
+
+def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for a DCGANConfig / MLPConfig (or the equivalent dict from a model card)."""
+    m = model if isinstance(model, dict) else model.model_dump()
+    if m["arch"] == "dcgan":
+        g = DCGANGenerator(m["nz"], m["img_size"], m["channels"], m["ngf"], m["n_classes"], m["embed_dim"])
+        d = DCGANDiscriminator(m["img_size"], m["channels"], m["ndf"], m["n_classes"], m["d_norm"])
+    elif m["arch"] == "mlp":
+        g = MLPGenerator(m["nz"], m["data_dim"], m["g_depth"], m["g_width"], m["activation"])
+        d = MLPDiscriminator(m["data_dim"], m["d_depth"], m["d_width"], m["activation"])
+    else:
+        raise ValueError(f"unknown architecture {m['arch']!r}; known: dcgan, mlp")
+    return g, d
+
+
+def sample_noise(n: int, nz: int, distribution: str = "normal", device: torch.device | str = "cpu",
+                 generator: torch.Generator | None = None) -> Tensor:
+    """z ~ N(0, I) or z ~ U[-1, 1]^nz."""
+    if distribution == "normal":
+        return torch.randn(n, nz, device=device, generator=generator)
+    if distribution == "uniform":
+        return torch.rand(n, nz, device=device, generator=generator) * 2 - 1
+    raise ValueError(f"unknown noise distribution {distribution!r}; choose normal or uniform")

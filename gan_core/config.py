@@ -1,0 +1,282 @@
+"""Training recipes: YAML files validated against good defaults.
+
+A recipe is a small override of the defaults below, e.g.
+
+    name: mnist_dcgan
+    model: {arch: dcgan, img_size: 28, channels: 1}
+    data: {name: mnist5k}
+    train: {loss: nonsaturating, steps: 6000}
+
+Unknown keys and bad values are errors that name the key and the allowed values.
+`--set train.lr_d=1e-4` style overrides are applied before validation.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+                      model_validator)
+
+from .losses import LOSSES
+from .nets.dcgan import D_NORMS, spatial_plan
+from .nets.mlp import ACTIVATIONS
+
+LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+
+
+class ConfigError(ValueError):
+    """A recipe that cannot be used; the message names every bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DCGANConfig(_Strict):
+    arch: Literal["dcgan"] = "dcgan"
+    nz: int = Field(100, ge=1, le=4096)
+    noise: Literal["normal", "uniform"] = "normal"
+    img_size: int = 64
+    channels: Literal[1, 3] = 3
+    ngf: int = Field(64, ge=1, le=1024)
+    ndf: int = Field(64, ge=1, le=1024)
+    n_classes: int = Field(0, ge=0, le=10000, description="0: unconditional; K: class-conditional on K labels")
+    embed_dim: int = Field(32, ge=1, le=1024)
+    d_norm: Literal[D_NORMS] = "batch"  # type: ignore[valid-type]
+
+    @field_validator("img_size")
+    @classmethod
+    def _size(cls, v: int) -> int:
+        spatial_plan(v)  # raises with the allowed sizes
+        return v
+
+
+class MLPConfig(_Strict):
+    arch: Literal["mlp"] = "mlp"
+    nz: int = Field(2, ge=1, le=4096)
+    noise: Literal["normal", "uniform"] = "normal"
+    data_dim: int = Field(2, ge=1, le=4096)
+    g_depth: int = Field(2, ge=0, le=16)
+    g_width: int = Field(128, ge=1, le=4096)
+    d_depth: int = Field(2, ge=0, le=16)
+    d_width: int = Field(128, ge=1, le=4096)
+    activation: Activation = "relu"
+    n_classes: Literal[0] = 0
+
+
+def _arch(value: Any) -> str:
+    return value.get("arch", "dcgan") if isinstance(value, dict) else getattr(value, "arch", "dcgan")
+
+
+ModelConfig = Annotated[Union[Annotated[DCGANConfig, Tag("dcgan")], Annotated[MLPConfig, Tag("mlp")]],
+                        Discriminator(_arch, custom_error_type="unknown_arch",
+                                      custom_error_message="model.arch must be 'dcgan' or 'mlp'")]
+
+TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixture1d")
+
+
+class DataConfig(_Strict):
+    name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy"] = "mnist5k"
+    root: str | None = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
+    download: bool = False
+    path: str | None = Field(None, description="folder or .zip of images (name: folder)")
+    toy: Literal[TOY_NAMES] = "ring8"  # type: ignore[valid-type]
+    split: Literal["train", "test", "all"] = "train"
+    max_images: int = Field(200_000, ge=1)
+
+    @model_validator(mode="after")
+    def _needs(self):
+        if self.name == "folder" and not self.path:
+            raise ValueError("data.path is required when data.name is 'folder'")
+        if self.name in ("mnist", "fashion_mnist", "cifar10") and not self.root:
+            raise ValueError(f"data.root is required for data.name '{self.name}' (the torchvision data folder)")
+        return self
+
+
+class InstanceNoise(_Strict):
+    """x -> x + N(0, sigma_t^2) for real and fake inputs of D (Sonderby 2016; Arjovsky & Bottou 2017)."""
+    sigma: float = Field(0.0, ge=0.0)
+    anneal: Literal["none", "linear", "exponential"] = "linear"
+    anneal_steps: int | None = Field(None, ge=1, description="default: train.steps")
+
+
+class TrainConfig(_Strict):
+    loss: LossName = "nonsaturating"  # type: ignore[valid-type]
+    gp_weight: float = Field(10.0, ge=0.0, description="lambda of the WGAN-GP penalty")
+    clip_value: float | None = Field(None, gt=0.0, description="critic weight clipping c (WGAN)")
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    lr_g: float = Field(2e-4, gt=0.0)
+    lr_d: float = Field(2e-4, gt=0.0)
+    betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD momentum")
+    k_d: int = Field(1, ge=1, le=100, description="discriminator steps per generator step (Algorithm 1)")
+    batch_size: int = Field(64, ge=1, le=65536)
+    steps: int = Field(1000, ge=1, description="generator steps")
+    seed: int = 0
+    ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
+    instance_noise: InstanceNoise = InstanceNoise()
+    amp: bool = Field(True, description="bfloat16 autocast on CUDA; ignored on CPU")
+    log_every: int = Field(10, ge=1)
+    sample_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    n_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+
+
+class Config(_Strict):
+    """A GAN recipe."""
+    task: Literal["gan"] = "gan"
+    name: str = "run"
+    description: str = ""
+    model: ModelConfig = Field(default_factory=DCGANConfig)
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        loss = LOSSES[self.train.loss]
+        if loss.gradient_penalty and getattr(self.model, "d_norm", "none") == "batch":
+            raise ValueError("train.loss 'wgan-gp' penalises per-sample gradients, which batch norm mixes: "
+                             "set model.d_norm to 'layer', 'spectral' or 'none'")
+        if self.train.clip_value is not None and not loss.critic:
+            raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
+        is_toy = self.data.name == "toy"
+        if is_toy != (self.model.arch == "mlp"):
+            raise ValueError("data.name 'toy' goes with model.arch 'mlp', image data with model.arch 'dcgan'")
+        return self
+
+    def digest(self) -> str:
+        """Short hash of the resolved recipe, to spot identical runs."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class ClassifierModel(_Strict):
+    img_size: int = Field(28, ge=8, le=256)
+    channels: Literal[1, 3] = 1
+    width: int = Field(32, ge=1, le=512)
+    feature_dim: int = Field(128, ge=2, le=4096)
+
+
+class ClassifierTrain(_Strict):
+    lr: float = Field(1e-3, gt=0.0)
+    batch_size: int = Field(128, ge=1, le=65536)
+    steps: int = Field(2000, ge=1)
+    seed: int = 0
+    augment: bool = Field(True, description="random shifts, rotations and scales of each digit")
+
+
+class ClassifierRecipe(_Strict):
+    """A recipe for the feature network behind the image metrics (task: classifier)."""
+    task: Literal["classifier"]
+    name: str = "classifier"
+    description: str = ""
+    model: ClassifierModel = ClassifierModel()
+    data: DataConfig = DataConfig()
+    train: ClassifierTrain = ClassifierTrain()
+
+    @model_validator(mode="after")
+    def _images(self):
+        if self.data.name == "toy":
+            raise ValueError("a classifier needs image data, not data.name 'toy'")
+        return self
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if str(p) not in ("dcgan", "mlp"))
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{loc}'")
+        elif e["type"] == "unknown_arch":
+            lines.append(f"{loc}.arch: got {e['input'].get('arch')!r}; allowed: 'dcgan', 'mlp'")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(msg if not loc else f"{loc}: {msg}")
+    return "\n".join(f"  - {line}" for line in lines)
+
+
+def _allowed_keys(model: type[BaseModel]) -> str:
+    return ", ".join(model.model_fields)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """["train.lr_d=1e-4", "model.ngf=32"] -> nested dict, values parsed as YAML scalars (1e-4 a float)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, str):  # YAML 1.1 reads '1e-4' as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{part}' is a value, not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for k, v in override.items():
+        merged[k] = _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+    return merged
+
+
+def validate_config(raw: dict[str, Any], source: str = "config") -> Config | ClassifierRecipe:
+    """Validate a raw recipe; `task: classifier` selects the classifier schema, else a GAN."""
+    schema = ClassifierRecipe if raw.get("task") == "classifier" else Config
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as err:
+        sections = {"data": DataConfig, "train": ClassifierTrain if schema is ClassifierRecipe else TrainConfig,
+                    "model": ClassifierModel if schema is ClassifierRecipe else
+                    (MLPConfig if (raw.get("model") or {}).get("arch") == "mlp" else DCGANConfig)}
+        hints = set()
+        for e in err.errors():
+            if e["type"] == "extra_forbidden":
+                section = e["loc"][0] if len(e["loc"]) > 1 else None
+                model = sections.get(section, schema) if section else schema
+                hints.add(f"allowed keys in '{section or 'the top level'}': {_allowed_keys(model)}")
+        hint = ("\n" + "\n".join(sorted(hints))) if hints else ""
+        raise ConfigError(f"{source} is not a valid recipe:\n{_format_errors(err)}{hint}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config | ClassifierRecipe:
+    raw: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"no such recipe: {path}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read recipe {path}: {e}") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must hold a mapping of sections (model, data, train), not {type(raw).__name__}")
+    if overrides:
+        raw = _merge(raw, parse_overrides(overrides))
+    return validate_config(raw, source)
+
+
+def dump_config(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,48 @@
+"""Device choice: 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps'."""
+from __future__ import annotations
+
+import torch
+
+
+class DeviceError(ValueError):
+    pass
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
+    spec = str(spec).strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("CUDA was asked for but no CUDA GPU is available here; use --device cpu")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise DeviceError(f"{spec}: this machine has {n} CUDA device(s), numbered 0..{n - 1}")
+        return torch.device("cuda", dev.index if dev.index is not None else torch.cuda.current_device())
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceError("Apple MPS was asked for but is not available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {spec!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def describe_devices() -> list[dict]:
+    """What this machine offers, for the UI and `info`."""
+    import os
+    out = [{"device": "cpu", "name": f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"}]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            out.append({"device": f"cuda:{i}", "name": p.name, "memory_gb": round(p.total_memory / 2**30, 1)})
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        out.append({"device": "mps", "name": "Apple GPU (MPS)"})
+    return out

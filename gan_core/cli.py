@@ -1,0 +1,228 @@
+"""python -m gan_core: train, sample, eval and inspect GANs from the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+EPILOG = "Every command takes --help. Docs: docs/guide.md"
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one message, exit status 2."""
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+    from .data.images import DataError
+    from .devices import DeviceError
+    from .train.trainer import TrainingDiverged
+    return (CLIError, CheckpointError, ConfigError, DataError, DeviceError, TrainingDiverged)
+
+
+# ---------------------------------------------------------------- train
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import ClassifierRecipe, dump_config, load_config
+    from .runs import RunDir
+    from .train.callbacks import standard_callbacks
+    from .train.trainer import Trainer, latest_checkpoint
+
+    if args.resume:
+        run = RunDir(args.resume)
+        if not (run.path / "config.yaml").exists():
+            raise CLIError(f"{run.path} is not a run folder (no config.yaml)")
+        cfg = load_config(args.config or run.path / "config.yaml", args.set)
+    else:
+        if not args.config:
+            raise CLIError("give a recipe (CONFIG.yaml) or --resume RUN_DIR")
+        cfg = load_config(args.config, args.set)
+
+    if isinstance(cfg, ClassifierRecipe):
+        from .train.classifier import fit_classifier
+        if not args.out:
+            raise CLIError("a classifier recipe needs --out PATH for the trained model")
+        _, metrics = fit_classifier(cfg, args.device, args.out, progress=not args.quiet)
+        print(json.dumps({"out": str(args.out), **metrics}))
+        return 0
+
+    if not args.resume:
+        run = RunDir.create(cfg.name, path=args.run_dir)
+    run.write_config(dump_config(cfg))
+    trainer = Trainer(cfg, device=args.device, callbacks=standard_callbacks(run, progress=not args.quiet))
+    if args.resume:
+        ckpt = latest_checkpoint(run.checkpoints)
+        if ckpt is None:
+            print(f"no usable checkpoint in {run.checkpoints}; starting from step 0", file=sys.stderr)
+        else:
+            trainer.load_state(ckpt)
+            print(f"resuming {run.id} from step {trainer.step}", file=sys.stderr)
+
+    def request_stop(signum, frame):  # first signal: checkpoint and stop; second: default action
+        trainer.stop_requested = True
+        signal.signal(signum, signal.SIG_DFL)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        state = trainer.fit()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = {"run": str(run.path), "state": state, "step": trainer.step}
+    if args.out and state == "finished":
+        result["out"] = str(trainer.export(args.out, {"made_by": f"python -m gan_core train {args.config}"
+                                                      + "".join(f" --set {s}" for s in args.set)
+                                                      + f" --out {args.out}"}))
+    print(json.dumps(result))
+    return 0 if state in ("finished", "stopped") else 1
+
+
+# ---------------------------------------------------------------- sample
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from .sampling import grid_image, load_generator
+
+    gen = load_generator(args.checkpoint, args.device)
+    if args.label is not None and not gen.n_classes:
+        raise CLIError(f"{Path(args.checkpoint).name} is not class-conditional; drop --label")
+    labels = None
+    if gen.n_classes:
+        labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % gen.n_classes
+    try:
+        x = gen.sample(args.n, args.seed, labels, args.truncation)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    written = []
+    if args.npy:
+        np.save(args.npy, x.numpy())
+        written.append(args.npy)
+    if args.out:
+        if not gen.is_image:
+            raise CLIError("this model makes points, not images: use --npy FILE")
+        nrow = args.nrow or (gen.n_classes if gen.n_classes and args.label is None else round(args.n ** 0.5))
+        grid_image(x, nrow=max(1, nrow)).save(args.out)
+        written.append(args.out)
+    if not written:
+        raise CLIError("nothing to write: give --out grid.png and/or --npy samples.npy")
+    print(json.dumps({"wrote": written, "n": args.n, "seed": args.seed, "label": args.label}))
+    return 0
+
+
+# ---------------------------------------------------------------- eval
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .checkpoint import read_checkpoint, save_checkpoint
+    from .metrics.images import evaluate_generator, load_classifier
+    from .sampling import load_generator
+
+    gen = load_generator(args.checkpoint, args.device)
+    if not gen.is_image:
+        raise CLIError("eval measures image generators; toy models are measured by `toy` and `bench toy`")
+    clf = load_classifier(args.classifier, args.device)
+    metrics = evaluate_generator(gen, clf, n=args.n, seed=args.seed)
+    metrics["classifier"] = Path(args.classifier).name
+    if args.update_card:
+        tensors, card = read_checkpoint(args.checkpoint)
+        card["metrics"] = {**card.get("metrics", {}), **metrics}
+        for key in ("format", "created_at", "versions", "weights_file", "weights_sha256", "weights_bytes"):
+            card.pop(key, None)
+        save_checkpoint(args.checkpoint, tensors, card)
+    print(json.dumps(metrics))
+    return 0
+
+
+# ---------------------------------------------------------------- info
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import __version__
+    from .checkpoint import library_versions, read_card, read_checkpoint
+
+    if args.checkpoint:
+        read_checkpoint(args.checkpoint)  # verifies the weights against the card
+        card = read_card(args.checkpoint)
+        if args.json:
+            print(json.dumps(card, indent=2, ensure_ascii=False))
+            return 0
+        print(f"{card.get('name')} ({card.get('kind')}), step {card.get('step')}")
+        if card.get("description"):
+            print(f"  {card['description']}")
+        for section in ("model", "data", "metrics"):
+            if card.get(section):
+                print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in card[section].items()
+                                                    if not isinstance(v, dict)))
+        print(f"  created {card.get('created_at')} with {card.get('versions')}")
+        return 0
+    from .devices import describe_devices
+    info = {"gan_studio": __version__, **library_versions(), "devices": describe_devices(),
+            "checkpoints": sorted(p.stem for p in Path("checkpoints").glob("*.safetensors"))}
+    print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gan_core", description="GAN Studio's command line.",
+                                epilog=EPILOG)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a GAN (or the metric classifier) from a YAML recipe",
+                       description="Train from a recipe. Writes a run folder (config, metrics.jsonl, samples, "
+                                   "checkpoints). Ctrl-C or SIGTERM stops gracefully after a checkpoint.")
+    t.add_argument("config", nargs="?", help="recipe, e.g. configs/mnist_dcgan.yaml")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. --set train.steps=200 (repeatable)")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    t.add_argument("--run-dir", type=Path, help="run folder (default $GAN_STUDIO_RUNS/<id>, runs/ if unset)")
+    t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--out", type=Path, help="also export the final model to OUT.safetensors + OUT.json")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid or .npy",
+                       description="Draw samples. A seed gives the same samples on every device.")
+    s.add_argument("checkpoint", help="NAME.safetensors (with NAME.json beside it)")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="PNG grid to write")
+    s.add_argument("--npy", help="also write the raw samples, float32 in [-1, 1]")
+    s.add_argument("--label", type=int, help="class to draw (conditional models); default: one column per class")
+    s.add_argument("--nrow", type=int, help="images per row")
+    s.add_argument("--truncation", type=float, help="truncate z to [-t, t] (normal noise)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("eval", help="measure an image generator (Fréchet distance, label accuracy)",
+                       description="Fréchet distance on the MNIST classifier's features against the held-out "
+                                   "MNIST-5k test split, with the train-vs-test baseline; label accuracy for "
+                                   "conditional models.")
+    e.add_argument("checkpoint")
+    e.add_argument("--classifier", default="checkpoints/mnist_classifier.safetensors")
+    e.add_argument("--n", type=int, default=4500, help="generated samples (default 4500, the train split size)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--update-card", action="store_true", help="write the figures into the model card")
+    e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("info", help="versions, devices and shipped checkpoints; or one checkpoint's card")
+    i.add_argument("checkpoint", nargs="?")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    known = _known_errors()
+    try:
+        return args.func(args)
+    except known as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a missing or unreadable path
+        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2

@@ -1,0 +1,157 @@
+"""What a run writes while it trains: metrics, sample grids, checkpoints, status, progress."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.toy import ToyDistribution
+from ..nets import sample_noise
+from ..runs import RunDir
+from ..sampling import grid_image
+from .trainer import Callback, Trainer, TrainingDiverged
+
+
+class RunLogger(Callback):
+    """status.json, metrics.jsonl (every log_every steps, with it/s) and log.txt."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self._t0 = self._t_last = 0.0
+        self._step_last = 0
+
+    def on_start(self, trainer: Trainer) -> None:
+        self._t0 = self._t_last = time.perf_counter()
+        self._step_last = trainer.step
+        verb = "resumed at step %d" % trainer.step if trainer.step else "started"
+        self.run.log(f"{verb} on {trainer.device}: {trainer.cfg.name}, loss {trainer.cfg.train.loss}, "
+                     f"{trainer.cfg.train.steps} steps")
+        self.run.set_status("running", step=trainer.step, total_steps=trainer.cfg.train.steps,
+                            device=str(trainer.device), message="", started_at=time.time())
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if trainer.step % trainer.cfg.train.log_every and trainer.step != trainer.cfg.train.steps:
+            return
+        now = time.perf_counter()
+        rate = (trainer.step - self._step_last) / max(now - self._t_last, 1e-9)
+        self._t_last, self._step_last = now, trainer.step
+        self.run.append_metrics({"step": trainer.step, "time": round(now - self._t0, 3),
+                                 "it_s": round(rate, 3), **{k: round(v, 6) for k, v in stats.items()}})
+        self.run.set_status("running", step=trainer.step, it_s=round(rate, 3))
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        self.run.log(f"{state}: {message}")
+        self.run.set_status(state, step=trainer.step, message=message, ended_at=time.time())
+
+
+class SampleWriter(Callback):
+    """samples/step_XXXXXXX.png (image GANs: one fixed z for the whole run, so grids compare
+    over time; conditional models get one column per class) or .npy point clouds (toy)."""
+
+    def __init__(self, run: RunDir, every: int | None = None, n: int | None = None):
+        self.run, self.every, self.n = run, every, n
+        self.z = self.y = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        cfg = trainer.cfg
+        self.every = self.every or cfg.train.sample_every
+        n = self.n or (cfg.train.n_samples if not isinstance(trainer.data, ToyDistribution) else 2500)
+        g = torch.Generator().manual_seed(cfg.train.seed + 12345)
+        self.z = sample_noise(n, cfg.model.nz, cfg.model.noise, generator=g)
+        self.y = torch.arange(n) % trainer.n_classes if trainer.n_classes else None
+        if trainer.step == 0:
+            self.write(trainer)
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if trainer.step % self.every == 0:
+            self.write(trainer)
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        if state in ("finished", "stopped") and trainer.step % self.every:
+            self.write(trainer)
+
+    def write(self, trainer: Trainer) -> Path:
+        x = trainer.sample(self.z, self.y)
+        stem = self.run.samples / f"step_{trainer.step:07d}"
+        if isinstance(trainer.data, ToyDistribution):
+            path = stem.with_suffix(".npy")
+            np.save(path, x.numpy())
+            return path
+        path = stem.with_suffix(".png")
+        grid_image(x, nrow=trainer.n_classes or max(1, round(len(x) ** 0.5))).save(path)
+        return path
+
+
+class CheckpointWriter(Callback):
+    """checkpoints/step_XXXXXXX.{safetensors,json} every N steps and at the end; keeps the newest `keep`."""
+
+    def __init__(self, run: RunDir, every: int | None = None, keep: int = 2):
+        self.run, self.every, self.keep = run, every, keep
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.every = self.every or trainer.cfg.train.checkpoint_every
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if trainer.step % self.every == 0 and not trainer.stop_requested:
+            self.save(trainer)
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        if state in ("finished", "stopped"):
+            self.save(trainer)
+
+    def save(self, trainer: Trainer) -> None:
+        path = self.run.checkpoints / f"step_{trainer.step:07d}"
+        if path.with_suffix(".json").exists():
+            return
+        try:
+            trainer.save_state(path)
+        except TrainingDiverged as e:
+            self.run.log(str(e))
+            raise
+        except OSError as e:  # full disk, lost share: keep training state in memory, say so loudly
+            self.run.log(f"could not write checkpoint at step {trainer.step}: {e}")
+            raise
+        for old in sorted(self.run.checkpoints.glob("step_*.json"))[:-self.keep]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".safetensors").unlink(missing_ok=True)
+
+
+class StopFile(Callback):
+    """A file named STOP in the run folder asks for a graceful stop (works across machines
+    sharing the runs folder); it is removed once seen."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if trainer.step % trainer.cfg.train.log_every == 0:
+            stop = self.run.path / "STOP"
+            if stop.exists():
+                stop.unlink(missing_ok=True)
+                trainer.stop_requested = True
+
+
+class ProgressBar(Callback):
+    def __init__(self, disable: bool = False):
+        self.disable = disable
+        self.bar = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=trainer.cfg.train.steps, initial=trainer.step, disable=self.disable,
+                        desc=trainer.cfg.name, unit="step", dynamic_ncols=True)
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        self.bar.update(1)
+        if trainer.step % trainer.cfg.train.log_every == 0:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items() if k in ("loss_d", "loss_g")})
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        self.bar.close()
+
+
+def standard_callbacks(run: RunDir, progress: bool = True) -> list[Callback]:
+    # on_end runs in this order: the final checkpoint is on disk before the status says "finished"
+    return [SampleWriter(run), CheckpointWriter(run), StopFile(run), RunLogger(run), ProgressBar(not progress)]

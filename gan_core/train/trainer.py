@@ -1,0 +1,362 @@
+"""One training loop for every GAN here: Algorithm 1 of Goodfellow et al. (2014).
+
+    for each training iteration:
+        repeat k times:                      # k = train.k_d
+            x ~ p_data (a minibatch), z ~ p_z
+            update D by descending d_loss(D(x), D(G(z)))   (+ gradient penalty, then weight clipping)
+        z ~ p_z
+        update G by descending g_loss(D(G(z)))
+
+Randomness is drawn from a CPU generator seeded by (seed, step), so a run is
+reproducible on any device and a resumed run continues exactly where it left off.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..checkpoint import (CheckpointError, load_module, load_optimizer, module_tensors, optimizer_tensors,
+                          read_checkpoint, save_checkpoint)
+from ..config import Config, dump_config
+from ..data.images import DataError, ImageData, load_images
+from ..data.toy import ToyDistribution, get_toy
+from ..devices import resolve_device
+from ..losses import get_loss, gradient_penalty
+from ..nets import build_gan, sample_noise
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a weight became NaN or infinite."""
+
+
+class Callback:
+    """Hooks the loop calls; subclasses write logs, samples and checkpoints (see callbacks.py)."""
+
+    def on_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_step(self, trainer: "Trainer", stats: dict[str, float]) -> None:
+        pass
+
+    def on_end(self, trainer: "Trainer", state: str, message: str) -> None:
+        pass
+
+
+def make_optimizer(params, name: str, lr: float, betas: tuple[float, float], momentum: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; choose adam, rmsprop or sgd")
+
+
+def load_training_data(cfg: Config) -> ImageData | ToyDistribution:
+    if cfg.data.name == "toy":
+        return get_toy(cfg.data.toy)
+    return load_images(cfg.data, cfg.model.img_size, cfg.model.channels)
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+class Trainer:
+    def __init__(self, cfg: Config, device: str | torch.device = "auto",
+                 data: ImageData | ToyDistribution | None = None, callbacks: list[Callback] | None = None):
+        self.cfg = cfg
+        t = cfg.train
+        self.device = resolve_device(device)
+        self.loss = get_loss(t.loss)
+        torch.manual_seed(t.seed)  # weight initialisation
+        self.G, self.D = build_gan(cfg.model)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        if self.device.type == "cuda" and cfg.model.arch == "dcgan":
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema_decay is not None else None
+        self.opt_G = make_optimizer(self.G.parameters(), t.optimizer, t.lr_g, t.betas, t.momentum)
+        self.opt_D = make_optimizer(self.D.parameters(), t.optimizer, t.lr_d, t.betas, t.momentum)
+        self.data = data if data is not None else load_training_data(cfg)
+        self._check_data()
+        if isinstance(self.data, ImageData):
+            self.data = self.data.to(self.device)
+        # Batch norm makes D's output for one sample depend on the rest of the batch, so
+        # real and fake batches go through D separately, as in the DCGAN paper; without
+        # it one fused pass over [x; G(z)] is the same maths at half the launches.
+        self.fuse_d = not has_batchnorm(self.D)
+        self.amp = t.amp and self.device.type == "cuda"
+        self.callbacks: list[Callback] = list(callbacks or [])
+        self.step = 0
+        self.stop_requested = False
+
+    # ------------------------------------------------------------------ data and noise
+
+    @property
+    def n_classes(self) -> int:
+        return self.cfg.model.n_classes
+
+    def _check_data(self) -> None:
+        k = self.n_classes
+        if isinstance(self.data, ImageData):
+            if len(self.data) < 2:
+                raise DataError(f"{self.data.name}: at least 2 images are needed to train, found {len(self.data)}")
+            if k and self.data.labels is None:
+                raise DataError(f"model.n_classes is {k} but {self.data.name} has no labels "
+                                "(put each class in its own subfolder, or set model.n_classes: 0)")
+            if k and self.data.n_classes != k:
+                raise DataError(f"model.n_classes is {k} but {self.data.name} has {self.data.n_classes} classes")
+        elif self.data.dim != getattr(self.cfg.model, "data_dim", self.data.dim):
+            raise DataError(f"model.data_dim is {self.cfg.model.data_dim} but {self.data.name} is {self.data.dim}-D")
+
+    def rng(self, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + step)
+
+    def real_batch(self, g: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        b = self.cfg.train.batch_size
+        if isinstance(self.data, ToyDistribution):
+            return self.data.sample(b, g).to(self.device), None
+        idx = torch.randint(len(self.data), (b,), generator=g).to(self.device)
+        x, y = self.data.batch(idx)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def noise(self, n: int, g: torch.Generator) -> Tensor:
+        return sample_noise(n, self.cfg.model.nz, self.cfg.model.noise, generator=g).to(self.device)
+
+    def random_labels(self, n: int, g: torch.Generator) -> Tensor | None:
+        return torch.randint(self.n_classes, (n,), generator=g).to(self.device) if self.n_classes else None
+
+    def instance_noise_sigma(self) -> float:
+        """sigma_t: linear  sigma * max(0, 1 - t/T);  exponential  sigma * 0.01^(t/T)."""
+        spec = self.cfg.train.instance_noise
+        if spec.sigma == 0:
+            return 0.0
+        horizon = spec.anneal_steps or self.cfg.train.steps
+        frac = min(self.step / horizon, 1.0)
+        if spec.anneal == "linear":
+            return spec.sigma * (1.0 - frac)
+        if spec.anneal == "exponential":
+            return spec.sigma * 0.01 ** frac
+        return spec.sigma
+
+    def _blur(self, x: Tensor, sigma: float, g: torch.Generator) -> Tensor:
+        return x + sigma * torch.randn(x.shape, generator=g).to(x.device, x.dtype) if sigma > 0 else x
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    # ------------------------------------------------------------------ Algorithm 1
+
+    def d_step(self, g: torch.Generator) -> dict[str, Tensor]:
+        x, y = self.real_batch(g)
+        z = self.noise(len(x), g)
+        with torch.no_grad(), self._autocast():
+            fake = self.G(z, y).float()
+        sigma = self.instance_noise_sigma()
+        x, fake = self._blur(x, sigma, g), self._blur(fake, sigma, g)
+        with self._autocast():
+            if self.fuse_d:
+                out = self.D(torch.cat([x, fake]), None if y is None else torch.cat([y, y])).float()
+                real_out, fake_out = out[: len(x)], out[len(x):]
+            else:
+                real_out, fake_out = self.D(x, y).float(), self.D(fake, y).float()
+            loss = self.loss.d_loss(real_out, fake_out)
+        stats = {"loss_d": loss.detach()}
+        if self.loss.gradient_penalty:
+            gp = gradient_penalty(lambda v: self.D(v, y).float(), x, fake, generator=g)
+            loss = loss + self.cfg.train.gp_weight * gp
+            stats["gp"] = gp.detach()
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_D.step()
+        if self.cfg.train.clip_value is not None:
+            c = self.cfg.train.clip_value
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-c, c)
+        squash = (lambda v: v) if self.loss.critic else torch.sigmoid
+        stats["d_real"] = squash(real_out.detach()).mean()
+        stats["d_fake"] = squash(fake_out.detach()).mean()
+        return stats
+
+    def g_step(self, g: torch.Generator) -> dict[str, Tensor]:
+        n = self.cfg.train.batch_size
+        z, y = self.noise(n, g), self.random_labels(n, g)
+        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        try:
+            with self._autocast():
+                fake = self._blur(self.G(z, y), self.instance_noise_sigma(), g)
+                loss = self.loss.g_loss(self.D(fake, y).float())
+            self.opt_G.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_G.step()
+        finally:
+            self.D.requires_grad_(True)
+        if self.G_ema is not None:
+            self._update_ema()
+        return {"loss_g": loss.detach()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """theta_ema <- decay * theta_ema + (1 - decay) * theta; buffers (BN statistics) copied."""
+        decay = self.cfg.train.ema_decay
+        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            pe.lerp_(p, 1.0 - decay)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)
+
+    def train_step(self) -> dict[str, float]:
+        self.G.train()
+        self.D.train()
+        g = self.rng(self.step)
+        for _ in range(self.cfg.train.k_d):
+            d_stats = self.d_step(g)
+        stats = {**d_stats, **self.g_step(g)}
+        self.step += 1
+        out = {k: float(v) for k, v in stats.items()}
+        if self.cfg.train.instance_noise.sigma > 0:
+            out["sigma"] = self.instance_noise_sigma()
+        if self.loss.critic:
+            out["w_estimate"] = -out["loss_d"]  # E[C(x)] - E[C(G(z))]
+        bad = [k for k in ("loss_d", "loss_g", "gp") if k in out and not math.isfinite(out[k])]
+        if bad:
+            raise self.diverged(", ".join(f"{k} = {out[k]}" for k in bad))
+        return out
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        t = self.cfg.train
+        return TrainingDiverged(
+            f"step {self.step}: {what}. Training became NaN or infinite, so it stopped; the last good "
+            f"checkpoint is kept and nothing from this step was saved. Lower the learning rates "
+            f"(now lr_g={t.lr_g:g}, lr_d={t.lr_d:g}) or try another loss.")
+
+    def fit(self, steps: int | None = None) -> str:
+        """Train until `steps` (default train.steps); returns the final state for the callbacks."""
+        target = steps if steps is not None else self.cfg.train.steps
+        for cb in self.callbacks:
+            cb.on_start(self)
+        state, message = "finished", f"reached step {target}"
+        try:
+            while self.step < target:
+                stats = self.train_step()
+                for cb in self.callbacks:
+                    cb.on_step(self, stats)
+                if self.stop_requested:
+                    state, message = "stopped", f"stopped at step {self.step}"
+                    break
+        except TrainingDiverged as e:
+            state, message = "failed", str(e)
+            for cb in self.callbacks:
+                cb.on_end(self, state, message)
+            raise
+        except BaseException as e:
+            state, message = "failed", f"{type(e).__name__}: {e}"
+            for cb in self.callbacks:
+                cb.on_end(self, state, message)
+            raise
+        for cb in self.callbacks:
+            cb.on_end(self, state, message)
+        return state
+
+    # ------------------------------------------------------------------ sampling
+
+    def sampler(self) -> nn.Module:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def sample(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        G = self.sampler()
+        was_training = G.training
+        G.eval()
+        try:
+            with self._autocast():
+                return G(z.to(self.device), None if y is None else y.to(self.device)).float().cpu()
+        finally:
+            G.train(was_training)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def weights_finite(self) -> bool:
+        return all(torch.isfinite(p).all() for p in list(self.G.parameters()) + list(self.D.parameters()))
+
+    def save_state(self, path: str | Path) -> Path:
+        """Everything needed to continue: weights, EMA, optimizer moments, the step."""
+        if not self.weights_finite():
+            raise self.diverged("the weights are NaN or infinite")
+        tensors = {**module_tensors(self.G, "G"), **module_tensors(self.D, "D")}
+        if self.G_ema is not None:
+            tensors.update(module_tensors(self.G_ema, "G_ema"))
+        opt_meta = {}
+        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
+            t, meta = optimizer_tensors(opt, name)
+            tensors.update(t)
+            opt_meta[name] = meta
+        card = {"kind": "training-state", "name": self.cfg.name, "step": self.step,
+                "config": self.cfg.model_dump(mode="json"), "model": self.cfg.model.model_dump(mode="json"),
+                "optimizers": opt_meta}
+        return save_checkpoint(path, tensors, card)
+
+    def load_state(self, path: str | Path) -> None:
+        tensors, card = read_checkpoint(path)
+        if card.get("kind") != "training-state":
+            raise CheckpointError(f"{Path(path).name}: not a training-state checkpoint (kind {card.get('kind')!r})")
+        if card.get("model") != self.cfg.model.model_dump(mode="json"):
+            raise CheckpointError(f"{Path(path).name}: was trained with another model config; "
+                                  "resume with the run's own config.yaml")
+        load_module(self.G, tensors, "G", str(path))
+        load_module(self.D, tensors, "D", str(path))
+        if self.G_ema is not None:
+            load_module(self.G_ema, tensors, "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G",
+                        str(path))
+        load_optimizer(self.opt_G, tensors, card["optimizers"]["opt_G"], "opt_G")
+        load_optimizer(self.opt_D, tensors, card["optimizers"]["opt_D"], "opt_D")
+        # The recipe, not the checkpoint, sets the hyperparameters: `--resume --set train.lr_d=...` applies.
+        t = self.cfg.train
+        for opt, lr in ((self.opt_G, t.lr_g), (self.opt_D, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "betas" in group:
+                    group["betas"] = tuple(t.betas)
+        self.step = int(card["step"])
+
+    def export(self, path: str | Path, extra_card: dict[str, Any] | None = None) -> Path:
+        """The shippable model: G (the EMA copy when there is one) and D, no optimizer state."""
+        tensors = {**module_tensors(self.sampler(), "G"), **module_tensors(self.D, "D")}
+        card = {
+            "kind": "gan",
+            "name": self.cfg.name,
+            "description": self.cfg.description,
+            "step": self.step,
+            "model": self.cfg.model.model_dump(mode="json"),
+            "data": self.cfg.data.model_dump(mode="json"),
+            "train": self.cfg.train.model_dump(mode="json"),
+            "classes": getattr(self.data, "classes", []),
+            "generator": "EMA of G (decay %g)" % self.cfg.train.ema_decay if self.G_ema is not None else "G",
+            "recipe_yaml": dump_config(self.cfg),
+            "metrics": {},
+            **(extra_card or {}),
+        }
+        return save_checkpoint(path, tensors, card)
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The newest step_*.json in `directory` whose weights verify; damaged ones are skipped."""
+    cards = sorted(Path(directory).glob("step_*.json"), reverse=True)
+    for card in cards:
+        try:
+            read_checkpoint(card)
+            return card.with_suffix(".safetensors")
+        except CheckpointError:
+            continue
+    return None

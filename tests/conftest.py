@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny recipes and an isolated runs/cache folder per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def tiny_dcgan_cfg():
+    """A 16-px DCGAN small enough to train a few steps in a fraction of a second."""
+    from gan_core.config import load_config
+
+    def make(*overrides: str):
+        return load_config(None, [
+            "name=tiny", "model.img_size=28", "model.channels=1", "model.nz=8", "model.ngf=4", "model.ndf=4",
+            "train.batch_size=8", "train.steps=4", "train.log_every=1", "train.sample_every=2",
+            "train.checkpoint_every=2", "train.n_samples=4", *overrides])
+    return make
+
+
+@pytest.fixture
+def tiny_toy_cfg():
+    from gan_core.config import load_config
+
+    def make(*overrides: str):
+        return load_config(None, [
+            "name=toy", "model.arch=mlp", "model.g_width=16", "model.d_width=16", "data.name=toy",
+            "data.toy=ring8", "train.batch_size=32", "train.steps=5", "train.log_every=1", *overrides])
+    return make
+
+
+@pytest.fixture
+def shipped():
+    """Path of a shipped checkpoint; a missing one fails the test (they are part of the product)."""
+    def path(name: str) -> Path:
+        p = CHECKPOINTS / f"{name}.safetensors"
+        if not p.exists():
+            pytest.fail(f"shipped checkpoint {p} is missing; run `make checkpoints`")
+        return p
+    return path

@@ -1,0 +1,117 @@
+"""The command line as a person uses it: exit codes, files written, one-line errors."""
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_core.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = ["--set", "model.img_size=28", "--set", "model.channels=1", "--set", "model.ngf=4", "--set", "model.ndf=4",
+        "--set", "model.nz=8", "--set", "train.batch_size=8", "--set", "train.steps=3", "--set",
+        "train.sample_every=3", "--set", "train.checkpoint_every=3", "--set", "train.log_every=1", "--quiet"]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_help_lists_the_commands():
+    out = subprocess.run([sys.executable, "-m", "gan_core", "--help"], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    for cmd in ("train", "sample", "info", "eval"):
+        assert cmd in out
+    for cmd in ("train", "sample", "info", "eval"):
+        sub = subprocess.run([sys.executable, "-m", "gan_core", cmd, "--help"], capture_output=True, text=True,
+                             cwd=ROOT)
+        assert sub.returncode == 0 and "usage:" in sub.stdout
+
+
+def test_train_sample_resume(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "train", ROOT / "configs/mnist_cgan.yaml", *TINY, "--run-dir", run_dir,
+                           "--out", tmp_path / "model", "--device", "cpu")
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["state"] == "finished" and result["step"] == 3
+    assert (tmp_path / "model.safetensors").exists() and (run_dir / "samples" / "step_0000003.png").exists()
+
+    code, out, _ = run_cli(capsys, "sample", tmp_path / "model.safetensors", "--label", 7, "--n", 16,
+                           "--out", tmp_path / "g.png", "--npy", tmp_path / "g.npy")
+    assert code == 0
+    assert Image.open(tmp_path / "g.png").size == (4 * 30 + 2, 4 * 30 + 2)  # 4x4 grid of 28 px, 2 px padding
+    x = np.load(tmp_path / "g.npy")
+    assert x.shape == (16, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+
+    # resume with more steps continues from step 3
+    code, out, err = run_cli(capsys, "train", "--resume", run_dir, "--set", "train.steps=5", "--quiet")
+    assert code == 0 and "resuming" in err and json.loads(out.strip().splitlines()[-1])["step"] == 5
+    assert [m["step"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())][-2:] == [4, 5]
+
+    code, out, _ = run_cli(capsys, "info", tmp_path / "model.safetensors")
+    assert code == 0 and "mnist_cgan (gan), step 3" in out
+
+
+def test_unknown_key_in_yaml(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {arch: dcgan, img_size: 28}\ntrain: {stepz: 3}\n")
+    code, _, err = run_cli(capsys, "train", bad)
+    assert code == 2 and "unknown key 'train.stepz'" in err and "allowed keys in 'train'" in err
+
+
+def test_checkpoint_of_another_architecture(capsys, tmp_path):
+    from gan_core.checkpoint import module_tensors, save_checkpoint
+    from gan_core.nets.dcgan import DCGANGenerator
+    G = DCGANGenerator(nz=8, img_size=28, channels=1, ngf=4)
+    card = {"kind": "gan", "name": "x", "model": {"arch": "dcgan", "nz": 8, "img_size": 32, "channels": 1,
+                                                   "ngf": 4, "ndf": 4}}
+    save_checkpoint(tmp_path / "x", module_tensors(G, "G"), card)
+    code, _, err = run_cli(capsys, "sample", tmp_path / "x.safetensors", "--out", tmp_path / "o.png")
+    assert code == 2 and "do not fit this architecture" in err and "shape mismatches" in err
+
+
+def test_truncated_safetensors(capsys, tmp_path):
+    from gan_core.checkpoint import module_tensors, save_checkpoint
+    from gan_core.nets.dcgan import DCGANGenerator
+    save_checkpoint(tmp_path / "x", module_tensors(DCGANGenerator(8, 28, 1, 4), "G"),
+                    {"kind": "gan", "model": {"arch": "dcgan", "nz": 8, "img_size": 28, "channels": 1, "ngf": 4}})
+    blob = (tmp_path / "x.safetensors").read_bytes()
+    (tmp_path / "x.safetensors").write_bytes(blob[:100])
+    code, _, err = run_cli(capsys, "sample", tmp_path / "x.safetensors", "--out", tmp_path / "o.png")
+    assert code == 2 and err.startswith("error: x.safetensors:") and "partly written" in err
+
+
+def test_non_image_in_an_image_zip(capsys, tmp_path):
+    with zipfile.ZipFile(tmp_path / "pics.zip", "w") as z:
+        for i in range(3):
+            img = tmp_path / f"{i}.png"
+            Image.new("RGB", (20, 20), "red").save(img)
+            z.write(img, f"{i}.png")
+        z.writestr("virus.png", b"MZ\x90\x00 this is an executable")
+    code, _, err = run_cli(capsys, "train", ROOT / "configs/mnist_dcgan.yaml", *TINY, "--set", "data.name=folder",
+                           "--set", f"data.path={tmp_path / 'pics.zip'}", "--run-dir", tmp_path / "r")
+    assert code == 2 and "virus.png: not an image" in err
+
+
+def test_sample_argument_errors(capsys):
+    code, _, err = run_cli(capsys, "sample", ROOT / "checkpoints/mnist_dcgan.safetensors", "--label", 3,
+                           "--out", "/tmp/x.png")
+    assert code == 2 and "not class-conditional" in err
+    code, _, err = run_cli(capsys, "sample", "nowhere.safetensors", "--out", "/tmp/x.png")
+    assert code == 2 and "model card not found" in err
+    code, _, err = run_cli(capsys, "train", "--resume", "/nonexistent/run")
+    assert code == 2 and "not a run folder" in err
+
+
+def test_bad_device(capsys):
+    code, _, err = run_cli(capsys, "train", ROOT / "configs/mnist_dcgan.yaml", "--device", "tpu")
+    assert code == 2 and "unknown device 'tpu'" in err

@@ -1,0 +1,174 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core.runs import RunDir
+from gan_core.train import Trainer, TrainingDiverged, latest_checkpoint
+from gan_core.train.callbacks import standard_callbacks
+
+
+def _weights(module):
+    return [t.clone() for t in module.state_dict().values()]
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def _adam_steps(opt):
+    return {int(s["step"]) for s in opt.state_dict()["state"].values()}
+
+
+def test_algorithm1_takes_k_d_steps_per_g_step(tiny_dcgan_cfg):
+    tr = Trainer(tiny_dcgan_cfg("train.k_d=3", "train.steps=2"), device="cpu")
+    tr.fit()
+    assert tr.step == 2
+    assert _adam_steps(tr.opt_D) == {6} and _adam_steps(tr.opt_G) == {2}
+
+
+def test_training_is_deterministic(tiny_dcgan_cfg):
+    a, b = Trainer(tiny_dcgan_cfg(), "cpu"), Trainer(tiny_dcgan_cfg(), "cpu")
+    a.fit(), b.fit()
+    assert _same(_weights(a.G), _weights(b.G)) and _same(_weights(a.D), _weights(b.D))
+    c = Trainer(tiny_dcgan_cfg("train.seed=1"), "cpu")
+    c.fit()
+    assert not _same(_weights(a.G), _weights(c.G))
+
+
+@pytest.mark.parametrize("extra", [(), ("model.n_classes=10", "train.ema_decay=0.9"),
+                                   ("train.loss=wgan-gp", "model.d_norm=layer", "train.optimizer=rmsprop")])
+def test_resume_continues_exactly(tiny_dcgan_cfg, tmp_path, extra):
+    """4 steps in one go == 2 steps, checkpoint, a fresh process-like Trainer, 2 more steps."""
+    straight = Trainer(tiny_dcgan_cfg(*extra), "cpu")
+    straight.fit()
+
+    first = Trainer(tiny_dcgan_cfg(*extra), "cpu")
+    first.fit(2)
+    first.save_state(tmp_path / "step_0000002")
+    second = Trainer(tiny_dcgan_cfg(*extra), "cpu")
+    second.load_state(tmp_path / "step_0000002.safetensors")
+    assert second.step == 2
+    second.fit()
+    assert second.step == 4
+    assert _same(_weights(straight.G), _weights(second.G))
+    assert _same(_weights(straight.D), _weights(second.D))
+    if straight.G_ema is not None:
+        assert _same(_weights(straight.G_ema), _weights(second.G_ema))
+
+
+def test_resume_refuses_another_model(tiny_dcgan_cfg, tmp_path):
+    from gan_core.checkpoint import CheckpointError
+    tr = Trainer(tiny_dcgan_cfg(), "cpu")
+    tr.save_state(tmp_path / "s")
+    other = Trainer(tiny_dcgan_cfg("model.ngf=8"), "cpu")
+    with pytest.raises(CheckpointError, match="another model config"):
+        other.load_state(tmp_path / "s")
+
+
+def test_weight_clipping(tiny_toy_cfg):
+    tr = Trainer(tiny_toy_cfg("train.loss=wgan", "train.clip_value=0.01", "train.optimizer=rmsprop",
+                              "train.lr_d=0.01"), "cpu")
+    tr.fit()
+    assert max(p.abs().max().item() for p in tr.D.parameters()) <= 0.01 + 1e-7
+    assert max(p.abs().max().item() for p in tr.G.parameters()) > 0.01  # only the critic is clipped
+
+
+def test_instance_noise_schedules(tiny_toy_cfg):
+    lin = Trainer(tiny_toy_cfg("train.instance_noise.sigma=0.5", "train.steps=100"), "cpu")
+    exp = Trainer(tiny_toy_cfg("train.instance_noise.sigma=0.5", "train.instance_noise.anneal=exponential",
+                               "train.steps=100"), "cpu")
+    got = []
+    for step in (0, 50, 100, 200):
+        lin.step = exp.step = step
+        got.append((lin.instance_noise_sigma(), exp.instance_noise_sigma()))
+    assert got[0] == (0.5, 0.5)
+    assert got[1][0] == pytest.approx(0.25) and got[1][1] == pytest.approx(0.05)  # 0.5 * 0.01^0.5
+    assert got[2][0] == 0.0 and got[2][1] == pytest.approx(0.005)
+    assert got[3] == got[2]  # stays annealed after the horizon
+
+
+def test_ema_tracks_generator(tiny_dcgan_cfg):
+    tr = Trainer(tiny_dcgan_cfg("train.ema_decay=0.0"), "cpu")
+    tr.fit(1)
+    assert _same(_weights(tr.G), _weights(tr.G_ema))  # decay 0 copies G
+    tr2 = Trainer(tiny_dcgan_cfg("train.ema_decay=0.5"), "cpu")
+    before = [p.clone() for p in tr2.G.parameters()]
+    tr2.fit(1)
+    for pe, p, p0 in zip(tr2.G_ema.parameters(), tr2.G.parameters(), before):
+        assert torch.allclose(pe, 0.5 * p0 + 0.5 * p)
+
+
+def test_run_folder_is_complete(tiny_dcgan_cfg, tmp_path):
+    run = RunDir.create("tiny", path=tmp_path / "run")
+    tr = Trainer(tiny_dcgan_cfg("model.n_classes=10"), "cpu", callbacks=standard_callbacks(run, progress=False))
+    assert tr.fit() == "finished"
+    status = run.status()
+    assert status["state"] == "finished" and status["step"] == 4
+    metrics = run.read_metrics()
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+    assert {"loss_d", "loss_g", "d_real", "d_fake", "it_s"} <= set(metrics[0])
+    assert sorted(p.name for p in run.samples.glob("*.png")) == [
+        "step_0000000.png", "step_0000002.png", "step_0000004.png"]
+    # two newest checkpoints kept, both valid
+    assert sorted(p.name for p in run.checkpoints.glob("*.json")) == ["step_0000002.json", "step_0000004.json"]
+    assert latest_checkpoint(run.checkpoints).name == "step_0000004.safetensors"
+    assert "finished" in (run.path / "log.txt").read_text()
+
+
+def test_toy_run_writes_point_clouds(tiny_toy_cfg, tmp_path):
+    run = RunDir.create("toy", path=tmp_path / "run")
+    Trainer(tiny_toy_cfg("train.sample_every=5"), "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
+    pts = np.load(run.samples / "step_0000005.npy")
+    assert pts.shape == (2500, 2) and np.isfinite(pts).all()
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tiny_dcgan_cfg, tmp_path):
+    """Two good steps, then the learning rate is set to 1e9 on resume: training must stop with an
+    explanation, and the step-2 checkpoint must stay the newest, loadable and finite."""
+    run = RunDir.create("nan", path=tmp_path / "run")
+    good_cfg = tiny_dcgan_cfg("train.steps=2", "train.checkpoint_every=1", "train.optimizer=sgd")
+    Trainer(good_cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
+    bad_cfg = tiny_dcgan_cfg("train.steps=50", "train.checkpoint_every=1", "train.optimizer=sgd",
+                             "train.lr_d=1e9", "train.lr_g=1e9", "train.loss=lsgan")
+    tr = Trainer(bad_cfg, "cpu", callbacks=standard_callbacks(run, progress=False))
+    tr.load_state(latest_checkpoint(run.checkpoints))
+    assert tr.opt_D.param_groups[0]["lr"] == 1e9  # the new recipe's rate applies on resume
+    with pytest.raises(TrainingDiverged, match="NaN or infinite"):
+        tr.fit()
+    status = run.status()
+    assert status["state"] == "failed" and "Lower the learning rates" in status["message"]
+    last = latest_checkpoint(run.checkpoints)
+    assert last.name == "step_0000002.safetensors"
+    good = Trainer(good_cfg, "cpu")
+    good.load_state(last)
+    assert good.weights_finite() and good.step == 2
+
+
+def test_stop_file_stops_gracefully(tiny_dcgan_cfg, tmp_path):
+    run = RunDir.create("stop", path=tmp_path / "run")
+    (run.path / "STOP").touch()
+    tr = Trainer(tiny_dcgan_cfg("train.steps=100"), "cpu", callbacks=standard_callbacks(run, progress=False))
+    assert tr.fit() == "stopped"
+    assert tr.step == 1 and run.status()["state"] == "stopped"
+    assert latest_checkpoint(run.checkpoints).name == "step_0000001.safetensors"
+    assert not (run.path / "STOP").exists()
+
+
+def test_conditional_model_needs_labels(tiny_dcgan_cfg, tmp_path):
+    from PIL import Image
+    from gan_core.data.images import DataError
+    for i in range(3):
+        Image.new("L", (12, 12), i * 50).save(tmp_path / f"{i}.png")
+    with pytest.raises(DataError, match="has no labels"):
+        Trainer(tiny_dcgan_cfg("model.n_classes=10", "data.name=folder", f"data.path={tmp_path}"), "cpu")
+
+
+def test_metrics_jsonl_survives_a_torn_line(tmp_path):
+    run = RunDir.create("x", path=tmp_path / "r")
+    run.append_metrics({"step": 1})
+    with open(run.path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 2, "lo')  # killed mid-write
+    assert run.read_metrics() == [{"step": 1}]
+    assert json.loads((run.path / "metrics.jsonl").read_text().splitlines()[0]) == {"step": 1}

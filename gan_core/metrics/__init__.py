@@ -1,0 +1,1 @@
+"""Metrics: image-GAN quality on the project's own classifier features."""

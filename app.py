@@ -1,0 +1,9 @@
+"""GAN Studio: streamlit run app.py (or `make run`)."""
+import streamlit as st
+
+from ui.i18n import language_selector
+from ui.navigation import menu
+
+st.set_page_config(page_title="GAN Studio", page_icon=":material/blur_on:", layout="wide")
+language_selector()
+st.navigation(menu()).run()

@@ -1,0 +1,78 @@
+"""Generate: draw a grid of samples from a shipped or trained checkpoint."""
+import secrets
+import time
+
+import streamlit as st
+import torch
+import yaml
+
+from gan_core.checkpoint import CheckpointError
+from gan_core.sampling import grid_image
+from ui.i18n import t
+from ui.images import enlarge, png_bytes
+from ui.models import cached_generator, checkpoints_dir, generator_checkpoints
+
+st.title(t("generate.title"))
+st.caption(t("generate.intro"))
+
+found = {card["name"]: (path, card) for path, card in generator_checkpoints()}
+if not found:
+    st.warning(t("generate.none", folder=str(checkpoints_dir())))
+    st.stop()
+
+
+def new_seed() -> None:
+    st.session_state["seed"] = secrets.randbelow(1_000_000)
+
+
+controls, result = st.columns([1, 2], gap="large")
+with controls:
+    name = st.selectbox(t("generate.model"), list(found), key="model", bind="query-params")
+    path, card = found[name]
+    st.caption(card.get("description", ""))
+    try:
+        gen = cached_generator(path)
+    except CheckpointError as e:
+        st.error(t("errors.checkpoint", message=str(e)))
+        st.stop()
+
+    label = None
+    if gen.n_classes:
+        options = ["all"] + [str(k) for k in range(gen.n_classes)]
+        choice = st.selectbox(t("generate.label"), options, key="label", bind="query-params",
+                              format_func=lambda o: t("generate.all_classes") if o == "all"
+                              else t("generate.class_name", name=gen.classes[int(o)]))
+        label = None if choice == "all" else int(choice)
+    n = st.slider(t("generate.count"), 1, 100, 40, key="n", bind="query-params")
+    seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, 0, step=1, key="seed", bind="query-params",
+                           help=t("generate.seed_help"))
+    st.button(t("generate.new_seed"), on_click=new_seed, icon=":material/casino:")
+
+with result:
+    if gen.n_classes:
+        labels = torch.full((n,), label) if label is not None else torch.arange(n) % gen.n_classes
+        nrow = gen.n_classes if label is None else max(1, round(n ** 0.5))
+    else:
+        labels, nrow = None, max(1, round(n ** 0.5))
+    start = time.perf_counter()
+    x = gen.sample(n, seed=int(seed), labels=labels)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    grid = grid_image(x, nrow=nrow)
+    st.image(enlarge(grid), caption=t("generate.caption", n=n, seed=int(seed), ms=f"{elapsed_ms:.0f}"))
+    st.download_button(t("generate.download"), png_bytes(grid), file_name=f"{name}_seed{int(seed)}.png",
+                       mime="image/png", icon=":material/download:")
+
+with st.expander(t("generate.card_title"), expanded=False):
+    metrics = card.get("metrics") or {}
+    shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    if shown:
+        st.markdown(f"**{t('generate.card_metrics')}**")
+        st.dataframe([{"metric": k, "value": str(v)} for k, v in shown.items()], hide_index=True)
+    else:
+        st.info(t("generate.card_no_metrics"))
+    st.markdown(t("generate.card_facts", step=card.get("step"), created=card.get("created_at"),
+                  data=card.get("data", {}).get("name")))
+    if card.get("made_by"):
+        st.code(card["made_by"], language="bash")
+    st.markdown(f"**{t('generate.card_recipe')}**")
+    st.code(card.get("recipe_yaml") or yaml.safe_dump(card.get("model", {})), language="yaml")

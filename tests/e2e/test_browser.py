@@ -1,0 +1,83 @@
+"""A person in a browser: open every page, use Generate, switch language, follow a shared link."""
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from e2e_helpers import assert_no_exception, settle, shot
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE_URLS = {"home": "/", "generate": "/generate"}
+
+
+@pytest.mark.parametrize("name,path", PAGE_URLS.items())
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_opens(page, name, path, lang):
+    page.goto(page.base + path + f"?lang={lang}")
+    settle(page)
+    page.wait_for_selector("h1")
+    assert_no_exception(page)
+    page.get_by_test_id("stImage").first.wait_for()
+    shot(page, f"{name}_{lang}")
+
+
+def test_generate_main_path(page, tmp_path):
+    page.goto(page.base + "/generate")
+    settle(page)
+    page.get_by_test_id("stImage").first.wait_for()
+
+    # pick digit 7 from the class list
+    page.get_by_test_id("stSelectbox").filter(has_text="Class").click()
+    page.get_by_role("option", name="Class 7").click()
+    settle(page)
+    assert "label=7" in page.url  # the choice lives in the link, so it can be shared
+
+    caption = page.get_by_test_id("stImageCaption").first
+    before = caption.inner_text()
+    assert before.startswith("40 images, seed 0")
+    page.get_by_role("button", name="New seed").click()
+    settle(page)
+    page.wait_for_function("(b) => !document.querySelector('[data-testid=\"stImageCaption\"]').innerText.startsWith(b)",
+                           arg="40 images, seed 0,")
+    assert_no_exception(page)
+
+    with page.expect_download() as dl:
+        page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+    saved = tmp_path / "grid.png"
+    dl.value.save_as(saved)
+    img = Image.open(saved)
+    assert img.format == "PNG" and img.width > 100 and img.height > 100
+
+    page.get_by_text("Model card").click()
+    page.get_by_text("Training recipe").wait_for()
+    shot(page, "generate_class7")
+
+
+def test_switch_language_in_the_sidebar(page):
+    page.goto(page.base + "/generate")
+    settle(page)
+    page.get_by_test_id("stSidebar").get_by_text("简体中文").click()
+    settle(page)
+    page.get_by_role("heading", name="生成").wait_for()
+    assert "lang=zh" in page.url
+    assert_no_exception(page)
+    shot(page, "generate_zh_switched")
+
+
+def test_shared_link_reproduces_the_grid(page, browser):
+    link = page.base + "/generate?model=mnist_cgan&label=3&seed=42&n=9"
+    page.goto(link)
+    settle(page)
+    cap = page.get_by_test_id("stImageCaption").first
+    cap.wait_for()
+    assert cap.inner_text().startswith("9 images, seed 42")
+    first = page.get_by_test_id("stImage").locator("img").first.screenshot()
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(link)
+    settle(other)
+    other.get_by_test_id("stImageCaption").first.wait_for()
+    second = other.get_by_test_id("stImage").locator("img").first.screenshot()
+    a, b = Image.open(io.BytesIO(first)), Image.open(io.BytesIO(second))
+    assert a.size == b.size and a.tobytes() == b.tobytes()
+    other.context.close()

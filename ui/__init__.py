@@ -1,0 +1,1 @@
+"""Pieces several pages share: translations, cached models, image helpers."""

@@ -1,0 +1,18 @@
+"""Image helpers for display and download."""
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def enlarge(img: Image.Image, min_width: int = 560) -> Image.Image:
+    """Integer nearest-neighbour enlargement so small pixels stay crisp on screen."""
+    factor = max(1, min_width // max(img.width, 1))
+    return img if factor == 1 else img.resize((img.width * factor, img.height * factor), Image.NEAREST)
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

@@ -12,6 +12,11 @@ from typing import Any, Callable
 import numpy as np
 
 
+# mkstemp creates files 0600; shared run folders need the mode a plain open() would give.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
     path = Path(path)
@@ -22,6 +27,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -31,6 +31,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.callbacks import standard_callbacks
     from .train.trainer import Trainer, latest_checkpoint
 
+    if args.data_root:
+        args.set = [f"data.root={args.data_root}", *args.set]
     if args.resume:
         run = RunDir(args.resume)
         if not (run.path / "config.yaml").exists():
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set train.steps=200 (repeatable)")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    t.add_argument("--data-root", help="torchvision data folder (same as --set data.root=...)")
     t.add_argument("--run-dir", type=Path, help="run folder (default $GAN_STUDIO_RUNS/<id>, runs/ if unset)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.add_argument("--out", type=Path, help="also export the final model to OUT.safetensors + OUT.json")

@@ -45,3 +45,58 @@ def value(p_data: np.ndarray, p_g: np.ndarray, d: np.ndarray, dx: float = 1.0) -
 def virtual_training_criterion(p_data: np.ndarray, p_g: np.ndarray, dx: float = 1.0) -> float:
     """C(G) = max_D V(G, D) = -log 4 + 2 JS(p_data || p_g)."""
     return -np.log(4.0) + 2.0 * js_divergence(p_data, p_g, dx)
+
+
+def parallel_lines(theta: float) -> dict[str, float]:
+    """Divergences between P0 = (0, Z) and P_theta = (theta, Z), Z ~ U[0, 1] (WGAN paper, Example 1).
+
+    For theta != 0 the supports are disjoint: JS = log 2, KL(P0||P_theta) = KL(P_theta||P0) = inf,
+    TV = 1, while W1 = |theta| shrinks smoothly to 0. At theta = 0 all are 0.
+    """
+    if theta == 0:
+        return {"js": 0.0, "kl_pq": 0.0, "kl_qp": 0.0, "tv": 0.0, "w1": 0.0}
+    return {"js": float(np.log(2.0)), "kl_pq": float("inf"), "kl_qp": float("inf"), "tv": 1.0, "w1": abs(theta)}
+
+
+def gaussian_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+
+
+def mixture_pdf(x: np.ndarray, means, stds, weights=None) -> np.ndarray:
+    """Density of a 1D Gaussian mixture on the points x."""
+    weights = np.full(len(means), 1 / len(means)) if weights is None else np.asarray(weights, float)
+    return sum(w * gaussian_pdf(x, m, s) for w, m, s in zip(weights / weights.sum(), means, stds))
+
+
+def fit_gaussian(x: np.ndarray, p: np.ndarray, divergence: str, steps: int = 400) -> tuple[float, float]:
+    """(mean, std) of the Gaussian q minimising a divergence to the density p on the grid x.
+
+    'kl_pq' = KL(p||q) is mode covering (q spreads over every mode of p; its optimum is moment
+    matching); 'kl_qp' = KL(q||p) is mode seeking (q sits on one mode); 'js' lies between.
+    """
+    import torch
+    if divergence not in ("kl_pq", "kl_qp", "js"):
+        raise ValueError("divergence must be 'kl_pq', 'kl_qp' or 'js'")
+    dx = float(x[1] - x[0])
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    pt = torch.as_tensor(p, dtype=torch.float64).clamp_min(1e-300)
+    # start narrow and right of the centre of mass, so that mode seeking has a mode to choose
+    centre = float((x * p).sum() / p.sum())
+    spread = float(np.sqrt(((x - centre) ** 2 * p).sum() / p.sum()))
+    mean = torch.tensor(centre + 0.5 * spread, dtype=torch.float64, requires_grad=True)
+    log_std = torch.tensor(np.log(spread / 3), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([mean, log_std], lr=0.05)
+    for _ in range(steps):
+        std = log_std.exp()
+        q = (torch.exp(-0.5 * ((xt - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))).clamp_min(1e-300)
+        if divergence == "kl_pq":
+            loss = (pt * (pt.log() - q.log())).sum() * dx
+        elif divergence == "kl_qp":
+            loss = (q * (q.log() - pt.log())).sum() * dx
+        else:
+            m = 0.5 * (pt + q)
+            loss = 0.5 * ((pt * (pt.log() - m.log())).sum() + (q * (q.log() - m.log())).sum()) * dx
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(mean.detach()), float(log_std.detach().exp())

@@ -117,3 +117,22 @@ def test_value_at_d_star_is_minus_log4_plus_2js():
     assert theory.virtual_training_criterion(p, p) == pytest.approx(-math.log(4))
     assert theory.js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(math.log(2))
     assert theory.kl_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == math.inf
+
+
+@pytest.mark.parametrize("theta", [-1.0, -0.3, 0.01, 0.7])
+def test_parallel_lines(theta):
+    d = theory.parallel_lines(theta)
+    assert d["js"] == pytest.approx(math.log(2)) and d["tv"] == 1.0 and d["w1"] == pytest.approx(abs(theta))
+    assert d["kl_pq"] == math.inf and d["kl_qp"] == math.inf
+    assert theory.parallel_lines(0.0) == {"js": 0.0, "kl_pq": 0.0, "kl_qp": 0.0, "tv": 0.0, "w1": 0.0}
+
+
+def test_kl_directions_cover_or_seek_modes():
+    x = np.linspace(-8, 8, 1601)
+    p = theory.mixture_pdf(x, [-3.0, 3.0], [0.7, 0.7])
+    m_cover, s_cover = theory.fit_gaussian(x, p, "kl_pq")
+    m_seek, s_seek = theory.fit_gaussian(x, p, "kl_qp", steps=800)
+    # KL(p||q) is minimised by matching moments: mean 0, variance 9 + 0.49
+    assert m_cover == pytest.approx(0.0, abs=0.05) and s_cover == pytest.approx(math.sqrt(9.49), rel=0.02)
+    # KL(q||p) settles on one mode with about its width
+    assert abs(m_seek) == pytest.approx(3.0, abs=0.1) and s_seek == pytest.approx(0.7, rel=0.1)

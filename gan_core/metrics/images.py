@@ -45,7 +45,7 @@ class _Features(nn.Module):
 @torch.no_grad()
 def frechet_distance(classifier: DigitClassifier, a: Tensor, b: Tensor, batch: int = 500) -> float:
     """FD between two image sets in [-1, 1] on classifier features."""
-    device = next(classifier.parameters()).device
+    device = next(classifier.parameters(), torch.empty(0)).device
     fd = FrechetInceptionDistance(feature=_Features(classifier), normalize=True).to(device)
     for images, real in ((a, True), (b, False)):
         for i in range(0, len(images), batch):

@@ -8,7 +8,7 @@ import yaml
 
 from gan_core.checkpoint import CheckpointError
 from gan_core.sampling import grid_image
-from ui.i18n import t
+from ui.i18n import localized_selectbox, t
 from ui.images import enlarge, png_bytes
 from ui.models import cached_generator, checkpoints_dir, generator_checkpoints
 
@@ -37,11 +37,13 @@ with controls:
         st.stop()
 
     label = None
-    if gen.n_classes:
+    if not gen.n_classes:
+        st.query_params.pop("label", None)
+    else:
         options = ["all"] + [str(k) for k in range(gen.n_classes)]
-        choice = st.selectbox(t("generate.label"), options, key="label", bind="query-params",
-                              format_func=lambda o: t("generate.all_classes") if o == "all"
-                              else t("generate.class_name", name=gen.classes[int(o)]))
+        choice = localized_selectbox(t("generate.label"), options, "label", "all",
+                                     lambda o: t("generate.all_classes") if o == "all"
+                                     else t("generate.class_name", name=gen.classes[int(o)]))
         label = None if choice == "all" else int(choice)
     n = st.slider(t("generate.count"), 1, 100, 40, key="n", bind="query-params")
     seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, 0, step=1, key="seed", bind="query-params",
@@ -67,7 +69,8 @@ with st.expander(t("generate.card_title"), expanded=False):
     shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     if shown:
         st.markdown(f"**{t('generate.card_metrics')}**")
-        st.dataframe([{"metric": k, "value": str(v)} for k, v in shown.items()], hide_index=True)
+        st.dataframe([{t("generate.card_metric"): k, t("generate.card_value"): str(v)} for k, v in shown.items()],
+                     hide_index=True)
     else:
         st.info(t("generate.card_no_metrics"))
     st.markdown(t("generate.card_facts", step=card.get("step"), created=card.get("created_at"),

@@ -12,16 +12,10 @@ from ui.navigation import SECTIONS
 st.title(t("home.title"))
 st.markdown(t("home.tagline"))
 
-game, demo = st.columns([3, 2], gap="large")
-with game:
-    st.subheader(t("home.game_title"))
+st.subheader(t("home.game_title"))
+text, demo = st.columns([3, 2], gap="large")
+with text:
     st.markdown(t("home.game_p1"))
-    st.latex(r"\min_G \max_D V(D,G) = \mathbb{E}_{x\sim p_{\mathrm{data}}}\left[\log D(x)\right]"
-             r" + \mathbb{E}_{z\sim p_z}\left[\log\left(1 - D(G(z))\right)\right]")
-    st.markdown(t("home.game_p2"))
-    st.latex(r"D^*(x) = \frac{p_{\mathrm{data}}(x)}{p_{\mathrm{data}}(x) + p_g(x)}, \qquad"
-             r" C(G) = -\log 4 + 2\,\mathrm{JS}(p_{\mathrm{data}} \,\|\, p_g)")
-
 with demo:
     conditional = [(p, c) for p, c in generator_checkpoints() if c["model"].get("n_classes")]
     if conditional:
@@ -33,6 +27,11 @@ with demo:
                      caption=t("home.demo_caption", name=card["name"]))
         except CheckpointError as e:
             st.warning(t("errors.checkpoint", message=str(e)))
+st.latex(r"\min_G \max_D V(D,G) = \mathbb{E}_{x\sim p_{\mathrm{data}}}\left[\log D(x)\right]"
+         r" + \mathbb{E}_{z\sim p_z}\left[\log\left(1 - D(G(z))\right)\right]")
+st.markdown(t("home.game_p2"))
+st.latex(r"D^*(x) = \frac{p_{\mathrm{data}}(x)}{p_{\mathrm{data}}(x) + p_g(x)}, \qquad"
+         r" C(G) = -\log 4 + 2\,\mathrm{JS}(p_{\mathrm{data}} \,\|\, p_g)")
 
 st.divider()
 sections = [(name, specs) for name, specs in SECTIONS.items() if specs]

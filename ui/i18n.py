@@ -1,7 +1,7 @@
 """Translations: every UI string is looked up here by key, in English or Simplified Chinese.
 
 Catalogs live in ui/locales/<lang>.yaml as nested sections; keys are dotted
-paths ("generate.seed"). Values may hold {placeholders} filled by t(key, name=...).
+paths ("generate.seed"). Values may hold {named} fields filled by t(key, named=...).
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 import yaml
+
+from .urlstate import init_from_url, write_to_url
 
 LOCALES = Path(__file__).with_name("locales")
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -47,7 +49,25 @@ def t(key: str, **values: object) -> str:
 
 
 def language_selector() -> str:
-    """The language switch (sidebar); its value also lives in the URL as ?lang=zh."""
-    return st.sidebar.segmented_control(
-        "Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, default=DEFAULT, required=True,
-        key="lang", bind="query-params", persist_state="session") or DEFAULT
+    """The language switch (sidebar); its value also lives in the link as ?lang=zh."""
+    init_from_url("lang", DEFAULT, options=list(LANGUAGES))
+    lang = st.sidebar.segmented_control(t("language"), list(LANGUAGES), format_func=LANGUAGES.get,
+                                        required=True, key="lang", persist_state="session") or DEFAULT
+    write_to_url("lang")
+    return lang
+
+
+def localized_selectbox(label: str, options: list, key: str, default, format_func) -> object:
+    """A selectbox with translated option texts whose value lives in st.session_state[key] and in
+    the link (?key=value).
+
+    The widget itself is keyed per language: a keyed Streamlit widget keeps showing the option
+    text it was first drawn with when only format_func's output changes, so after a language
+    switch the selection would still read in the old language.
+    """
+    init_from_url(key, default, options)
+    choice = st.selectbox(label, options, index=options.index(st.session_state[key]), format_func=format_func,
+                          key=f"{key}__{current_language()}")
+    st.session_state[key] = choice
+    write_to_url(key)
+    return choice

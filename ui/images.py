@@ -6,9 +6,9 @@ import io
 from PIL import Image
 
 
-def enlarge(img: Image.Image, min_width: int = 560) -> Image.Image:
-    """Integer nearest-neighbour enlargement so small pixels stay crisp on screen."""
-    factor = max(1, min_width // max(img.width, 1))
+def enlarge(img: Image.Image, width: int = 600) -> Image.Image:
+    """Integer nearest-neighbour enlargement to about `width`, so small pixels stay crisp on screen."""
+    factor = max(1, round(width / max(img.width, 1)))
     return img if factor == 1 else img.resize((img.width * factor, img.height * factor), Image.NEAREST)
 
 

@@ -9,8 +9,8 @@ def settle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_selector('[data-testid="stApp"]')
     page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')
-                 || !document.querySelector('[data-testid="stStatusWidget"]').innerText.match(/Running/)""",
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !w.innerText.match(/Running|Stop/); }""",
         timeout=60_000)
     page.wait_for_timeout(300)
 

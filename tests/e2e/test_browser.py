@@ -1,5 +1,6 @@
 """A person in a browser: open every page, use Generate, switch language, follow a shared link."""
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ def test_every_page_opens(page, name, path, lang):
     page.wait_for_selector("h1")
     assert_no_exception(page)
     page.get_by_test_id("stImage").first.wait_for()
+    heading = page.locator("h2, h3").first.inner_text() if name == "home" else page.locator("h1").first.inner_text()
+    assert bool(re.search(r"[\u4e00-\u9fff]", heading)) == (lang == "zh"), heading
     shot(page, f"{name}_{lang}")
 
 
@@ -55,12 +58,17 @@ def test_generate_main_path(page, tmp_path):
 
 
 def test_switch_language_in_the_sidebar(page):
-    page.goto(page.base + "/generate")
+    """Switching language keeps what the person chose (here: seed 42, digit 3)."""
+    page.goto(page.base + "/generate?seed=42&label=3")
     settle(page)
+    page.get_by_test_id("stImageCaption").first.wait_for()
     page.get_by_test_id("stSidebar").get_by_text("简体中文").click()
     settle(page)
     page.get_by_role("heading", name="生成").wait_for()
-    assert "lang=zh" in page.url
+    caption = page.get_by_test_id("stImageCaption").first
+    caption.wait_for()
+    assert "种子 42" in caption.inner_text()
+    assert "lang=zh" in page.url and "label=3" in page.url
     assert_no_exception(page)
     shot(page, "generate_zh_switched")
 

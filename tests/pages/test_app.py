@@ -52,6 +52,19 @@ def test_language_switch():
     assert at.subheader[0].value == "GAN 博弈"
 
 
+def test_language_change_keeps_the_choices():
+    at = app()
+    at.run()
+    at.switch_page("pages/generate.py").run()
+    at.number_input(key="seed").set_value(42).run()
+    at.selectbox(key="label__en").set_value("3").run()
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert at.title[0].value == "生成"
+    assert at.number_input(key="seed").value == 42 and at.selectbox(key="label__zh").value == "3"
+    assert "种子 42" in at.get("image")[0].proto.imgs[0].caption
+
+
 def test_home_shows_the_game_and_a_live_demo():
     at = app()
     at.run()
@@ -68,7 +81,7 @@ def test_generate_main_path():
     assert at.selectbox(key="model").value == "mnist_cgan"
     assert len(at.get("image")) == 1
     assert at.get("download_button")
-    at.selectbox(key="label").set_value("7").run()
+    at.selectbox(key="label__en").set_value("7").run()
     at.slider(key="n").set_value(9).run()
     assert not at.exception
     caption = at.get("image")[0].proto.imgs[0].caption

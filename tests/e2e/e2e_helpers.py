@@ -16,6 +16,7 @@ def settle(page) -> None:
 
 
 def shot(page, name: str) -> Path:
+    settle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

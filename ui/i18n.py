@@ -1,7 +1,8 @@
 """Translations: every UI string is looked up here by key, in English or Simplified Chinese.
 
-Catalogs live in ui/locales/<lang>.yaml as nested sections; keys are dotted
-paths ("generate.seed"). Values may hold {named} fields filled by t(key, named=...).
+Catalogs live in ui/locales/<part>.<lang>.yaml (one part per page or group of pages, so
+each has one writer) as nested sections; keys are dotted paths ("generate.seed") and no
+key may appear in two parts. Values may hold {named} fields filled by t(key, named=...).
 """
 from __future__ import annotations
 
@@ -31,8 +32,15 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> dict[str, str]:
-    with open(LOCALES / f"{lang}.yaml", encoding="utf-8") as f:
-        return _flatten(yaml.safe_load(f) or {})
+    merged: dict[str, str] = {}
+    for path in sorted(LOCALES.glob(f"*.{lang}.yaml")):
+        with open(path, encoding="utf-8") as f:
+            part = _flatten(yaml.safe_load(f) or {})
+        clash = set(part) & set(merged)
+        if clash:
+            raise KeyError(f"{path.name} repeats keys defined in another catalog part: {sorted(clash)[:5]}")
+        merged.update(part)
+    return merged
 
 
 def current_language() -> str:
@@ -44,7 +52,7 @@ def t(key: str, **values: object) -> str:
     """The string for `key` in the current language (English if a translation is missing)."""
     text = catalog(current_language()).get(key) or catalog(DEFAULT).get(key)
     if text is None:
-        raise KeyError(f"no translation for {key!r} in ui/locales/{DEFAULT}.yaml")
+        raise KeyError(f"no translation for {key!r} in ui/locales/*.{DEFAULT}.yaml")
     return text.format(**values) if values else text
 
 

@@ -106,3 +106,76 @@ def get_toy(name: str) -> ToyDistribution:
         return TOY[name]()
     except KeyError:
         raise ValueError(f"unknown toy dataset {name!r}; choose one of: {', '.join(TOY)}") from None
+
+
+MAX_POINTS = 200_000
+
+
+def standardize(points: Tensor, radius: float = 2.0) -> Tensor:
+    """Centre the cloud and scale it so its larger standard deviation is radius / 2: user data of
+    any units lands where the toy nets and plots expect it (about [-4, 4]^2)."""
+    centred = points - points.mean(0)
+    scale = centred.std(0).max().clamp_min(1e-12)
+    return centred / scale * (radius / 2)
+
+
+def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, dict[str, int]]:
+    """The first two numeric columns of a CSV (comma, semicolon, tab or spaces; header optional)
+    as (N, 2) points, with counts of what was left out: {'skipped': rows without two finite
+    numbers, 'truncated': 1 if rows past max_rows were ignored}. Raises DataError otherwise."""
+    import csv
+    import io
+
+    from .images import DataError
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError("the file is not text (UTF-8); save the points as a .csv file") from None
+    lines = io.StringIO(text)
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t ")
+    except csv.Error:
+        dialect = csv.excel
+    rows, skipped, too_many = [], 0, False
+    for row in csv.reader(lines, dialect):
+        cells = [c.strip() for c in row if c.strip() != ""]
+        if not cells:
+            continue
+        numbers = []
+        for c in cells:
+            try:
+                numbers.append(float(c))
+            except ValueError:
+                numbers.append(None)
+        values = [v for v in numbers if v is not None]
+        if len(values) < 2 or any(v != v or v in (float("inf"), float("-inf")) for v in values[:2]):
+            skipped += 1  # a header, text, or a missing value
+            continue
+        if len(rows) == max_rows:
+            too_many = True
+            break
+        rows.append(values[:2])
+    if not rows:
+        raise DataError("no rows with two numbers were found: the CSV needs two numeric columns, x and y "
+                        "(a header row is fine)")
+    if len(rows) < 2:
+        raise DataError("at least 2 points are needed")
+    return torch.tensor(rows, dtype=torch.float32), {"skipped": skipped, "truncated": int(too_many)}
+
+
+def points_from_drawing(rgba, n_max: int = 20_000, extent: float = 4.0) -> Tensor:
+    """Pixels painted on a canvas (an (H, W, 4) RGBA array, alpha > 0 where drawn) as points in
+    [-extent, extent]^2, y pointing up. Empty if nothing was drawn."""
+    import numpy as np
+    a = np.asarray(rgba)
+    ys, xs = np.nonzero(a[..., 3] > 0)
+    if len(xs) == 0:
+        return torch.empty(0, 2)
+    if len(xs) > n_max:
+        keep = np.random.default_rng(0).choice(len(xs), n_max, replace=False)
+        xs, ys = xs[keep], ys[keep]
+    h, w = a.shape[:2]
+    px = (xs + 0.5) / w * 2 * extent - extent
+    py = extent - (ys + 0.5) / h * 2 * extent
+    return torch.tensor(np.stack([px, py], 1), dtype=torch.float32)

@@ -59,3 +59,22 @@ def grid_divergences(real: np.ndarray, fake: np.ndarray, extent: float = 5.0, bi
     q = histogram2d(np.asarray(fake, float), extent, bins)
     return {"js": theory.js_divergence(p, q), "kl_pq": theory.kl_divergence(p, q),
             "kl_qp": theory.kl_divergence(q, p)}
+
+
+def toy_report(fake: Tensor | np.ndarray, data, n_real: int = 2500, seed: int = 0,
+               w1_points: int = 1000) -> dict[str, float]:
+    """Every toy metric for a generated cloud against a ToyDistribution: PacGAN modes and HQ share
+    (mixtures only), exact W1 on `w1_points` points of each, and grid JS/KL."""
+    fake = np.asarray(fake, dtype=np.float64)
+    report: dict[str, float] = {}
+    if not np.isfinite(fake).all():
+        return {"finite": 0.0}
+    real = data.sample(n_real, torch.Generator().manual_seed(10_000 + seed)).numpy().astype(np.float64)
+    if data.modes is not None and data.dim == 2:
+        m = mode_metrics(fake, data.modes, data.std)
+        report.update({"modes": m["modes"], "n_modes": m["n_modes"], "hq": m["hq"]})
+    report["w1"] = wasserstein1(real, fake, max_points=w1_points, seed=seed)
+    if data.dim == 2:
+        extent = float(max(np.abs(real).max(), 1.0)) * 1.25
+        report.update(grid_divergences(real, fake, extent=extent))
+    return report

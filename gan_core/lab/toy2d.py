@@ -1,0 +1,627 @@
+"""The 2D toy lab: up to a few MLP GANs trained side by side, fast enough to watch live.
+
+Each configuration is an ordinary recipe (model.arch 'mlp', data.name 'toy') and trains
+exactly as `gan_core.train.Trainer` would train it alone: same initial weights (torch's
+default init under `torch.manual_seed(seed)`), same minibatches and noise (drawn from the
+generator the Trainer seeds with (seed, step)), same losses (the named pairs of
+gan_core.losses), same optimizers. What differs is how the arithmetic is done:
+
+- the weights of all configurations with one network shape are stacked, so every layer of
+  every model is one batched matmul (torch.baddbmm) instead of one call per model;
+- forward and backward passes through the MLPs are written out (h = aW + b, a = act(h);
+  dW = a^T dh, da = dh W^T), without autograd's per-operation bookkeeping, which on a CPU
+  costs more than the arithmetic of a 128-wide layer;
+- Adam, RMSProp and SGD run on one flat parameter buffer per network.
+
+Only the loss derivative at D's output uses autograd (so the loss family has one source),
+and the WGAN-GP penalty, whose gradient-of-a-gradient is left to autograd on the same
+stacked weights. tests/lab/test_toy2d.py checks the result against the Trainer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from ..config import Config, load_config
+from ..data.toy import ToyDistribution
+from ..losses import get_loss
+from ..nets import build_gan, sample_noise
+
+# ---------------------------------------------------------------- the default recipe
+
+# The toy lab's default 2D model and recipe, and what each loss changes from it (the
+# settings its paper used: RMSProp and clipping for WGAN, k = 5 critic steps for both WGANs).
+TOY_DEFAULTS = ["model.arch=mlp", "data.name=toy", "model.nz=2", "model.g_depth=2", "model.g_width=128",
+                "model.d_depth=2", "model.d_width=128", "model.activation=relu", "train.batch_size=256",
+                "train.lr_g=2e-4", "train.lr_d=2e-4", "train.betas=[0.5, 0.999]", "train.steps=5000"]
+LOSS_DEFAULTS: dict[str, list[str]] = {
+    "minimax": [], "nonsaturating": [], "lsgan": [], "hinge": [],
+    "wgan": ["train.clip_value=0.01", "train.optimizer=rmsprop", "train.lr_g=5e-5", "train.lr_d=5e-5", "train.k_d=5"],
+    "wgan-gp": ["train.k_d=5", "train.betas=[0.5, 0.9]", "train.lr_g=1e-4", "train.lr_d=1e-4"],
+}
+
+
+def toy_recipe(dataset: str = "ring8", loss: str = "nonsaturating", seed: int = 0,
+               overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """The default recipe for `loss` on a toy dataset, with `overrides` ('train.k_d=2', ...) last."""
+    if loss not in LOSS_DEFAULTS:
+        raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_DEFAULTS)}")
+    return load_config(None, [*TOY_DEFAULTS, f"data.toy={dataset}", f"train.loss={loss}", f"train.seed={seed}",
+                              f"name={dataset}-{loss}", *LOSS_DEFAULTS[loss], *overrides])
+
+
+# ---------------------------------------------------------------- activations and derivatives
+
+
+def _act(name: str, h: Tensor) -> Tensor:
+    if name == "relu":
+        return torch.relu(h)
+    if name == "leaky_relu":
+        return F.leaky_relu(h, 0.2)
+    if name == "tanh":
+        return torch.tanh(h)
+    if name == "elu":
+        return F.elu(h)
+    if name == "gelu":
+        return F.gelu(h)
+    if name == "silu":
+        return F.silu(h)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _act_grad(name: str, h: Tensor, a: Tensor) -> Tensor:
+    """act'(h), reusing a = act(h) where that is cheaper."""
+    if name == "relu":
+        return (h > 0).to(h.dtype)
+    if name == "leaky_relu":
+        return torch.where(h > 0, 1.0, 0.2).to(h.dtype)
+    if name == "tanh":
+        return 1 - a * a
+    if name == "elu":
+        return torch.where(h > 0, torch.ones_like(h), a + 1)
+    if name == "gelu":  # x Phi(x): Phi(x) + x phi(x)
+        return 0.5 * (1 + torch.erf(h / math.sqrt(2))) + h * torch.exp(-0.5 * h * h) / math.sqrt(2 * math.pi)
+    if name == "silu":  # x s(x): s(x) (1 + x (1 - s(x)))
+        s = torch.sigmoid(h)
+        return s * (1 + h * (1 - s))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+# ---------------------------------------------------------------- a stack of identical MLPs
+
+
+class StackedMLP:
+    """M MLPs of one shape, weights stacked: layer l is W_l (M, in, out) and b_l (M, 1, out),
+    all views into one flat (M, P) buffer (`params`) that the optimizer updates in place."""
+
+    def __init__(self, dims: list[int], activation: str, modules: list[torch.nn.Module]):
+        self.dims, self.activation = dims, activation
+        self.shapes = [(i, o) for i, o in zip(dims, dims[1:])]
+        self.size = sum(i * o + o for i, o in self.shapes)
+        self.params = torch.zeros(len(modules), self.size)
+        self.grad = torch.zeros_like(self.params)
+        self.W, self.b = self._views(self.params)
+        self.dW, self.db = self._views(self.grad)
+        for m, module in enumerate(modules):
+            linears = [layer for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
+            for l, lin in enumerate(linears):
+                self.W[l][m].copy_(lin.weight.detach().T)
+                self.b[l][m, 0].copy_(lin.bias.detach())
+
+    def _views(self, flat: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        Ws, bs, offset = [], [], 0
+        M = flat.shape[0]
+        for i, o in self.shapes:
+            Ws.append(flat[:, offset:offset + i * o].view(M, i, o))
+            offset += i * o
+            bs.append(flat[:, offset:offset + o].view(M, 1, o))
+            offset += o
+        return Ws, bs
+
+    def forward(self, x: Tensor, keep: bool = False) -> tuple[Tensor, list]:
+        """x (M, B, in) -> (M, B, out); with keep, the (input, pre-activation, activation) per layer."""
+        cache = []
+        a = x
+        last = len(self.W) - 1
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            h = torch.baddbmm(b, a, W)
+            if l < last:
+                out = _act(self.activation, h)
+                if keep:
+                    cache.append((a, h, out))
+                a = out
+            else:
+                if keep:
+                    cache.append((a, None, None))
+                a = h
+        return a, cache
+
+    def backward(self, cache: list, grad_out: Tensor, weights: bool = True, inputs: bool = False) -> Tensor | None:
+        """Back-propagate dL/d(out): accumulate dW, db into `grad` (weights=True) and/or return dL/dx.
+
+        dh_L = grad_out; dW_l = a_{l-1}^T dh_l; db_l = sum_batch dh_l; da_{l-1} = dh_l W_l^T;
+        dh_{l-1} = da_{l-1} * act'(h_{l-1}).
+        """
+        dh = grad_out
+        for l in range(len(self.W) - 1, -1, -1):
+            a_in = cache[l][0]
+            if weights:
+                self.dW[l].baddbmm_(a_in.transpose(1, 2), dh)
+                self.db[l].add_(dh.sum(1, keepdim=True))
+            if l == 0 and not inputs:
+                return None
+            da = torch.bmm(dh, self.W[l].transpose(1, 2))
+            if l == 0:
+                return da
+            _, h_prev, a_prev = cache[l - 1]
+            dh = da * _act_grad(self.activation, h_prev, a_prev)
+        return None
+
+    def autograd_forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The same forward on a leaf copy of the weights that autograd can differentiate twice."""
+        flat = self.params.detach().clone().requires_grad_(True)
+        Ws, bs = self._views(flat)
+        a = x
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            a = torch.baddbmm(b, a, W)
+            if l < len(Ws) - 1:
+                a = _act(self.activation, a)
+        return a, flat
+
+    def matmul_flops(self, batch: int) -> int:
+        """Multiply-adds x 2 of one forward pass of all M models over `batch` rows."""
+        return 2 * batch * sum(i * o for i, o in self.shapes) * self.params.shape[0]
+
+
+# ---------------------------------------------------------------- optimizers on stacked rows
+
+
+class StackedOptimizer:
+    """Adam, RMSProp or SGD for each row of a (M, P) buffer, matching torch.optim's formulas:
+
+    Adam:    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+             p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+    RMSProp: v = 0.99 v + 0.01 g^2;  p -= lr * g / (sqrt(v) + eps)
+    SGD:     u = mu u + g (u = g at t=1);  p -= lr * u
+    """
+
+    def __init__(self, net: StackedMLP, kinds: list[str], lrs: list[float], betas: list[tuple[float, float]],
+                 momentum: list[float]):
+        M = len(kinds)
+        self.net, self.kinds = net, kinds
+        self.lr = torch.tensor(lrs).view(M, 1)
+        self.b1 = torch.tensor([b[0] for b in betas]).view(M, 1)
+        self.b2 = torch.tensor([b[1] for b in betas]).view(M, 1)
+        self.mu = torch.tensor(momentum).view(M, 1)
+        self.m = torch.zeros_like(net.params)
+        self.v = torch.zeros_like(net.params)
+        self.t = torch.zeros(M, 1)
+        self.eps = 1e-8
+        self.groups = {k: torch.tensor([i for i, x in enumerate(kinds) if x == k]) for k in set(kinds)}
+
+    def set_lr(self, lrs: list[float]) -> None:
+        self.lr = torch.tensor(lrs, dtype=self.lr.dtype).view(-1, 1)
+
+    def step(self, rows: Tensor | None = None) -> None:
+        """Update the rows given (default all) from net.grad, then zero the gradients."""
+        p, g = self.net.params, self.net.grad
+        for kind, idx in self.groups.items():
+            if rows is not None:
+                idx = idx[torch.isin(idx, rows)]
+            if len(idx) == 0:
+                continue
+            if len(idx) == len(self.kinds):
+                sel = slice(None)
+            else:
+                sel = idx
+            self._update(kind, sel, p, g)
+        g.zero_()
+
+    def _update(self, kind, sel, p, g):
+        gs = g[sel]
+        t = self.t[sel] + 1
+        self.t[sel] = t
+        lr = self.lr[sel]
+        if kind == "adam":
+            b1, b2 = self.b1[sel], self.b2[sel]
+            m = self.m[sel].mul_(b1).add_((1 - b1) * gs)
+            v = self.v[sel].mul_(b2).add_((1 - b2) * gs * gs)
+            denom = (v.sqrt() / (1 - b2 ** t).sqrt()).add_(self.eps)
+            update = (lr / (1 - b1 ** t)) * m / denom
+            self.m[sel], self.v[sel] = m, v
+        elif kind == "rmsprop":
+            v = self.v[sel].mul_(0.99).add_(0.01 * gs * gs)
+            update = lr * gs / (v.sqrt() + self.eps)
+            self.v[sel] = v
+        elif kind == "sgd":
+            mu = self.mu[sel]
+            u = torch.where(t == 1, gs, self.m[sel] * mu + gs)
+            self.m[sel] = u
+            update = lr * u
+        else:
+            raise ValueError(f"unknown optimizer {kind!r}")
+        if isinstance(sel, slice):
+            p.sub_(update)
+        else:
+            p[sel] = p[sel] - update
+
+
+# ---------------------------------------------------------------- the lab
+
+
+def shape_key(cfg: Config) -> tuple:
+    """Configurations with equal keys can share one stack of weights."""
+    m = cfg.model
+    return (m.nz, m.data_dim, m.g_depth, m.g_width, m.d_depth, m.d_width, m.activation, cfg.train.batch_size)
+
+
+@dataclass
+class _Group:
+    index: list[int]          # positions of these configurations in the lab
+    cfgs: list[Config]
+    G: StackedMLP
+    D: StackedMLP
+    opt_G: StackedOptimizer
+    opt_D: StackedOptimizer
+    losses: list = field(default_factory=list)
+    last_push: tuple[Tensor, Tensor] | None = None  # the last G step's fakes and -dL_G/dx
+
+
+class ToyLab:
+    """Train the configurations `cfgs` side by side on `data` (a ToyDistribution)."""
+
+    def __init__(self, cfgs: list[Config], data: ToyDistribution):
+        if not cfgs:
+            raise ValueError("the toy lab needs at least one configuration")
+        for cfg in cfgs:
+            if cfg.model.arch != "mlp":
+                raise ValueError("the toy lab trains MLP GANs (model.arch 'mlp')")
+            if cfg.model.data_dim != data.dim:
+                raise ValueError(f"model.data_dim {cfg.model.data_dim} does not match the {data.dim}-D data")
+        self.cfgs, self.data = list(cfgs), data
+        self.step = 0  # generator steps, as in the Trainer
+        self._partial = 0  # D-only / G-only iterations so far, so each draws fresh batches
+        self.groups: list[_Group] = []
+        keys: dict[tuple, list[int]] = {}
+        for i, cfg in enumerate(cfgs):
+            keys.setdefault(shape_key(cfg), []).append(i)
+        for idx in keys.values():
+            gs, ds = [], []
+            for i in idx:
+                torch.manual_seed(cfgs[i].train.seed)  # the Trainer's initialisation
+                g, d = build_gan(cfgs[i].model)
+                gs.append(g)
+                ds.append(d)
+            m = cfgs[idx[0]].model
+            G = StackedMLP([m.nz] + [m.g_width] * m.g_depth + [m.data_dim], m.activation, gs)
+            D = StackedMLP([m.data_dim] + [m.d_width] * m.d_depth + [1], m.activation, ds)
+            t = [cfgs[i].train for i in idx]
+            opt_G = StackedOptimizer(G, [x.optimizer for x in t], [x.lr_g for x in t], [x.betas for x in t],
+                                     [x.momentum for x in t])
+            opt_D = StackedOptimizer(D, [x.optimizer for x in t], [x.lr_d for x in t], [x.betas for x in t],
+                                     [x.momentum for x in t])
+            self.groups.append(_Group(idx, [cfgs[i] for i in idx], G, D, opt_G, opt_D,
+                                      [get_loss(x.loss) for x in t]))
+        self.history: list[list[dict]] = [[] for _ in cfgs]
+        self.diverged: list[str | None] = [None for _ in cfgs]
+
+    # ------------------------------------------------------------ randomness, as the Trainer draws it
+
+    def _rng(self, cfg: Config, step: int, partial: int = 0) -> torch.Generator:
+        """The Trainer's generator for a full step; a distinct stream for each partial (D- or G-only) one."""
+        seed = cfg.train.seed * 1_000_003 + step
+        return torch.Generator().manual_seed(seed if partial == 0 else seed * 65_537 + partial)
+
+    @staticmethod
+    def _sigma(cfg: Config, step: int) -> float:
+        spec = cfg.train.instance_noise
+        if spec.sigma == 0:
+            return 0.0
+        frac = min(step / (spec.anneal_steps or cfg.train.steps), 1.0)
+        return {"linear": spec.sigma * (1 - frac), "exponential": spec.sigma * 0.01 ** frac}.get(spec.anneal, spec.sigma)
+
+    # ------------------------------------------------------------ Algorithm 1, batched
+
+    def _loss_grads(self, losses, fn: str, *outs: Tensor) -> tuple[list[Tensor], list[float]]:
+        """dL/d(out) for each model's own loss (autograd on the outputs only) and the loss values."""
+        leaves = [o.detach().requires_grad_(True) for o in outs]
+        grads, values = [[] for _ in outs], []
+        for m, loss in enumerate(losses):
+            parts = [leaf[m] for leaf in leaves]
+            value = getattr(loss, fn)(*parts)
+            gs = torch.autograd.grad(value, parts, allow_unused=True)
+            for k, g in enumerate(gs):
+                grads[k].append(torch.zeros_like(parts[k]) if g is None else g)
+            values.append(float(value.detach()))
+        return [torch.stack(g) for g in grads], values
+
+    def _d_step(self, grp: _Group, gens: list[torch.Generator], active: Tensor, sigmas: list[float]) -> list[dict]:
+        cfgs = grp.cfgs
+        B = cfgs[0].train.batch_size
+        # Rows sitting out this D step (their k_d is spent) draw nothing, so every model's
+        # random stream stays exactly the one it would have alone.
+        on = [m in set(active.tolist()) for m in range(len(cfgs))]
+        x = torch.stack([self.data.sample(B, g) if a else torch.zeros(B, self.data.dim) for a, g in zip(on, gens)])
+        z = torch.stack([sample_noise(B, c.model.nz, c.model.noise, generator=g) if a else torch.zeros(B, c.model.nz)
+                         for a, c, g in zip(on, cfgs, gens)])
+        fake, _ = grp.G.forward(z)
+        x = torch.stack([xi + s * torch.randn(xi.shape, generator=g) if s > 0 and a else xi
+                         for xi, s, g, a in zip(x, sigmas, gens, on)])
+        fake = torch.stack([fi + s * torch.randn(fi.shape, generator=g) if s > 0 and a else fi
+                            for fi, s, g, a in zip(fake, sigmas, gens, on)])
+        out, cache = grp.D.forward(torch.cat([x, fake], 1), keep=True)
+        out = out.squeeze(-1)
+        (d_real, d_fake), values = self._loss_grads(grp.losses, "d_loss", out[:, :B], out[:, B:])
+        grp.D.backward(cache, torch.cat([d_real, d_fake], 1).unsqueeze(-1))
+        gp_values = self._gradient_penalty(grp, x, fake, gens, on)
+        grp.opt_D.step(active)
+        clip = torch.tensor([c.train.clip_value or math.inf for c in cfgs]).view(-1, 1)
+        if torch.isfinite(clip).any():
+            grp.D.params.copy_(torch.maximum(torch.minimum(grp.D.params, clip), -clip))
+        stats = []
+        for m, c in enumerate(cfgs):
+            r, f = out[m, :B], out[m, B:]
+            squash = (lambda v: v) if grp.losses[m].critic else torch.sigmoid
+            s = {"loss_d": values[m], "d_real": float(squash(r).mean()), "d_fake": float(squash(f).mean())}
+            if gp_values is not None and grp.losses[m].gradient_penalty:
+                s["gp"] = gp_values[m]
+            stats.append(s)
+        return stats
+
+    def _gradient_penalty(self, grp: _Group, x: Tensor, fake: Tensor, gens: list[torch.Generator],
+                          on: list[bool]) -> list[float] | None:
+        """lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1-eps) G(z): autograd on stacked weights."""
+        use = [loss.gradient_penalty and a for loss, a in zip(grp.losses, on)]
+        if not any(use):
+            return None
+        eps = torch.stack([torch.rand((x.shape[1], 1), generator=g) if u else torch.zeros(x.shape[1], 1)
+                           for u, g in zip(use, gens)])
+        x_hat = (eps * x + (1 - eps) * fake).requires_grad_(True)
+        out, flat = grp.D.autograd_forward(x_hat)
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+        per_model = (grad.norm(2, dim=2) - 1).pow(2).mean(1)
+        weights = torch.tensor([c.train.gp_weight if u else 0.0 for c, u in zip(grp.cfgs, use)])
+        (dflat,) = torch.autograd.grad((weights * per_model).sum(), flat)
+        grp.D.grad.add_(dflat)
+        return [float(v) for v in per_model.detach()]
+
+    def _g_step(self, grp: _Group, gens: list[torch.Generator], sigmas: list[float]) -> list[dict]:
+        cfgs = grp.cfgs
+        B = cfgs[0].train.batch_size
+        z = torch.stack([sample_noise(B, c.model.nz, c.model.noise, generator=g) for c, g in zip(cfgs, gens)])
+        fake, g_cache = grp.G.forward(z, keep=True)
+        noisy = torch.stack([fi + s * torch.randn(fi.shape, generator=g) if s > 0 else fi
+                             for fi, s, g in zip(fake, sigmas, gens)])
+        out, d_cache = grp.D.forward(noisy, keep=True)
+        (d_out,), values = self._loss_grads(grp.losses, "g_loss", out.squeeze(-1))
+        d_fake = grp.D.backward(d_cache, d_out.unsqueeze(-1), weights=False, inputs=True)
+        grp.G.backward(g_cache, d_fake)
+        grp.opt_G.step()
+        grp.last_push = (fake, -d_fake)
+        return [{"loss_g": v} for v in values]
+
+    def train(self, steps: int = 1, what: str = "both") -> None:
+        """`steps` iterations of Algorithm 1 ('both'), or of its D part ('d') or G part ('g') alone."""
+        if what not in ("both", "d", "g"):
+            raise ValueError("what must be 'both', 'd' or 'g'")
+        for _ in range(steps):
+            partial = 0
+            if what != "both":
+                self._partial += 1
+                partial = self._partial
+            for grp in self.groups:
+                gens = [self._rng(c, self.step, partial) for c in grp.cfgs]
+                sigmas = [self._sigma(c, self.step) for c in grp.cfgs]
+                stats: list[dict] = [{} for _ in grp.cfgs]
+                if what in ("both", "d"):
+                    k_max = max(c.train.k_d for c in grp.cfgs)
+                    for k in range(k_max):
+                        active = torch.tensor([m for m, c in enumerate(grp.cfgs) if c.train.k_d > k])
+                        d_stats = self._d_step(grp, gens, active, sigmas)
+                        for m in active.tolist():
+                            stats[m].update(d_stats[m])
+                if what in ("both", "g"):
+                    for m, s in enumerate(self._g_step(grp, gens, sigmas)):
+                        stats[m].update(s)
+                for m, i in enumerate(grp.index):
+                    record = {"step": self.step + 1, **stats[m]}
+                    if sigmas[m]:
+                        record["sigma"] = sigmas[m]
+                    if grp.losses[m].critic and "loss_d" in record:
+                        record["w_estimate"] = -record["loss_d"]
+                    self._check_finite(grp, m, i, record)
+                    self.history[i].append(record)
+            if what in ("both", "g"):
+                self.step += 1
+
+    def _check_finite(self, grp: _Group, m: int, i: int, record: dict) -> None:
+        if self.diverged[i] is not None:
+            return
+        bad = [k for k in ("loss_d", "loss_g", "gp") if k in record and not math.isfinite(record[k])]
+        if bad or not (torch.isfinite(grp.G.params[m]).all() and torch.isfinite(grp.D.params[m]).all()):
+            what = ", ".join(f"{k} = {record[k]}" for k in bad) or "the weights"
+            self.diverged[i] = f"step {record['step']}: {what} became NaN or infinite"
+
+    # ------------------------------------------------------------ what the views draw
+
+    def _locate(self, i: int) -> tuple[_Group, int]:
+        for grp in self.groups:
+            if i in grp.index:
+                return grp, grp.index.index(i)
+        raise IndexError(i)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> list[Tensor]:
+        """n samples G(z) per configuration, z from `seed` (the same z for every configuration)."""
+        out = [None] * len(self.cfgs)
+        for grp in self.groups:
+            c = grp.cfgs[0].model
+            z = sample_noise(n, c.nz, c.noise, generator=torch.Generator().manual_seed(seed))
+            x, _ = grp.G.forward(z.expand(len(grp.cfgs), -1, -1).contiguous())
+            for m, i in enumerate(grp.index):
+                out[i] = x[m]
+        return out
+
+    @torch.no_grad()
+    def discriminator(self, points: Tensor) -> list[Tensor]:
+        """D(x) on `points` (N, dim): sigmoid(logit) for the log-loss family, the raw score for critics
+        and for LSGAN/hinge, whose outputs are not probabilities."""
+        out = [None] * len(self.cfgs)
+        for grp in self.groups:
+            v, _ = grp.D.forward(points.expand(len(grp.cfgs), -1, -1).contiguous())
+            v = v.squeeze(-1)
+            for m, i in enumerate(grp.index):
+                name = grp.losses[m].name
+                out[i] = torch.sigmoid(v[m]) if name in ("minimax", "nonsaturating") else v[m]
+        return out
+
+    @torch.no_grad()
+    def manifold(self, lines: int = 15, points: int = 40, extent: float = 2.0) -> list[Tensor]:
+        """G applied to a grid of z (2-D noise only): (2 * lines, points, data_dim) polylines per model."""
+        t = torch.linspace(-extent, extent, points)
+        u = torch.linspace(-extent, extent, lines)
+        grid = torch.cat([torch.stack(torch.meshgrid(u, t, indexing="ij"), -1),
+                          torch.stack(torch.meshgrid(u, t, indexing="ij"), -1).flip(-1)])
+        out = [None] * len(self.cfgs)
+        for grp in self.groups:
+            if grp.cfgs[0].model.nz != 2:
+                continue
+            flat = grid.reshape(1, -1, 2).expand(len(grp.cfgs), -1, -1).contiguous()
+            x, _ = grp.G.forward(flat)
+            for m, i in enumerate(grp.index):
+                out[i] = x[m].reshape(2 * lines, points, -1)
+        return out
+
+    def push(self, n: int = 200) -> list[tuple[Tensor, Tensor] | None]:
+        """(points, directions) per model: the last G step's fake points and -dL_G/dx scaled by the
+        batch size, i.e. the direction in which that step moved each sample."""
+        out: list = [None] * len(self.cfgs)
+        for grp in self.groups:
+            if grp.last_push is None:
+                continue
+            fake, direction = grp.last_push
+            for m, i in enumerate(grp.index):
+                out[i] = (fake[m, :n], direction[m, :n] * fake.shape[1])
+        return out
+
+    def set_learning_rates(self, i: int, lr_g: float, lr_d: float) -> None:
+        grp, m = self._locate(i)
+        lrs_g = grp.opt_G.lr.view(-1).tolist()
+        lrs_d = grp.opt_D.lr.view(-1).tolist()
+        lrs_g[m], lrs_d[m] = lr_g, lr_d
+        grp.opt_G.set_lr(lrs_g)
+        grp.opt_D.set_lr(lrs_d)
+
+    def flops_per_step(self) -> int:
+        """Matmul FLOPs of one Algorithm-1 iteration of all configurations, as this lab computes them.
+
+        With F(net) one forward pass over B rows and F1 its first layer's share:
+        D step (x k_d): G fwd F(G) + D fwd on 2B 2F(D) + D weight grads 2F(D) + D input grads above
+        the first layer 2(F(D) - F1(D)); G step: G fwd F(G) + D fwd F(D) + D input grads F(D) +
+        G weight grads F(G) + G input grads above the first layer F(G) - F1(G).
+        """
+        total = 0
+        for grp in self.groups:
+            B, M = grp.cfgs[0].train.batch_size, len(grp.cfgs)
+            fG, fD = grp.G.matmul_flops(B), grp.D.matmul_flops(B)
+            f1G = 2 * B * M * grp.G.shapes[0][0] * grp.G.shapes[0][1]
+            f1D = 2 * B * M * grp.D.shapes[0][0] * grp.D.shapes[0][1]
+            d_step = fG + 6 * fD - 2 * f1D
+            g_step = 3 * fG - f1G + 2 * fD
+            total += max(c.train.k_d for c in grp.cfgs) * d_step + g_step
+        return total
+
+
+# ---------------------------------------------------------------- a shareable description of a lab session
+
+TOY_SOURCES = ("ring8", "grid25", "swissroll", "moons", "line", "draw", "csv")
+
+
+class ModelSpec(BaseModel):
+    """One configuration of the lab: a loss and what the user changed from its default recipe."""
+    model_config = ConfigDict(extra="forbid")
+    loss: str = "nonsaturating"
+    optimizer: str = "adam"
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    k_d: int = Field(1, ge=1, le=20)
+    clip: float = Field(0.01, gt=0)
+    gp: float = Field(10.0, ge=0)
+    sigma: float = Field(0.0, ge=0)
+    anneal: str = "linear"
+    g_depth: int = Field(2, ge=1, le=6)
+    g_width: int = Field(128, ge=4, le=512)
+    d_depth: int = Field(2, ge=1, le=6)
+    d_width: int = Field(128, ge=4, le=512)
+    activation: str = "relu"
+    nz: int = Field(2, ge=1, le=64)
+    noise: str = "normal"
+
+    @classmethod
+    def default(cls, loss: str) -> "ModelSpec":
+        """The default recipe's settings for `loss`."""
+        cfg = toy_recipe("ring8", loss)
+        t, m = cfg.train, cfg.model
+        return cls(loss=loss, optimizer=t.optimizer, lr_g=t.lr_g, lr_d=t.lr_d, beta1=t.betas[0], beta2=t.betas[1],
+                   k_d=t.k_d, clip=t.clip_value or 0.01, gp=t.gp_weight, sigma=t.instance_noise.sigma,
+                   anneal=t.instance_noise.anneal, g_depth=m.g_depth, g_width=m.g_width, d_depth=m.d_depth,
+                   d_width=m.d_width, activation=m.activation, nz=m.nz, noise=m.noise)
+
+    def overrides(self) -> list[str]:
+        out = [f"train.optimizer={self.optimizer}", f"train.lr_g={self.lr_g}", f"train.lr_d={self.lr_d}",
+               f"train.betas=[{self.beta1}, {self.beta2}]", f"train.k_d={self.k_d}", f"train.gp_weight={self.gp}",
+               f"train.instance_noise.sigma={self.sigma}", f"train.instance_noise.anneal={self.anneal}",
+               f"model.g_depth={self.g_depth}", f"model.g_width={self.g_width}", f"model.d_depth={self.d_depth}",
+               f"model.d_width={self.d_width}", f"model.activation={self.activation}", f"model.nz={self.nz}",
+               f"model.noise={self.noise}"]
+        out.append(f"train.clip_value={self.clip}" if self.loss == "wgan" else "train.clip_value=null")
+        return out
+
+
+class LabSpec(BaseModel):
+    """Everything that defines a toy-lab experiment; it round-trips through a URL parameter."""
+    model_config = ConfigDict(extra="forbid")
+    data: str = "ring8"
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    batch: int = Field(256, ge=8, le=4096)
+    models: list[ModelSpec] = Field(default_factory=lambda: [ModelSpec()], min_length=1, max_length=4)
+
+    def configs(self) -> list[Config]:
+        dataset = self.data if self.data not in ("draw", "csv") else "ring8"  # user data is passed to the lab
+        return [toy_recipe(dataset, m.loss, self.seed, [*m.overrides(), f"train.batch_size={self.batch}"])
+                for m in self.models]
+
+    def to_url(self) -> str:
+        """Compact: only what differs from the defaults, as base64url JSON."""
+        import base64
+        import json
+        body = {k: v for k, v in self.model_dump(exclude={"models"}).items() if v != LabSpec.model_fields[k].default}
+        body["models"] = [{k: v for k, v in m.model_dump().items() if k == "loss" or v != getattr(ModelSpec.default(m.loss), k)}
+                          for m in self.models]
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def from_url(cls, text: str) -> "LabSpec":
+        """Inverse of to_url; raises ValueError with the reason for a damaged or foreign value."""
+        import base64
+        import binascii
+        import json
+        try:
+            body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            models = [ModelSpec.default(m.get("loss", "nonsaturating")).model_copy(update=m)
+                      for m in body.pop("models", [{}])]
+            spec = cls(**body, models=[ModelSpec(**m.model_dump()) for m in models])
+        except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as e:
+            raise ValueError(f"the link's lab settings cannot be read ({e})") from None
+        except Exception as e:  # pydantic's ValidationError and a config the recipes refuse
+            raise ValueError(f"the link's lab settings are not valid: {str(e).splitlines()[0]}") from None
+        spec.configs()  # every configuration must validate as a recipe
+        return spec

@@ -137,6 +137,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- toy and bench
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from .data.toy import get_toy
+    from .lab.toy2d import ToyLab, toy_recipe
+    from .metrics.toy import toy_report
+
+    try:
+        cfg = toy_recipe(args.dataset, args.loss, args.seed, [*args.set, *([f"train.steps={args.steps}"]
+                                                                        if args.steps else [])])
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    data = get_toy(args.dataset)
+    lab = ToyLab([cfg], data)
+    start = time.perf_counter()
+    from tqdm.auto import trange
+    for _ in trange(cfg.train.steps, desc=cfg.name, disable=args.quiet or args.json, unit="step"):
+        lab.train(1)
+        if lab.diverged[0]:
+            raise CLIError(f"{lab.diverged[0]}; lower the learning rates or try another loss")
+    elapsed = time.perf_counter() - start
+    x = lab.sample(args.samples, seed=args.seed + 1)[0].numpy()
+    if args.out:
+        np.save(args.out, x)
+    report = {"dataset": args.dataset, "loss": args.loss, "seed": args.seed, "steps": cfg.train.steps,
+              "seconds": round(elapsed, 2), "samples": args.samples, "out": args.out,
+              **{k: round(v, 4) if isinstance(v, float) else v for k, v in toy_report(x, data, seed=args.seed).items()}}
+    print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+    try:
+        for line in run(args.area, args.quick):
+            print(line, flush=True)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    return 0
+
+
 # ---------------------------------------------------------------- info
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -210,6 +255,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.add_argument("--update-card", action="store_true", help="write the figures into the model card")
     e.set_defaults(func=cmd_eval)
+
+    y = sub.add_parser("toy", help="train a 2D toy GAN headless and write its samples",
+                       description="Train one toy GAN with the toy lab's default recipe for the loss, then write "
+                                   "samples (.npy, shape (n, 2)) and print modes / high-quality share / W1 / JS.")
+    y.add_argument("--dataset", default="ring8", help="ring8 | grid25 | swissroll | moons | line")
+    y.add_argument("--loss", default="nonsaturating", help="minimax | nonsaturating | wgan | wgan-gp | lsgan | hinge")
+    y.add_argument("--steps", type=int, help="generator steps (default: the recipe's)")
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--samples", type=int, default=2500)
+    y.add_argument("--out", help="write the samples here (.npy)")
+    y.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the recipe")
+    y.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    y.add_argument("--quiet", action="store_true")
+    y.set_defaults(func=cmd_toy)
+
+    b = sub.add_parser("bench", help="speed and quality benchmarks, one JSON object per line",
+                       description="AREA: toy (quality over 10 seeds per loss and dataset, then speed), toy-speed.")
+    b.add_argument("area")
+    b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
+    b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
+    b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser("info", help="versions, devices and shipped checkpoints; or one checkpoint's card")
     i.add_argument("checkpoint", nargs="?")

@@ -115,3 +115,24 @@ def test_sample_argument_errors(capsys):
 def test_bad_device(capsys):
     code, _, err = run_cli(capsys, "train", ROOT / "configs/mnist_dcgan.yaml", "--device", "tpu")
     assert code == 2 and "unknown device 'tpu'" in err
+
+
+def test_toy_writes_samples_and_metrics(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "toy", "--dataset", "grid25", "--loss", "hinge", "--steps", 20, "--samples", 300,
+                           "--set", "model.g_width=16", "--set", "model.d_width=16", "--out", tmp_path / "s.npy",
+                           "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["steps"] == 20 and report["n_modes"] == 25 and 0 <= report["hq"] <= 1 and report["w1"] > 0
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (300, 2) and np.isfinite(x).all()
+    code, _, err = run_cli(capsys, "toy", "--loss", "wgan_gp", "--steps", 1)
+    assert code == 2 and "unknown loss 'wgan_gp'" in err
+    code, _, err = run_cli(capsys, "toy", "--steps", 30, "--set", "train.lr_d=1e9", "--set", "train.lr_g=1e9",
+                           "--set", "train.optimizer=sgd", "--set", "train.loss=lsgan", "--quiet")
+    assert code == 2 and "NaN or infinite" in err
+
+
+def test_bench_rejects_unknown_areas(capsys):
+    code, _, err = run_cli(capsys, "bench", "everything")
+    assert code == 2 and "unknown benchmark area 'everything'" in err

@@ -1,0 +1,101 @@
+"""python -m gan_core bench AREA: speed and quality figures, one JSON object per line."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from typing import Iterator
+
+import torch
+
+
+def machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """Peak single-precision matmul rate of this machine, now (the yardstick for efficiency)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def bench_toy(quick: bool = False) -> Iterator[dict]:
+    """Per loss and dataset over seeds with the default recipe: mean modes, HQ share and W1; then the
+    training speed of the default model against the same run's sgemm rate."""
+    from .data.toy import get_toy
+    from .lab.toy2d import LOSS_DEFAULTS, ToyLab, toy_recipe
+    from .metrics.toy import toy_report
+
+    seeds = range(2 if quick else 10)
+    steps = 500 if quick else None
+    for dataset in ("ring8", "grid25"):
+        data = get_toy(dataset)
+        for loss in LOSS_DEFAULTS:
+            cfgs = [toy_recipe(dataset, loss, seed) for seed in seeds]
+            lab = ToyLab(cfgs, data)
+            n = steps or cfgs[0].train.steps
+            start = time.perf_counter()
+            lab.train(n)
+            elapsed = time.perf_counter() - start
+            reports = [toy_report(x, data, seed=i) for i, x in enumerate(lab.sample(2500, seed=123))]
+            mean = {k: sum(r.get(k, float("nan")) for r in reports) / len(reports) for k in ("modes", "hq", "w1")}
+            yield {"bench": "toy-quality", "dataset": dataset, "loss": loss, "seeds": len(cfgs), "steps": n,
+                   "modes": round(mean["modes"], 2), "n_modes": len(data.modes), "hq": round(mean["hq"], 4),
+                   "w1": round(mean["w1"], 4), "diverged": sum(d is not None for d in lab.diverged),
+                   "per_seed_modes": [r.get("modes") for r in reports], "train_seconds": round(elapsed, 1)}
+    yield from bench_toy_speed(quick)
+
+
+def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
+    """Steps/s and GFLOP/s of the default 2D model (nonsaturating, ring8) in the lab, against a
+    textbook autograd loop of the same model (the Trainer) and the same run's sgemm rate."""
+    from .data.toy import get_toy
+    from .lab.toy2d import ToyLab, toy_recipe
+    from .train import Trainer
+
+    data = get_toy("ring8")
+    peak = sgemm_gflops()
+    steps = 100 if quick else 500
+    for models in (1, 4):
+        cfgs = [toy_recipe("ring8", "nonsaturating", seed) for seed in range(models)]
+        lab = ToyLab(cfgs, data)
+        lab.train(20)
+        start = time.perf_counter()
+        lab.train(steps)
+        dt = (time.perf_counter() - start) / steps
+        gflops = lab.flops_per_step() / dt / 1e9
+        row = {"bench": "toy-speed", "models": models, "batch": cfgs[0].train.batch_size,
+               "width": cfgs[0].model.g_width, "lab_ms_per_step": round(dt * 1e3, 3),
+               "lab_gflops": round(gflops, 1), "sgemm_gflops": round(peak, 1),
+               "lab_fraction_of_sgemm": round(gflops / peak, 3)}
+        if models == 1:
+            tr = Trainer(cfgs[0], "cpu", data=data)
+            for _ in range(20):
+                tr.train_step()
+            start = time.perf_counter()
+            for _ in range(steps):
+                tr.train_step()
+            dt_ref = (time.perf_counter() - start) / steps
+            row.update({"autograd_ms_per_step": round(dt_ref * 1e3, 3),
+                        "autograd_fraction_of_sgemm": round(lab.flops_per_step() / dt_ref / 1e9 / peak, 3),
+                        "speedup": round(dt_ref / dt, 2)})
+        yield row
+
+
+AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed}
+
+
+def run(area: str, quick: bool = False) -> Iterator[str]:
+    if area not in AREAS:
+        raise ValueError(f"unknown benchmark area {area!r}; choose one of: {', '.join(AREAS)}")
+    info = machine()
+    for row in AREAS[area](quick):
+        yield json.dumps({**row, "machine": info})

@@ -123,12 +123,14 @@ class StackedMLP:
             offset += o
         return Ws, bs
 
-    def forward(self, x: Tensor, keep: bool = False) -> tuple[Tensor, list]:
-        """x (M, B, in) -> (M, B, out); with keep, the (input, pre-activation, activation) per layer."""
+    def forward(self, x: Tensor, keep: bool = False, params: Tensor | None = None) -> tuple[Tensor, list]:
+        """x (M, B, in) -> (M, B, out); with keep, the (input, pre-activation, activation) per layer.
+        `params` runs other weights of the same layout (the generator's moving average)."""
         cache = []
         a = x
-        last = len(self.W) - 1
-        for l, (W, b) in enumerate(zip(self.W, self.b)):
+        Ws, bs = (self.W, self.b) if params is None else self._views(params)
+        last = len(Ws) - 1
+        for l, (W, b) in enumerate(zip(Ws, bs)):
             h = torch.baddbmm(b, a, W)
             if l < last:
                 out = _act(self.activation, h)
@@ -255,9 +257,11 @@ class StackedOptimizer:
 
 
 def shape_key(cfg: Config) -> tuple:
-    """Configurations with equal keys can share one stack of weights."""
+    """Configurations with equal keys share one stack of weights. k_d is part of the key so that a
+    k = 1 model does not ride along (computing, then discarding) the extra D steps of a k = 5 one."""
     m = cfg.model
-    return (m.nz, m.data_dim, m.g_depth, m.g_width, m.d_depth, m.d_width, m.activation, cfg.train.batch_size)
+    return (m.nz, m.data_dim, m.g_depth, m.g_width, m.d_depth, m.d_width, m.activation, cfg.train.batch_size,
+            cfg.train.k_d)
 
 
 @dataclass
@@ -269,6 +273,8 @@ class _Group:
     opt_G: StackedOptimizer
     opt_D: StackedOptimizer
     losses: list = field(default_factory=list)
+    ema: Tensor | None = None            # moving average of G's weights (rows without one: a copy)
+    ema_decay: Tensor | None = None      # (M, 1): 0 where a configuration keeps no average
     last_push: tuple[Tensor, Tensor] | None = None  # the last G step's fakes and -dL_G/dx
 
 
@@ -305,8 +311,10 @@ class ToyLab:
                                      [x.momentum for x in t])
             opt_D = StackedOptimizer(D, [x.optimizer for x in t], [x.lr_d for x in t], [x.betas for x in t],
                                      [x.momentum for x in t])
+            decay = torch.tensor([x.ema_decay or 0.0 for x in t]).view(-1, 1)
             self.groups.append(_Group(idx, [cfgs[i] for i in idx], G, D, opt_G, opt_D,
-                                      [get_loss(x.loss) for x in t]))
+                                      [get_loss(x.loss) for x in t],
+                                      G.params.clone() if any(x.ema_decay is not None for x in t) else None, decay))
         self.history: list[list[dict]] = [[] for _ in cfgs]
         self.diverged: list[str | None] = [None for _ in cfgs]
 
@@ -402,6 +410,8 @@ class ToyLab:
         d_fake = grp.D.backward(d_cache, d_out.unsqueeze(-1), weights=False, inputs=True)
         grp.G.backward(g_cache, d_fake)
         grp.opt_G.step()
+        if grp.ema is not None:  # theta_ema <- d theta_ema + (1 - d) theta, as the Trainer does
+            grp.ema.lerp_(grp.G.params, 1 - grp.ema_decay)
         grp.last_push = (fake, -d_fake)
         return [{"loss_g": v} for v in values]
 
@@ -457,12 +467,13 @@ class ToyLab:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0) -> list[Tensor]:
-        """n samples G(z) per configuration, z from `seed` (the same z for every configuration)."""
+        """n samples G(z) per configuration (from the moving average of G where the recipe keeps one),
+        z from `seed`, the same z for every configuration."""
         out = [None] * len(self.cfgs)
         for grp in self.groups:
             c = grp.cfgs[0].model
             z = sample_noise(n, c.nz, c.noise, generator=torch.Generator().manual_seed(seed))
-            x, _ = grp.G.forward(z.expand(len(grp.cfgs), -1, -1).contiguous())
+            x, _ = grp.G.forward(z.expand(len(grp.cfgs), -1, -1).contiguous(), params=grp.ema)
             for m, i in enumerate(grp.index):
                 out[i] = x[m]
         return out
@@ -492,7 +503,7 @@ class ToyLab:
             if grp.cfgs[0].model.nz != 2:
                 continue
             flat = grid.reshape(1, -1, 2).expand(len(grp.cfgs), -1, -1).contiguous()
-            x, _ = grp.G.forward(flat)
+            x, _ = grp.G.forward(flat, params=grp.ema)
             for m, i in enumerate(grp.index):
                 out[i] = x[m].reshape(2 * lines, points, -1)
         return out

@@ -21,6 +21,7 @@ VARIANTS = [
     ["train.loss=hinge", "model.activation=silu", "model.g_depth=3"],
     ["model.activation=elu", "model.nz=5", "model.noise=uniform"],
     ["model.activation=leaky_relu", "train.instance_noise.sigma=0.2", "train.instance_noise.anneal=exponential"],
+    ["train.ema_decay=0.9"],
 ]
 
 
@@ -36,6 +37,8 @@ def test_side_by_side_equals_the_trainer_alone():
     lab = ToyLab(cfgs, data)
     lab.train(6)
     assert len(lab.groups) < len(cfgs)  # some configurations really share a stack
+    mixed = ToyLab([load_config(None, BASE), load_config(None, BASE + ["train.k_d=3"])], data)
+    assert len(mixed.groups) == 2
     for i, cfg in enumerate(cfgs):
         tr = Trainer(cfg, "cpu", data=data)
         for _ in range(6):
@@ -44,6 +47,9 @@ def test_side_by_side_equals_the_trainer_alone():
         for net, module in ((grp.G, tr.G), (grp.D, tr.D)):
             for W, ref in zip(net.W, _linear_weights(module)):
                 assert torch.allclose(W[m], ref, atol=1e-5), (VARIANTS[i], float((W[m] - ref).abs().max()))
+        z = torch.randn(50, cfg.model.nz, generator=torch.Generator().manual_seed(5))
+        if cfg.model.noise == "normal":  # samples come from the same (EMA) generator as the Trainer's
+            assert torch.allclose(lab.sample(50, seed=5)[i], tr.sample(z), atol=1e-5)
 
 
 def test_losses_match_the_trainer_step_by_step():

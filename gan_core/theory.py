@@ -68,35 +68,48 @@ def mixture_pdf(x: np.ndarray, means, stds, weights=None) -> np.ndarray:
     return sum(w * gaussian_pdf(x, m, s) for w, m, s in zip(weights / weights.sum(), means, stds))
 
 
-def fit_gaussian(x: np.ndarray, p: np.ndarray, divergence: str, steps: int = 400) -> tuple[float, float]:
-    """(mean, std) of the Gaussian q minimising a divergence to the density p on the grid x.
-
-    'kl_pq' = KL(p||q) is mode covering (q spreads over every mode of p; its optimum is moment
-    matching); 'kl_qp' = KL(q||p) is mode seeking (q sits on one mode); 'js' lies between.
-    """
-    import torch
-    if divergence not in ("kl_pq", "kl_qp", "js"):
-        raise ValueError("divergence must be 'kl_pq', 'kl_qp' or 'js'")
+def divergence_to_gaussian(x: np.ndarray, p: np.ndarray, divergence: str, mean: float, std: float) -> float:
+    """KL(p||q), KL(q||p) or JS(p||q) for q = N(mean, std^2), on the grid x; inf where it does not
+    exist numerically (q underflowing to 0 where p has mass)."""
     dx = float(x[1] - x[0])
-    xt = torch.as_tensor(x, dtype=torch.float64)
-    pt = torch.as_tensor(p, dtype=torch.float64).clamp_min(1e-300)
-    # start narrow and right of the centre of mass, so that mode seeking has a mode to choose
-    centre = float((x * p).sum() / p.sum())
-    spread = float(np.sqrt(((x - centre) ** 2 * p).sum() / p.sum()))
-    mean = torch.tensor(centre + 0.5 * spread, dtype=torch.float64, requires_grad=True)
-    log_std = torch.tensor(np.log(spread / 3), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([mean, log_std], lr=0.05)
-    for _ in range(steps):
-        std = log_std.exp()
-        q = (torch.exp(-0.5 * ((xt - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))).clamp_min(1e-300)
+    q = gaussian_pdf(x, mean, std)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if divergence == "kl_pq":
-            loss = (pt * (pt.log() - q.log())).sum() * dx
+            value = kl_divergence(p, q, dx)
         elif divergence == "kl_qp":
-            loss = (q * (q.log() - pt.log())).sum() * dx
+            value = kl_divergence(q, p, dx)
+        elif divergence == "js":
+            value = js_divergence(p, q, dx)
         else:
-            m = 0.5 * (pt + q)
-            loss = 0.5 * ((pt * (pt.log() - m.log())).sum() + (q * (q.log() - m.log())).sum()) * dx
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return float(mean.detach()), float(log_std.detach().exp())
+            raise ValueError("divergence must be 'kl_pq', 'kl_qp' or 'js'")
+    return value if np.isfinite(value) else float("inf")
+
+
+def fit_gaussian(x: np.ndarray, p: np.ndarray, divergence: str) -> tuple[float, float, float]:
+    """(mean, std, divergence) of the Gaussian q minimising a divergence to the density p on grid x.
+
+    'kl_pq' = KL(p||q) is mode covering (q spreads over every mode of p; its optimum matches p's
+    mean and variance); 'kl_qp' = KL(q||p) is mode seeking (q sits on one mode); 'js' lies between.
+    These can have two local minima (on one mode, or across all), so Nelder-Mead in (mean, log std)
+    starts from p's moments and from each local maximum of p, and the best end point is kept.
+    """
+    from scipy.optimize import minimize
+    from scipy.signal import find_peaks
+
+    x, p = np.asarray(x, float), np.asarray(p, float)
+    mass = p.sum()
+    centre = float((x * p).sum() / mass)
+    spread = float(np.sqrt(((x - centre) ** 2 * p).sum() / mass))
+    starts = [(centre, spread)]
+    peaks, props = find_peaks(p, width=1)
+    dx = float(x[1] - x[0])
+    starts += [(float(x[i]), max(w * dx / 2.355, dx)) for i, w in zip(peaks, props["widths"])]  # FWHM -> std
+    best = None
+    for mean, std in starts:
+        # 1e6 stands in for inf: Nelder-Mead compares differences of values
+        res = minimize(lambda v: min(divergence_to_gaussian(x, p, divergence, v[0], float(np.exp(v[1]))), 1e6),
+                       [mean, np.log(std)], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-12,
+                                                                             "maxiter": 2000})
+        if best is None or res.fun < best.fun:
+            best = res
+    return float(best.x[0]), float(np.exp(best.x[1])), float(best.fun)

@@ -130,9 +130,10 @@ def test_parallel_lines(theta):
 def test_kl_directions_cover_or_seek_modes():
     x = np.linspace(-8, 8, 1601)
     p = theory.mixture_pdf(x, [-3.0, 3.0], [0.7, 0.7])
-    m_cover, s_cover = theory.fit_gaussian(x, p, "kl_pq")
-    m_seek, s_seek = theory.fit_gaussian(x, p, "kl_qp", steps=800)
+    m_cover, s_cover, _ = theory.fit_gaussian(x, p, "kl_pq")
+    m_seek, s_seek, v_seek = theory.fit_gaussian(x, p, "kl_qp")
     # KL(p||q) is minimised by matching moments: mean 0, variance 9 + 0.49
     assert m_cover == pytest.approx(0.0, abs=0.05) and s_cover == pytest.approx(math.sqrt(9.49), rel=0.02)
     # KL(q||p) settles on one mode with about its width
     assert abs(m_seek) == pytest.approx(3.0, abs=0.1) and s_seek == pytest.approx(0.7, rel=0.1)
+    assert v_seek == pytest.approx(math.log(2), abs=0.01)  # q = one mode: KL(q||p) = log(1 / (1/2))

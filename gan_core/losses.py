@@ -27,7 +27,9 @@ from torch import Tensor
 class GANLoss:
     """A named (d_loss, g_loss) pair.
 
-    d_loss(real_out, fake_out) and g_loss(fake_out) return scalars to minimise.
+    d_loss(real_out, fake_out) and g_loss(fake_out) return scalars to minimise; d_grad and g_grad
+    are their derivatives with respect to the outputs, in closed form, for loops that do their own
+    backward pass (the toy lab; tests hold them equal to autograd's).
     `critic` marks losses whose D output is an unbounded score, not a logit.
     `gradient_penalty` marks losses the trainer must add the WGAN-GP term to.
     """
@@ -35,6 +37,8 @@ class GANLoss:
     name: str
     d_loss: Callable[[Tensor, Tensor], Tensor]
     g_loss: Callable[[Tensor], Tensor]
+    d_grad: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+    g_grad: Callable[[Tensor], Tensor]
     critic: bool = False
     gradient_penalty: bool = False
     summary: str = ""
@@ -80,17 +84,51 @@ def _hinge_d(real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
+# d/d(out) of the batch means above (n = batch size): sigmoid'(x) terms come from d softplus(x) = sigmoid(x)
+def _minimax_d_grad(r: Tensor, f: Tensor) -> tuple[Tensor, Tensor]:
+    return -torch.sigmoid(-r) / r.numel(), torch.sigmoid(f) / f.numel()
+
+
+def _minimax_g_grad(f: Tensor) -> Tensor:
+    return -torch.sigmoid(f) / f.numel()
+
+
+def _nonsaturating_g_grad(f: Tensor) -> Tensor:
+    return -torch.sigmoid(-f) / f.numel()
+
+
+def _wgan_d_grad(r: Tensor, f: Tensor) -> tuple[Tensor, Tensor]:
+    return torch.full_like(r, -1 / r.numel()), torch.full_like(f, 1 / f.numel())
+
+
+def _wgan_g_grad(f: Tensor) -> Tensor:
+    return torch.full_like(f, -1 / f.numel())
+
+
+def _lsgan_d_grad(r: Tensor, f: Tensor) -> tuple[Tensor, Tensor]:
+    return (r - 1) / r.numel(), f / f.numel()
+
+
+def _lsgan_g_grad(f: Tensor) -> Tensor:
+    return (f - 1) / f.numel()
+
+
+def _hinge_d_grad(r: Tensor, f: Tensor) -> tuple[Tensor, Tensor]:
+    return -(r < 1).to(r.dtype) / r.numel(), (f > -1).to(f.dtype) / f.numel()
+
+
 LOSSES: dict[str, GANLoss] = {
-    "minimax": GANLoss("minimax", _minimax_d, _minimax_g,
+    "minimax": GANLoss("minimax", _minimax_d, _minimax_g, _minimax_d_grad, _minimax_g_grad,
                        summary="original saturating game: G minimises log(1 - D(G(z)))"),
-    "nonsaturating": GANLoss("nonsaturating", _minimax_d, _nonsaturating_g,
+    "nonsaturating": GANLoss("nonsaturating", _minimax_d, _nonsaturating_g, _minimax_d_grad, _nonsaturating_g_grad,
                              summary="G maximises log D(G(z)) instead; same optimum, useful early gradients"),
-    "wgan": GANLoss("wgan", _wgan_d, _wgan_g, critic=True,
+    "wgan": GANLoss("wgan", _wgan_d, _wgan_g, _wgan_d_grad, _wgan_g_grad, critic=True,
                     summary="Wasserstein critic; Lipschitz by weight clipping"),
-    "wgan-gp": GANLoss("wgan-gp", _wgan_d, _wgan_g, critic=True, gradient_penalty=True,
+    "wgan-gp": GANLoss("wgan-gp", _wgan_d, _wgan_g, _wgan_d_grad, _wgan_g_grad, critic=True, gradient_penalty=True,
                        summary="Wasserstein critic; Lipschitz by a gradient penalty"),
-    "lsgan": GANLoss("lsgan", _lsgan_d, _lsgan_g, summary="least squares (Pearson chi^2 divergence)"),
-    "hinge": GANLoss("hinge", _hinge_d, _wgan_g, summary="hinge loss on a margin of 1"),
+    "lsgan": GANLoss("lsgan", _lsgan_d, _lsgan_g, _lsgan_d_grad, _lsgan_g_grad,
+                     summary="least squares (Pearson chi^2 divergence)"),
+    "hinge": GANLoss("hinge", _hinge_d, _wgan_g, _hinge_d_grad, _wgan_g_grad, summary="hinge loss on a margin of 1"),
 }
 
 

@@ -20,6 +20,18 @@ def test_family_is_complete():
         get_loss("nope")
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_closed_form_derivatives_equal_autograd(name):
+    L = get_loss(name)
+    r = torch.tensor([-3.0, -0.5, 0.2, 0.99, 1.5, 4.0], requires_grad=True)
+    f = torch.tensor([-2.0, -1.01, -0.3, 0.0, 0.7, 3.0], requires_grad=True)
+    dr, df = torch.autograd.grad(L.d_loss(r, f), (r, f))
+    gr, gf = L.d_grad(r.detach(), f.detach())
+    assert torch.allclose(dr, gr, atol=1e-7) and torch.allclose(df, gf, atol=1e-7)
+    (dg,) = torch.autograd.grad(L.g_loss(f), f)
+    assert torch.allclose(dg, L.g_grad(f.detach()), atol=1e-7)
+
+
 def test_minimax_matches_the_paper():
     want_d = -(torch.log(sig(REAL)).mean() + torch.log(1 - sig(FAKE)).mean())
     want_g = torch.log(1 - sig(FAKE)).mean()

@@ -74,12 +74,17 @@ def _act(name: str, h: Tensor) -> Tensor:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def _act_backward(name: str, grad: Tensor, h: Tensor, a: Tensor) -> Tensor:
+    """grad * act'(h): one fused kernel for the piecewise-linear activations, else via _act_grad."""
+    if name == "relu":
+        return torch.ops.aten.threshold_backward(grad, a, 0)
+    if name == "leaky_relu":
+        return torch.ops.aten.leaky_relu_backward(grad, h, 0.2, False)
+    return grad * _act_grad(name, h, a)
+
+
 def _act_grad(name: str, h: Tensor, a: Tensor) -> Tensor:
     """act'(h), reusing a = act(h) where that is cheaper."""
-    if name == "relu":
-        return (h > 0).to(h.dtype)
-    if name == "leaky_relu":
-        return torch.where(h > 0, 1.0, 0.2).to(h.dtype)
     if name == "tanh":
         return 1 - a * a
     if name == "elu":
@@ -161,7 +166,7 @@ class StackedMLP:
             if l == 0:
                 return da
             _, h_prev, a_prev = cache[l - 1]
-            dh = da * _act_grad(self.activation, h_prev, a_prev)
+            dh = _act_backward(self.activation, da, h_prev, a_prev)
         return None
 
     def autograd_forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -205,26 +210,47 @@ class StackedOptimizer:
         self.t = torch.zeros(M, 1)
         self.eps = 1e-8
         self.groups = {k: torch.tensor([i for i, x in enumerate(kinds) if x == k]) for k in set(kinds)}
+        self.lockstep = True  # every row has taken every step so far
+        self._check_hyper()
+
+    def _check_hyper(self) -> None:
+        self.same_hyper = len(self.groups) == 1 and all(bool((x == x[0]).all()) for x in (self.lr, self.b1, self.b2))
 
     def set_lr(self, lrs: list[float]) -> None:
         self.lr = torch.tensor(lrs, dtype=self.lr.dtype).view(-1, 1)
+        self._check_hyper()
 
     def step(self, rows: Tensor | None = None) -> None:
         """Update the rows given (default all) from net.grad, then zero the gradients."""
         p, g = self.net.params, self.net.grad
+        everyone = rows is None or len(rows) == len(self.kinds)
+        if not everyone:
+            self.lockstep = False
         for kind, idx in self.groups.items():
-            if rows is not None:
+            if not everyone:
                 idx = idx[torch.isin(idx, rows)]
-            if len(idx) == 0:
-                continue
-            if len(idx) == len(self.kinds):
-                sel = slice(None)
-            else:
-                sel = idx
-            self._update(kind, sel, p, g)
+                if len(idx) == 0:
+                    continue
+            self._update(kind, slice(None) if len(idx) == len(self.kinds) else idx, p, g)
         g.zero_()
 
+    def _uniform(self, sel) -> bool:
+        """Every row shares lr, betas and step count: the update can use scalars and fused ops."""
+        return isinstance(sel, slice) and self.lockstep and self.same_hyper
+
     def _update(self, kind, sel, p, g):
+        if kind != "sgd" and self._uniform(sel):
+            self.t += 1
+            t, lr, b1, b2 = float(self.t[0]), float(self.lr[0]), float(self.b1[0]), float(self.b2[0])
+            if kind == "adam":
+                self.m.mul_(b1).add_(g, alpha=1 - b1)
+                self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** t)).add_(self.eps)
+                p.addcdiv_(self.m, denom, value=-lr / (1 - b1 ** t))
+            else:
+                self.v.mul_(0.99).addcmul_(g, g, value=0.01)
+                p.addcdiv_(g, self.v.sqrt().add_(self.eps), value=-lr)
+            return
         gs = g[sel]
         t = self.t[sel] + 1
         self.t[sel] = t
@@ -275,6 +301,7 @@ class _Group:
     losses: list = field(default_factory=list)
     ema: Tensor | None = None            # moving average of G's weights (rows without one: a copy)
     ema_decay: Tensor | None = None      # (M, 1): 0 where a configuration keeps no average
+    clip: Tensor | None = None           # (M, 1) weight-clipping bounds (inf: none), if any row clips
     last_push: tuple[Tensor, Tensor] | None = None  # the last G step's fakes and -dL_G/dx
 
 
@@ -312,9 +339,11 @@ class ToyLab:
             opt_D = StackedOptimizer(D, [x.optimizer for x in t], [x.lr_d for x in t], [x.betas for x in t],
                                      [x.momentum for x in t])
             decay = torch.tensor([x.ema_decay or 0.0 for x in t]).view(-1, 1)
+            clip = torch.tensor([x.clip_value or math.inf for x in t]).view(-1, 1)
             self.groups.append(_Group(idx, [cfgs[i] for i in idx], G, D, opt_G, opt_D,
                                       [get_loss(x.loss) for x in t],
-                                      G.params.clone() if any(x.ema_decay is not None for x in t) else None, decay))
+                                      G.params.clone() if any(x.ema_decay is not None for x in t) else None, decay,
+                                      clip if torch.isfinite(clip).any() else None))
         self.history: list[list[dict]] = [[] for _ in cfgs]
         self.diverged: list[str | None] = [None for _ in cfgs]
 
@@ -335,17 +364,16 @@ class ToyLab:
 
     # ------------------------------------------------------------ Algorithm 1, batched
 
-    def _loss_grads(self, losses, fn: str, *outs: Tensor) -> tuple[list[Tensor], list[float]]:
-        """dL/d(out) for each model's own loss (autograd on the outputs only) and the loss values."""
-        leaves = [o.detach().requires_grad_(True) for o in outs]
+    @staticmethod
+    def _loss_grads(losses, fn: str, *outs: Tensor) -> tuple[list[Tensor], list[float]]:
+        """dL/d(out) for each model's own loss (its closed-form derivative) and the loss values."""
         grads, values = [[] for _ in outs], []
         for m, loss in enumerate(losses):
-            parts = [leaf[m] for leaf in leaves]
-            value = getattr(loss, fn)(*parts)
-            gs = torch.autograd.grad(value, parts, allow_unused=True)
-            for k, g in enumerate(gs):
-                grads[k].append(torch.zeros_like(parts[k]) if g is None else g)
-            values.append(float(value.detach()))
+            parts = [o[m] for o in outs]
+            values.append(float(getattr(loss, fn)(*parts)))
+            g = loss.d_grad(*parts) if fn == "d_loss" else (loss.g_grad(*parts),)
+            for k, gk in enumerate(g):
+                grads[k].append(gk)
         return [torch.stack(g) for g in grads], values
 
     def _d_step(self, grp: _Group, gens: list[torch.Generator], active: Tensor, sigmas: list[float]) -> list[dict]:
@@ -368,9 +396,8 @@ class ToyLab:
         grp.D.backward(cache, torch.cat([d_real, d_fake], 1).unsqueeze(-1))
         gp_values = self._gradient_penalty(grp, x, fake, gens, on)
         grp.opt_D.step(active)
-        clip = torch.tensor([c.train.clip_value or math.inf for c in cfgs]).view(-1, 1)
-        if torch.isfinite(clip).any():
-            grp.D.params.copy_(torch.maximum(torch.minimum(grp.D.params, clip), -clip))
+        if grp.clip is not None:
+            grp.D.params.copy_(torch.maximum(torch.minimum(grp.D.params, grp.clip), -grp.clip))
         stats = []
         for m, c in enumerate(cfgs):
             r, f = out[m, :B], out[m, B:]
@@ -453,7 +480,10 @@ class ToyLab:
         if self.diverged[i] is not None:
             return
         bad = [k for k in ("loss_d", "loss_g", "gp") if k in record and not math.isfinite(record[k])]
-        if bad or not (torch.isfinite(grp.G.params[m]).all() and torch.isfinite(grp.D.params[m]).all()):
+        # weights can overflow while the losses still read finite; a look every 16 steps is enough
+        weights_bad = record["step"] % 16 == 0 and not (torch.isfinite(grp.G.params[m]).all()
+                                                       and torch.isfinite(grp.D.params[m]).all())
+        if bad or weights_bad:
             what = ", ".join(f"{k} = {record[k]}" for k in bad) or "the weights"
             self.diverged[i] = f"step {record['step']}: {what} became NaN or infinite"
 

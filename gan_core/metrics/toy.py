@@ -11,6 +11,8 @@ network simplex), JS and KL are estimated from histograms on a shared grid.
 from __future__ import annotations
 
 import numpy as np
+import ot  # imported up front: the toy lab computes W1 on a worker thread, and a first import racing
+           # the page's own imports leaves modules half-initialised
 import torch
 from torch import Tensor
 
@@ -34,7 +36,6 @@ def wasserstein1(a: Tensor | np.ndarray, b: Tensor | np.ndarray, max_points: int
 
     Clouds larger than max_points are subsampled to keep the O(n^3) solver interactive.
     """
-    import ot
     rng = np.random.default_rng(seed)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(a) > max_points:

@@ -65,17 +65,22 @@ def language_selector() -> str:
     return lang
 
 
-def localized_selectbox(label: str, options: list, key: str, default, format_func) -> object:
-    """A selectbox with translated option texts whose value lives in st.session_state[key] and in
-    the link (?key=value).
+def localized_selectbox(label: str, options: list, key: str, default, format_func, in_url: bool = True,
+                        **kwargs) -> object:
+    """A selectbox with translated option texts whose value lives in st.session_state[key] and, with
+    in_url, in the link (?key=value).
 
     The widget itself is keyed per language: a keyed Streamlit widget keeps showing the option
     text it was first drawn with when only format_func's output changes, so after a language
     switch the selection would still read in the old language.
     """
-    init_from_url(key, default, options)
+    if in_url:
+        init_from_url(key, default, options)
+    elif st.session_state.get(key) not in options:
+        st.session_state[key] = default
     choice = st.selectbox(label, options, index=options.index(st.session_state[key]), format_func=format_func,
-                          key=f"{key}__{current_language()}")
+                          key=f"{key}__{current_language()}", **kwargs)
     st.session_state[key] = choice
-    write_to_url(key)
+    if in_url:
+        write_to_url(key)
     return choice

@@ -16,10 +16,17 @@ def settle(page) -> None:
 
 
 def shot(page, name: str) -> Path:
+    """A screenshot of the whole page. Streamlit scrolls inside its main block, so the window is
+    grown to all of it first (and restored afterwards)."""
     settle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height + 40, size["height"]), 8000)})
+    page.wait_for_timeout(500)  # plotly redraws at the new size
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path
 
 

@@ -149,8 +149,10 @@ def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, di
             except ValueError:
                 numbers.append(None)
         values = [v for v in numbers if v is not None]
+        if not values and not rows and not skipped:
+            continue  # a header row is expected, not a row left out
         if len(values) < 2 or any(v != v or v in (float("inf"), float("-inf")) for v in values[:2]):
-            skipped += 1  # a header, text, or a missing value
+            skipped += 1  # text, a missing value or a lone number
             continue
         if len(rows) == max_rows:
             too_many = True
@@ -165,11 +167,14 @@ def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, di
 
 
 def points_from_drawing(rgba, n_max: int = 20_000, extent: float = 4.0) -> Tensor:
-    """Pixels painted on a canvas (an (H, W, 4) RGBA array, alpha > 0 where drawn) as points in
-    [-extent, extent]^2, y pointing up. Empty if nothing was drawn."""
+    """Pixels painted on a canvas (an (H, W, 4) RGBA array of dark strokes) as points in
+    [-extent, extent]^2, y pointing up. Empty if nothing was drawn.
+
+    A pixel is ink when it is visible (alpha > 0) and dark (mean RGB < 128): the canvas may hand
+    back its white background as opaque pixels too."""
     import numpy as np
     a = np.asarray(rgba)
-    ys, xs = np.nonzero(a[..., 3] > 0)
+    ys, xs = np.nonzero((a[..., 3] > 0) & (a[..., :3].mean(-1) < 128))
     if len(xs) == 0:
         return torch.empty(0, 2)
     if len(xs) > n_max:

@@ -139,7 +139,7 @@ def test_lab_spec_round_trips_through_a_link():
 
 def test_points_from_csv():
     pts, notes = points_from_csv(b"x,y\n1,2\n3,4\nfoo,bar\n5,nan\n6,7,8\n")
-    assert pts.tolist() == [[1, 2], [3, 4], [6, 7]] and notes == {"skipped": 3, "truncated": 0}
+    assert pts.tolist() == [[1, 2], [3, 4], [6, 7]] and notes == {"skipped": 2, "truncated": 0}  # the header is not counted
     pts, _ = points_from_csv(b"1;2\n3;4\n")
     assert pts.tolist() == [[1, 2], [3, 4]]
     pts, notes = points_from_csv(b"\n".join(b"%d,%d" % (i, i) for i in range(50)), max_rows=10)
@@ -159,3 +159,8 @@ def test_standardize_and_drawing():
     rgba[0, 9, 3] = 255  # top-right pixel
     p = points_from_drawing(rgba)
     assert p.shape == (1, 2) and p[0, 0] > 3.5 and p[0, 1] > 3.5
+    on_white = np.full((10, 10, 4), 255, dtype=np.uint8)  # an opaque white background is not ink
+    assert len(points_from_drawing(on_white)) == 0
+    on_white[9, 0, :3] = 0  # a black bottom-left pixel
+    p = points_from_drawing(on_white)
+    assert p.shape == (1, 2) and p[0, 0] < -3.5 and p[0, 1] < -3.5

@@ -1,0 +1,97 @@
+"""The Toy Lab page through AppTest: settings from a link, the classic comparison, steps, NaN."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gan_core.lab.toy2d import LabSpec, ModelSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "views/toy_lab.py"
+TINY = {"g_width": 8, "d_width": 8}
+
+
+def open_lab(query: str | None = None, lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    if query is not None:
+        at.query_params["lab"] = query
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def tiny_link(*losses: str, **spec) -> str:
+    return LabSpec(models=[ModelSpec.default(loss).model_copy(update=TINY) for loss in losses], **spec).to_url()
+
+
+def test_a_link_restores_the_experiment():
+    at = open_lab(tiny_link("wgan", "hinge", data="grid25", seed=7, batch=64))
+    assert at.session_state["tl_data"] == "grid25" and at.session_state["tl_seed"] == 7
+    assert [at.session_state[f"tl{i}_loss"] for i in range(2)] == ["wgan", "hinge"]
+    assert at.session_state["tl0_optimizer"] == "rmsprop" and at.session_state["tl0_clip"] == 0.01
+    assert at.number_input(key="tl0_clip")  # the clipping field shows for WGAN only
+    assert len(at.get("plotly_chart")) >= 2
+    assert LabSpec.from_url(at.query_params["lab"][0] if isinstance(at.query_params["lab"], list)
+                            else at.query_params["lab"]).models[1].loss == "hinge"
+
+
+def test_a_damaged_link_falls_back_to_the_defaults_and_says_so():
+    at = open_lab("not-a-lab")
+    assert "could not be used" in at.warning[0].value
+    assert at.session_state["tl0_loss"] == "nonsaturating"
+
+
+def test_steps_and_the_classic_comparison():
+    at = open_lab(tiny_link("nonsaturating"))
+    at.button(key="tl_step_d").click().run()
+    assert "Step 0" in " ".join(m.value for m in at.markdown)  # a D step does not count as an iteration
+    at.button(key="tl_step").click().run()
+    assert "Step 1" in " ".join(m.value for m in at.markdown)
+    at.button(key="tl_classic").click().run()
+    assert not at.exception
+    assert [at.session_state[f"tl{i}_loss"] for i in range(4)] == ["minimax", "nonsaturating", "wgan", "wgan-gp"]
+    assert at.session_state["tl3_k_d"] == 5 and at.session_state["tl2_lr_d"] == 5e-5
+    assert len(at.session_state["tl_panels"]) == 4  # one view per configuration
+    assert len(at.get("plotly_chart")) >= 2  # D and G loss curves
+
+
+def test_changing_the_loss_brings_its_defaults():
+    at = open_lab(tiny_link("nonsaturating"))
+    at.selectbox(key="tl0_loss").set_value("wgan-gp").run()
+    assert at.session_state["tl0_k_d"] == 5 and at.session_state["tl0_beta2"] == 0.9
+    assert at.number_input(key="tl0_gp").value == 10.0
+
+
+def test_an_absurd_learning_rate_is_explained_not_crashed():
+    spec = LabSpec(models=[ModelSpec.default("lsgan").model_copy(update={**TINY, "lr_d": 1e9, "lr_g": 1e9,
+                                                                          "optimizer": "sgd"})])
+    at = open_lab(spec.to_url())
+    for _ in range(3):
+        at.button(key="tl_step").click().run()
+    for _ in range(25):
+        if at.error:
+            break
+        at.button(key="tl_step").click().run()
+    assert not at.exception
+    assert "became unstable" in at.error[0].value
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_blank_canvas_asks_for_a_drawing(lang):
+    at = open_lab(tiny_link("nonsaturating", data="draw"), lang=lang)
+    assert not at.exception
+    assert at.info and ("canvas is empty" in at.info[0].value or "画布是空的" in at.info[0].value)
+
+
+def test_settings_survive_a_data_source_that_waits_for_input():
+    """Choosing 'CSV' shows an uploader and no lab yet; the configurations drawn meanwhile keep their values."""
+    spec = LabSpec(models=[ModelSpec.default("hinge").model_copy(update={**TINY, "lr_g": 3e-3})])
+    at = open_lab(spec.to_url())
+    at.selectbox(key="tl_data__en").set_value("csv").run()
+    assert not at.exception
+    assert "first two numeric columns" in at.info[0].value
+    at.selectbox(key="tl_data__en").set_value("ring8").run()
+    assert at.session_state["tl0_loss"] == "hinge" and at.session_state["tl0_lr_g"] == 3e-3
+    assert len(at.session_state["tl_panels"]) == 1

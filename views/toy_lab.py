@@ -1,0 +1,346 @@
+"""Toy Lab: 2D GANs trained live, up to four configurations side by side."""
+import csv
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gan_core.data.images import DataError
+from gan_core.data.toy import (get_toy, points_distribution, points_from_csv, points_from_drawing,
+                               standardize)
+from gan_core.lab import one_thread
+from gan_core.lab.toy2d import LOSS_DEFAULTS, TOY_SOURCES, LabSpec, ModelSpec, ToyLab
+from gan_core.losses import LOSSES
+from gan_core.metrics.toy import toy_report
+from ui.i18n import current_language, localized_selectbox, t
+from ui.toylab_plots import COLORS, curves, render_view, snapshot_png
+
+S = st.session_state
+N_VIEW = 1000           # points drawn per cloud
+METRICS_EVERY = 250     # generator steps between metric snapshots
+GRID = 60               # heat-map resolution
+FRAME_S = 0.08          # training time per picture while playing: with the drawing, 5+ pictures a second
+
+st.title(t("toylab.title"))
+st.caption(t("toylab.intro"))
+
+
+# ---------------------------------------------------------------- the experiment's settings, from the link once
+
+def load_link_once() -> None:
+    if "tl_loaded" in S:
+        return
+    S.tl_loaded = True
+    spec = LabSpec()
+    if "lab" in st.query_params:
+        try:
+            spec = LabSpec.from_url(st.query_params["lab"])
+        except ValueError as e:
+            S.tl_link_error = str(e)
+    S.tl_data, S.tl_seed, S.tl_batch, S.tl_n = spec.data, spec.seed, spec.batch, len(spec.models)
+    for i, m in enumerate(spec.models):
+        put_model(i, m)
+
+
+def put_model(i: int, m: ModelSpec) -> None:
+    for field, value in m.model_dump().items():
+        S[f"tl{i}_{field}"] = value
+
+
+def get_model(i: int) -> ModelSpec:
+    if f"tl{i}_loss" not in S:
+        put_model(i, ModelSpec.default(["nonsaturating", "minimax", "wgan", "wgan-gp"][i % 4]))
+    return ModelSpec(**{f: S[f"tl{i}_{f}"] for f in ModelSpec.model_fields})
+
+
+def loss_changed(i: int) -> None:
+    """A new loss brings its own defaults (WGAN: RMSProp, lr 5e-5, clipping, k = 5 ...)."""
+    put_model(i, ModelSpec.default(S[f"tl{i}_loss"]))
+
+
+def classic() -> None:
+    """The classic comparison: minimax vs non-saturating vs WGAN (clipping) vs WGAN-GP."""
+    S.tl_n = 4
+    for i, loss in enumerate(["minimax", "nonsaturating", "wgan", "wgan-gp"]):
+        put_model(i, ModelSpec.default(loss))
+
+
+load_link_once()
+if S.get("tl_link_error"):
+    st.warning(t("toylab.bad_link", reason=S.pop("tl_link_error")))
+
+# ---------------------------------------------------------------- data
+
+top = st.columns([2, 1, 1, 1, 1.4], vertical_alignment="bottom")
+with top[0]:
+    source = localized_selectbox(t("toylab.data"), list(TOY_SOURCES), "tl_data", "ring8",
+                                 lambda s: t(f"toylab.source_{s}"), in_url=False)
+with top[1]:
+    st.number_input(t("toylab.seed"), 0, 2**31 - 1, step=1, key="tl_seed")
+with top[2]:
+    st.select_slider(t("toylab.batch"), [32, 64, 128, 256, 512, 1024], key="tl_batch")
+with top[3]:
+    st.number_input(t("toylab.n_models"), 1, 4, step=1, key="tl_n")
+with top[4]:
+    st.button(t("toylab.classic"), on_click=classic, icon=":material/compare:", help=t("toylab.classic_help"),
+              key="tl_classic")
+
+data, data_id = None, source
+if source == "draw":
+    from streamlit_drawable_canvas import st_canvas  # only importable under `streamlit run` / AppTest
+    st.caption(t("toylab.draw_help"))
+    canvas = st_canvas(stroke_width=S.get("tl_brush", 12), stroke_color="#000000", background_color="#ffffff",
+                       height=280, width=280, drawing_mode="freedraw", key="tl_canvas", return_image_data=True)
+    st.slider(t("toylab.brush"), 2, 40, 12, key="tl_brush")
+    points = points_from_drawing(canvas.image_data) if canvas is not None and canvas.image_data is not None \
+        else torch.empty(0, 2)
+    if len(points) < 2:
+        st.info(t("toylab.draw_empty"))
+    else:
+        data = points_distribution(points, std=0.02, name="drawing")
+        data_id = f"draw:{hash(points.numpy().tobytes())}"
+elif source == "csv":
+    upload = st.file_uploader(t("toylab.csv_upload"), type=["csv", "txt", "tsv"], key="tl_csv")
+    if upload is None:
+        st.info(t("toylab.csv_help"))
+    else:
+        try:
+            points, notes = points_from_csv(upload.getvalue())
+        except DataError as e:
+            st.error(t("toylab.csv_error", reason=str(e)))
+        else:
+            data = points_distribution(standardize(points), std=0.02, name=upload.name)
+            data_id = f"csv:{upload.file_id}"
+            if notes["skipped"]:
+                st.warning(t("toylab.csv_skipped", n=notes["skipped"]))
+            if notes["truncated"]:
+                st.warning(t("toylab.csv_truncated", n=f"{len(points):,}"))
+            st.caption(t("toylab.csv_scaled", n=len(points)))
+else:
+    data = get_toy(source)
+if source in ("draw", "csv"):
+    st.caption(t("toylab.not_in_link"))
+
+# ---------------------------------------------------------------- configurations
+
+n_models = int(S.tl_n)
+cols = st.columns(n_models)
+for i, col in enumerate(cols):
+    get_model(i)  # makes sure the widgets have values
+    with col, st.container(border=True):
+        st.markdown(f"<span style='color:{COLORS[i]}'>■</span> **{t('toylab.config', n=i + 1)}**",
+                    unsafe_allow_html=True)
+        st.selectbox(t("toylab.loss"), list(LOSS_DEFAULTS), key=f"tl{i}_loss", on_change=loss_changed, args=(i,),
+                     help=t("toylab.loss_help"))
+        loss = S[f"tl{i}_loss"]
+        a, b = st.columns(2)
+        a.number_input(t("toylab.lr_g"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_g")
+        b.number_input(t("toylab.lr_d"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_d")
+        a.selectbox(t("toylab.optimizer"), ["adam", "rmsprop", "sgd"], key=f"tl{i}_optimizer")
+        b.number_input(t("toylab.k_d"), 1, 20, step=1, key=f"tl{i}_k_d", help=t("toylab.k_d_help"))
+        if loss == "wgan":
+            st.number_input(t("toylab.clip"), 1e-4, 10.0, format="%.3f", key=f"tl{i}_clip")
+        if LOSSES[loss].gradient_penalty:
+            st.number_input(t("toylab.gp"), 0.0, 1000.0, key=f"tl{i}_gp")
+        with st.popover(t("toylab.more"), width="stretch"):
+            c1, c2 = st.columns(2)
+            c1.number_input(t("toylab.beta1"), 0.0, 0.999, format="%.3f", key=f"tl{i}_beta1")
+            c2.number_input(t("toylab.beta2"), 0.0, 0.9999, format="%.4f", key=f"tl{i}_beta2")
+            c1.number_input(t("toylab.sigma"), 0.0, 5.0, format="%.2f", key=f"tl{i}_sigma", help=t("toylab.sigma_help"))
+            c2.selectbox(t("toylab.anneal"), ["linear", "exponential", "none"], key=f"tl{i}_anneal")
+            c1.number_input(t("toylab.g_depth"), 1, 6, key=f"tl{i}_g_depth")
+            c2.number_input(t("toylab.g_width"), 4, 512, key=f"tl{i}_g_width")
+            c1.number_input(t("toylab.d_depth"), 1, 6, key=f"tl{i}_d_depth")
+            c2.number_input(t("toylab.d_width"), 4, 512, key=f"tl{i}_d_width")
+            c1.selectbox(t("toylab.activation"), ["relu", "leaky_relu", "tanh", "elu", "gelu", "silu"],
+                         key=f"tl{i}_activation")
+            c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz")
+            c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise")
+
+spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
+link = spec.to_url()
+if st.query_params.get("lab") != link:
+    st.query_params["lab"] = link
+if data is None:
+    st.stop()  # no points yet: the message above says what to give; the settings above were kept
+
+# ---------------------------------------------------------------- the lab (one per session, rebuilt when the settings change)
+
+key = (link, data_id)
+if S.get("tl_key") != key:
+    try:
+        S.tl_lab = ToyLab(spec.configs(), data)
+    except ValueError as e:
+        st.error(t("toylab.bad_settings", reason=str(e)))
+        st.stop()
+    S.tl_key, S.tl_metrics, S.tl_pending = key, [], None
+    real = data.sample(N_VIEW, torch.Generator().manual_seed(7)).numpy()
+    S.tl_real = real
+    S.tl_extent = float(max(np.abs(real).max() * 1.25, 1.5))
+lab: ToyLab = S.tl_lab
+
+
+def toggle_play() -> None:
+    S.tl_playing = not S.get("tl_playing", False)
+
+
+def reset() -> None:
+    S.tl_key = None
+    S.tl_playing = False
+
+
+controls = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="bottom")
+playing = S.get("tl_playing", False)
+controls[0].button(t("toylab.pause") if playing else t("toylab.play"), on_click=toggle_play, type="primary",
+                   icon=":material/pause:" if playing else ":material/play_arrow:", width="stretch", key="tl_play")
+step_d = controls[1].button(t("toylab.step_d"), width="stretch", disabled=playing, key="tl_step_d")
+step_g = controls[2].button(t("toylab.step_g"), width="stretch", disabled=playing, key="tl_step_g")
+step_both = controls[3].button(t("toylab.step"), width="stretch", disabled=playing, key="tl_step")
+controls[4].button(t("toylab.reset"), on_click=reset, width="stretch", icon=":material/restart_alt:",
+                   key="tl_reset")
+speed = controls[5].slider(t("toylab.speed"), 1, 200, 20, key="tl_speed", help=t("toylab.speed_help"))
+with one_thread():
+    if step_d:
+        lab.train(1, "d")
+    if step_g:
+        lab.train(1, "g")
+    if step_both:
+        lab.train(1)
+
+# keyed per language like localized_selectbox: a keyed widget keeps its first option texts
+views = st.pills(t("toylab.views"), ["real", "fake", "heat", "manifold", "arrows"], selection_mode="multi",
+                 default=S.get("tl_views", ["real", "fake", "heat"]), key=f"tl_views_{current_language()}",
+                 format_func=lambda v: t(f"toylab.view_{v}"))
+S.tl_views = views
+st.caption(t("toylab.legend"))
+
+
+# ---------------------------------------------------------------- metrics, off the drawing path
+
+def metrics_worker() -> ThreadPoolExecutor:
+    if "tl_pool" not in S:
+        S.tl_pool = ThreadPoolExecutor(max_workers=1)  # per session; W1 is an exact (slow) transport problem
+    return S.tl_pool
+
+
+def collect_metrics(force: bool = False) -> None:
+    pending = S.get("tl_pending")
+    if pending is not None and pending.done():
+        S.tl_metrics.append(pending.result())
+        S.tl_pending = pending = None
+    last = S.tl_metrics[-1]["step"] if S.tl_metrics else -METRICS_EVERY
+    if pending is None and lab.step > 0 and (force or lab.step - last >= METRICS_EVERY) and lab.step != last:
+        clouds = [x.numpy() for x in lab.sample(2500, seed=11)]
+        step, dataset = lab.step, lab.data
+        S.tl_pending = metrics_worker().submit(
+            lambda: {"step": step, "reports": [toy_report(c, dataset, seed=0) for c in clouds]})
+
+
+# ---------------------------------------------------------------- the live view
+
+def draw() -> None:
+    extent = S.tl_extent
+    axis = torch.linspace(-extent, extent, GRID)
+    grid = torch.cartesian_prod(axis, axis)[:, [1, 0]]  # row-major over y, then x: a (y, x) heat map
+    heat = lab.discriminator(grid) if "heat" in views else [None] * len(lab.cfgs)
+    fakes = lab.sample(N_VIEW, seed=3) if "fake" in views else [None] * len(lab.cfgs)
+    manifolds = lab.manifold() if "manifold" in views else [None] * len(lab.cfgs)
+    pushes = lab.push(300) if "arrows" in views else [None] * len(lab.cfgs)
+    st.markdown(t("toylab.status", step=lab.step))
+    S.tl_panels = []
+    for i, col in enumerate(st.columns(len(lab.cfgs))):
+        cfg = lab.cfgs[i]
+        with col:
+            probability = cfg.train.loss in ("minimax", "nonsaturating")
+            panel = render_view(extent, real=S.tl_real if "real" in views else None,
+                                fake=None if fakes[i] is None else fakes[i].numpy(), color=COLORS[i],
+                                heat=None if heat[i] is None else heat[i].reshape(GRID, GRID).numpy(),
+                                probability=probability,
+                                manifold=None if manifolds[i] is None else manifolds[i].numpy(),
+                                push=None if pushes[i] is None else tuple(p.numpy() for p in pushes[i]),
+                                title=f"{i + 1}. {cfg.train.loss}")
+            S.tl_panels.append(panel)
+            st.image(panel, width="stretch")
+            if lab.diverged[i]:
+                st.error(t("toylab.diverged", reason=lab.diverged[i]))
+            report = S.tl_metrics[-1]["reports"][i] if S.tl_metrics else None
+            if report and "modes" in report:
+                st.caption(t("toylab.modes_caption", modes=report["modes"], k=report["n_modes"],
+                             hq=f"{100 * report['hq']:.1f}", w1=f"{report['w1']:.3f}"))
+                if lab.step >= 1000 and report["modes"] <= report["n_modes"] // 2:
+                    st.warning(t("toylab.collapse", modes=report["modes"], k=report["n_modes"]))
+            elif report and "w1" in report:
+                st.caption(t("toylab.w1_caption", w1=f"{report['w1']:.3f}", js=f"{report.get('js', float('nan')):.3f}"))
+
+
+def play_frame() -> None:
+    """Train for about FRAME_S, at most `speed` iterations: a slow recipe (four configurations,
+    k = 5 critic steps) then still redraws several times a second."""
+    per_step = S.get("tl_step_s", 0.01)
+    steps = max(1, min(int(S.tl_speed), int(FRAME_S / per_step)))
+    start = time.perf_counter()
+    lab.train(steps)
+    S.tl_step_s = (time.perf_counter() - start) / steps
+
+
+@st.fragment(run_every=0.1 if playing else None)
+def live() -> None:
+    start = time.perf_counter()
+    with one_thread():
+        if S.get("tl_playing") and not all(lab.diverged):
+            play_frame()
+        collect_metrics(force=not S.get("tl_playing"))
+        draw()
+    S.tl_frame_ms = (time.perf_counter() - start) * 1000
+
+
+live()
+
+# ---------------------------------------------------------------- curves, downloads, share
+
+names = [f"{i + 1}. {c.train.loss}" for i, c in enumerate(lab.cfgs)]
+tab_loss, tab_metrics, tab_share = st.tabs([t("toylab.tab_losses"), t("toylab.tab_metrics"), t("toylab.tab_share")])
+with tab_loss:
+    every = max(1, len(lab.history[0]) // 400)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(curves({n: [(r["step"], r["loss_d"]) for r in h[::every] if "loss_d" in r]
+                            for n, h in zip(names, lab.history)}, t("toylab.loss_d"), t("toylab.value")),
+                    width="stretch")
+    c2.plotly_chart(curves({n: [(r["step"], r["loss_g"]) for r in h[::every] if "loss_g" in r]
+                            for n, h in zip(names, lab.history)}, t("toylab.loss_g"), t("toylab.value")),
+                    width="stretch")
+with tab_metrics:
+    if not S.tl_metrics:
+        st.info(t("toylab.no_metrics", every=METRICS_EVERY))
+    else:
+        keys = [k for k in ("modes", "hq", "w1", "js", "kl_pq", "kl_qp") if k in S.tl_metrics[-1]["reports"][0]]
+        columns = st.columns(2)
+        for j, k in enumerate(keys):
+            columns[j % 2].plotly_chart(curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
+                                                for i, n in enumerate(names)}, t(f"toylab.metric_{k}"), ""),
+                                        width="stretch")
+with tab_share:
+    st.markdown(t("toylab.share_help"))
+    st.code(f"?lab={link}", language=None)
+    samples = lab.sample(2500, seed=11)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["configuration", "loss", "x", "y"])
+    for i, x in enumerate(samples):
+        writer.writerows([i + 1, lab.cfgs[i].train.loss, f"{a:.6g}", f"{b:.6g}"] for a, b in x.tolist())
+    d1, d2, d3 = st.columns(3)
+    d1.download_button(t("toylab.download_samples"), buf.getvalue(), "toylab_samples.csv", "text/csv",
+                       icon=":material/download:")
+    mbuf = io.StringIO()
+    mw = csv.writer(mbuf)
+    mw.writerow(["step", "configuration", "loss", "metric", "value"])
+    for m in S.tl_metrics:
+        for i, report in enumerate(m["reports"]):
+            mw.writerows([m["step"], i + 1, lab.cfgs[i].train.loss, k, v] for k, v in report.items())
+    d2.download_button(t("toylab.download_metrics"), mbuf.getvalue(), "toylab_metrics.csv", "text/csv",
+                       icon=":material/download:")
+    d3.download_button(t("toylab.download_png"), snapshot_png(S.get("tl_panels", [])), "toylab.png", "image/png",
+                       icon=":material/image:")

@@ -10,19 +10,21 @@ from .i18n import t
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str   # file under pages/
+    path: str   # file under views/
     key: str    # translation key under nav.*, and the page's url path
     icon: str
 
 
 # Sections appear in the menu and on Home only once they hold a page.
 SECTIONS: dict[str, list[PageSpec]] = {
-    "learn": [],
+    "learn": [PageSpec("views/divergences.py", "divergences", ":material/compare_arrows:"),
+              PageSpec("views/gan_1d.py", "gan_1d", ":material/show_chart:"),
+              PageSpec("views/toy_lab.py", "toy_lab", ":material/scatter_plot:")],
     "train": [],
-    "apply": [PageSpec("pages/generate.py", "generate", ":material/grid_view:")],
+    "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:")],
     "share": [],
 }
-HOME = PageSpec("pages/home.py", "home", ":material/home:")
+HOME = PageSpec("views/home.py", "home", ":material/home:")
 
 
 def st_page(spec: PageSpec, default: bool = False) -> st.Page:

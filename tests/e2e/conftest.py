@@ -52,11 +52,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(chromium_path, tmp_path_factory):
+def start_server(log_dir: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")
-    env = {**os.environ, "GAN_STUDIO_RUNS": str(tmp_path_factory.mktemp("runs"))}
+    log = open(log_dir / "streamlit.log", "w")
+    env = {**os.environ, "GAN_STUDIO_RUNS": str(log_dir / "runs")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -66,7 +65,7 @@ def server(chromium_path, tmp_path_factory):
     while True:
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return proc, url
         except OSError:
             pass
         if proc.poll() is not None or time.time() > deadline:
@@ -74,13 +73,29 @@ def server(chromium_path, tmp_path_factory):
             log.close()
             pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
         time.sleep(0.5)
-    yield url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def server(chromium_path, tmp_path_factory):
+    proc, url = start_server(tmp_path_factory.mktemp("server"))
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture
+def fresh_server(chromium_path, tmp_path):
+    """A server no browser has visited yet (for what happens on the very first request)."""
+    proc, url = start_server(tmp_path)
+    yield url
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

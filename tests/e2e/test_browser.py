@@ -89,3 +89,26 @@ def test_shared_link_reproduces_the_grid(page, browser):
     a, b = Image.open(io.BytesIO(first)), Image.open(io.BytesIO(second))
     assert a.size == b.size and a.tobytes() == b.tobytes()
     other.context.close()
+
+
+def test_a_deep_link_to_a_fresh_server_gets_the_whole_app(browser, fresh_server):
+    """The first request a server ever sees is a shared link to a page, in Chinese: it must run
+    inside app.py (menu by sections, language switch), not as a bare file."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(fresh_server + "/generate?lang=zh&seed=5")
+    settle(page)
+    page.get_by_role("heading", name="生成").wait_for(timeout=60_000)
+    nav = page.get_by_test_id("stSidebarNav")
+    assert nav.get_by_text("应用", exact=True).count() == 1  # a section header of app.py's menu
+    assert page.get_by_test_id("stSidebar").get_by_text("简体中文").count() == 1
+    page.context.close()
+
+
+def test_language_survives_a_page_switch(page):
+    page.goto(page.base + "/?lang=zh")
+    settle(page)
+    page.get_by_role("heading", name="GAN 博弈").wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_text("生成", exact=True).click()
+    settle(page)
+    page.get_by_role("heading", name="生成").wait_for()
+    assert "lang=zh" in page.url

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from ui.i18n import LANGUAGES, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "views").glob("*.py"))
 
 
 def app(lang: str = "en") -> AppTest:
@@ -28,7 +28,7 @@ def test_catalogs_have_the_same_keys():
 
 
 def test_every_key_used_in_code_exists():
-    sources = [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("ui/*.py")]
+    sources = [ROOT / "app.py", *ROOT.glob("views/*.py"), *ROOT.glob("ui/*.py")]
     used = {m for src in sources for m in re.findall(r"""\bt\(\s*["']([\w.]+)["']""", src.read_text())}
     assert used, "no t() calls found"
     missing = used - set(catalog("en"))
@@ -58,7 +58,7 @@ def test_language_switch():
 def test_language_change_keeps_the_choices():
     at = app()
     at.run()
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("views/generate.py").run()
     at.number_input(key="seed").set_value(42).run()
     at.selectbox(key="label__en").set_value("3").run()
     at.session_state["lang"] = "zh"
@@ -79,7 +79,7 @@ def test_home_shows_the_game_and_a_live_demo():
 def test_generate_main_path():
     at = app()
     at.run()
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("views/generate.py").run()
     assert at.selectbox(key="model").options == ["mnist_cgan", "mnist_dcgan"]
     assert at.selectbox(key="model").value == "mnist_cgan"
     assert len(at.get("image")) == 1
@@ -100,7 +100,7 @@ def test_generate_without_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
     at = app()
     at.run()
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("views/generate.py").run()
     assert not at.exception
     assert "No generator checkpoints found" in at.warning[0].value
 
@@ -116,6 +116,6 @@ def test_generate_with_a_damaged_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
     at = app()
     at.run()
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("views/generate.py").run()
     assert not at.exception
     assert "cannot be used" in at.error[0].value and "do not match their model card" in at.error[0].value

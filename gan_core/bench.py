@@ -27,23 +27,34 @@ def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def bench_toy(quick: bool = False) -> Iterator[dict]:
+TOY_BENCH_DATASETS = ("ring8", "grid25")
+
+
+def bench_toy(quick: bool = False, datasets: list[str] | None = None, losses: list[str] | None = None
+              ) -> Iterator[dict]:
     """Per loss and dataset over seeds with the default recipe: mean modes, HQ share and W1; then the
     training speed of the default model against the same run's sgemm rate."""
     from .data.toy import get_toy
+    from .lab import one_thread
     from .lab.toy2d import LOSS_DEFAULTS, ToyLab, toy_recipe
     from .metrics.toy import toy_report
 
+    datasets, losses = datasets or list(TOY_BENCH_DATASETS), losses or list(LOSS_DEFAULTS)
+    for name, given, known in (("dataset", datasets, TOY_BENCH_DATASETS), ("loss", losses, LOSS_DEFAULTS)):
+        for g in given:
+            if g not in known:
+                raise ValueError(f"unknown {name} {g!r}; choose from: {', '.join(known)}")
     seeds = range(2 if quick else 10)
     steps = 500 if quick else None
-    for dataset in ("ring8", "grid25"):
+    for dataset in datasets:
         data = get_toy(dataset)
-        for loss in LOSS_DEFAULTS:
+        for loss in losses:
             cfgs = [toy_recipe(dataset, loss, seed) for seed in seeds]
             lab = ToyLab(cfgs, data)
             n = steps or cfgs[0].train.steps
             start = time.perf_counter()
-            lab.train(n)
+            with one_thread():
+                lab.train(n)
             elapsed = time.perf_counter() - start
             reports = [toy_report(x, data, seed=i) for i, x in enumerate(lab.sample(2500, seed=123))]
             mean = {k: sum(r.get(k, float("nan")) for r in reports) / len(reports) for k in ("modes", "hq", "w1")}
@@ -101,9 +112,11 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
 AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed}
 
 
-def run(area: str, quick: bool = False) -> Iterator[str]:
+def run(area: str, quick: bool = False, **choices) -> Iterator[str]:
+    """choices (datasets=, losses=) narrow the toy area's quality part."""
     if area not in AREAS:
         raise ValueError(f"unknown benchmark area {area!r}; choose one of: {', '.join(AREAS)}")
     info = machine()
-    for row in AREAS[area](quick):
+    rows = AREAS[area](quick, **choices) if area == "toy" else AREAS[area](quick)
+    for row in rows:
         yield json.dumps({**row, "machine": info})

@@ -175,7 +175,8 @@ def cmd_toy(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
     try:
-        for line in run(args.area, args.quick):
+        choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses)) if v}
+        for line in run(args.area, args.quick, **choices):
             print(line, flush=True)
     except ValueError as e:
         raise CLIError(str(e)) from None
@@ -274,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="AREA: toy (quality over 10 seeds per loss and dataset, then speed), toy-speed.")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
+    b.add_argument("--datasets", help="toy: only these datasets, comma-separated (ring8,grid25)")
+    b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
     b.set_defaults(func=cmd_bench)
 

@@ -147,3 +147,8 @@ def test_bench_toy_speed_rows_are_consistent():
         assert r["threads"] == 1 and r["lab_gflops"] > 0
         assert r["lab_fraction_of_sgemm"] == pytest.approx(r["lab_gflops"] / r["sgemm_gflops"], abs=2e-3)
     assert rows[0]["speedup"] == pytest.approx(rows[0]["autograd_ms_per_step"] / rows[0]["lab_ms_per_step"], abs=0.02)
+
+
+def test_bench_toy_names_an_unknown_loss(capsys):
+    code, _, err = run_cli(capsys, "bench", "toy", "--losses", "nonsaturating,wgan_gp")
+    assert code == 2 and "unknown loss 'wgan_gp'" in err and "wgan-gp" in err

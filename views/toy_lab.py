@@ -22,6 +22,7 @@ S = st.session_state
 N_VIEW = 1000           # points drawn per cloud
 METRICS_EVERY = 250     # generator steps between metric snapshots
 GRID = 60               # heat-map resolution
+KEEP = "session"        # settings survive a visit to another page (Streamlit drops unrendered widgets' state)
 FRAME_S = 0.08          # training time per picture while playing: with the drawing, 5+ pictures a second
 
 st.title(t("toylab.title"))
@@ -53,7 +54,8 @@ def put_model(i: int, m: ModelSpec) -> None:
 def get_model(i: int) -> ModelSpec:
     if f"tl{i}_loss" not in S:
         put_model(i, ModelSpec.default(["nonsaturating", "minimax", "wgan", "wgan-gp"][i % 4]))
-    return ModelSpec(**{f: S[f"tl{i}_{f}"] for f in ModelSpec.model_fields})
+    base = ModelSpec.default(S[f"tl{i}_loss"]).model_dump()  # for a setting whose widget was never drawn
+    return ModelSpec(**{f: S.get(f"tl{i}_{f}", base[f]) for f in ModelSpec.model_fields})
 
 
 def loss_changed(i: int) -> None:
@@ -77,13 +79,14 @@ if S.get("tl_link_error"):
 top = st.columns([2, 1, 1, 1, 1.4], vertical_alignment="bottom")
 with top[0]:
     source = localized_selectbox(t("toylab.data"), list(TOY_SOURCES), "tl_data", "ring8",
-                                 lambda s: t(f"toylab.source_{s}"), in_url=False)
+                                 lambda s: t(f"toylab.source_{s}"), in_url=False,
+                                 persist_state=KEEP)
 with top[1]:
-    st.number_input(t("toylab.seed"), 0, 2**31 - 1, step=1, key="tl_seed")
+    st.number_input(t("toylab.seed"), 0, 2**31 - 1, step=1, key="tl_seed", persist_state=KEEP)
 with top[2]:
-    st.select_slider(t("toylab.batch"), [32, 64, 128, 256, 512, 1024], key="tl_batch")
+    st.select_slider(t("toylab.batch"), [32, 64, 128, 256, 512, 1024], key="tl_batch", persist_state=KEEP)
 with top[3]:
-    st.number_input(t("toylab.n_models"), 1, 4, step=1, key="tl_n")
+    st.number_input(t("toylab.n_models"), 1, 4, step=1, key="tl_n", persist_state=KEEP)
 with top[4]:
     st.button(t("toylab.classic"), on_click=classic, icon=":material/compare:", help=t("toylab.classic_help"),
               key="tl_classic")
@@ -94,7 +97,7 @@ if source == "draw":
     st.caption(t("toylab.draw_help"))
     canvas = st_canvas(stroke_width=S.get("tl_brush", 12), stroke_color="#000000", background_color="#ffffff",
                        height=280, width=280, drawing_mode="freedraw", key="tl_canvas", return_image_data=True)
-    st.slider(t("toylab.brush"), 2, 40, 12, key="tl_brush")
+    st.slider(t("toylab.brush"), 2, 40, 12, key="tl_brush", persist_state=KEEP)
     points = points_from_drawing(canvas.image_data) if canvas is not None and canvas.image_data is not None \
         else torch.empty(0, 2)
     if len(points) < 2:
@@ -133,32 +136,32 @@ for i, col in enumerate(cols):
     with col, st.container(border=True):
         st.markdown(f"<span style='color:{COLORS[i]}'>■</span> **{t('toylab.config', n=i + 1)}**",
                     unsafe_allow_html=True)
-        st.selectbox(t("toylab.loss"), list(LOSS_DEFAULTS), key=f"tl{i}_loss", on_change=loss_changed, args=(i,),
+        st.selectbox(t("toylab.loss"), list(LOSS_DEFAULTS), key=f"tl{i}_loss", persist_state=KEEP, on_change=loss_changed, args=(i,),
                      help=t("toylab.loss_help"))
         loss = S[f"tl{i}_loss"]
         a, b = st.columns(2)
-        a.number_input(t("toylab.lr_g"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_g")
-        b.number_input(t("toylab.lr_d"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_d")
-        a.selectbox(t("toylab.optimizer"), ["adam", "rmsprop", "sgd"], key=f"tl{i}_optimizer")
-        b.number_input(t("toylab.k_d"), 1, 20, step=1, key=f"tl{i}_k_d", help=t("toylab.k_d_help"))
+        a.number_input(t("toylab.lr_g"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_g", persist_state=KEEP)
+        b.number_input(t("toylab.lr_d"), 1e-6, 1e9, format="%.1e", key=f"tl{i}_lr_d", persist_state=KEEP)
+        a.selectbox(t("toylab.optimizer"), ["adam", "rmsprop", "sgd"], key=f"tl{i}_optimizer", persist_state=KEEP)
+        b.number_input(t("toylab.k_d"), 1, 20, step=1, key=f"tl{i}_k_d", persist_state=KEEP, help=t("toylab.k_d_help"))
         if loss == "wgan":
-            st.number_input(t("toylab.clip"), 1e-4, 10.0, format="%.3f", key=f"tl{i}_clip")
+            st.number_input(t("toylab.clip"), 1e-4, 10.0, format="%.3f", key=f"tl{i}_clip", persist_state=KEEP)
         if LOSSES[loss].gradient_penalty:
-            st.number_input(t("toylab.gp"), 0.0, 1000.0, key=f"tl{i}_gp")
+            st.number_input(t("toylab.gp"), 0.0, 1000.0, key=f"tl{i}_gp", persist_state=KEEP)
         with st.popover(t("toylab.more"), width="stretch"):
             c1, c2 = st.columns(2)
-            c1.number_input(t("toylab.beta1"), 0.0, 0.999, format="%.3f", key=f"tl{i}_beta1")
-            c2.number_input(t("toylab.beta2"), 0.0, 0.9999, format="%.4f", key=f"tl{i}_beta2")
-            c1.number_input(t("toylab.sigma"), 0.0, 5.0, format="%.2f", key=f"tl{i}_sigma", help=t("toylab.sigma_help"))
-            c2.selectbox(t("toylab.anneal"), ["linear", "exponential", "none"], key=f"tl{i}_anneal")
-            c1.number_input(t("toylab.g_depth"), 1, 6, key=f"tl{i}_g_depth")
-            c2.number_input(t("toylab.g_width"), 4, 512, key=f"tl{i}_g_width")
-            c1.number_input(t("toylab.d_depth"), 1, 6, key=f"tl{i}_d_depth")
-            c2.number_input(t("toylab.d_width"), 4, 512, key=f"tl{i}_d_width")
+            c1.number_input(t("toylab.beta1"), 0.0, 0.999, format="%.3f", key=f"tl{i}_beta1", persist_state=KEEP)
+            c2.number_input(t("toylab.beta2"), 0.0, 0.9999, format="%.4f", key=f"tl{i}_beta2", persist_state=KEEP)
+            c1.number_input(t("toylab.sigma"), 0.0, 5.0, format="%.2f", key=f"tl{i}_sigma", persist_state=KEEP, help=t("toylab.sigma_help"))
+            c2.selectbox(t("toylab.anneal"), ["linear", "exponential", "none"], key=f"tl{i}_anneal", persist_state=KEEP)
+            c1.number_input(t("toylab.g_depth"), 1, 6, key=f"tl{i}_g_depth", persist_state=KEEP)
+            c2.number_input(t("toylab.g_width"), 4, 512, key=f"tl{i}_g_width", persist_state=KEEP)
+            c1.number_input(t("toylab.d_depth"), 1, 6, key=f"tl{i}_d_depth", persist_state=KEEP)
+            c2.number_input(t("toylab.d_width"), 4, 512, key=f"tl{i}_d_width", persist_state=KEEP)
             c1.selectbox(t("toylab.activation"), ["relu", "leaky_relu", "tanh", "elu", "gelu", "silu"],
-                         key=f"tl{i}_activation")
-            c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz")
-            c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise")
+                         key=f"tl{i}_activation", persist_state=KEEP)
+            c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz", persist_state=KEEP)
+            c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise", persist_state=KEEP)
 
 spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
 link = spec.to_url()
@@ -201,7 +204,7 @@ step_g = controls[2].button(t("toylab.step_g"), width="stretch", disabled=playin
 step_both = controls[3].button(t("toylab.step"), width="stretch", disabled=playing, key="tl_step")
 controls[4].button(t("toylab.reset"), on_click=reset, width="stretch", icon=":material/restart_alt:",
                    key="tl_reset")
-speed = controls[5].slider(t("toylab.speed"), 1, 200, 20, key="tl_speed", help=t("toylab.speed_help"))
+speed = controls[5].slider(t("toylab.speed"), 1, 200, 20, key="tl_speed", persist_state=KEEP, help=t("toylab.speed_help"))
 with one_thread():
     if step_d:
         lab.train(1, "d")
@@ -212,7 +215,7 @@ with one_thread():
 
 # keyed per language like localized_selectbox: a keyed widget keeps its first option texts
 views = st.pills(t("toylab.views"), ["real", "fake", "heat", "manifold", "arrows"], selection_mode="multi",
-                 default=S.get("tl_views", ["real", "fake", "heat"]), key=f"tl_views_{current_language()}",
+                 default=S.get("tl_views", ["real", "fake", "heat"]), key=f"tl_views_{current_language()}", persist_state=KEEP,
                  format_func=lambda v: t(f"toylab.view_{v}"))
 S.tl_views = views
 st.caption(t("toylab.legend"))
@@ -286,15 +289,23 @@ def play_frame() -> None:
     S.tl_step_s = (time.perf_counter() - start) / steps
 
 
-@st.fragment(run_every=0.1 if playing else None)
+if not playing:
+    collect_metrics(force=True)  # paused or stepping: measure where training stands
+
+
+@st.fragment(run_every=0.1 if playing else (1.0 if S.get("tl_pending") else None))
 def live() -> None:
-    start = time.perf_counter()
     with one_thread():
-        if S.get("tl_playing") and not all(lab.diverged):
+        if S.get("tl_playing"):
+            if all(lab.diverged):
+                S.tl_playing = False
+                st.rerun()  # nothing left to train: show Play again
             play_frame()
-        collect_metrics(force=not S.get("tl_playing"))
+            collect_metrics()
         draw()
-    S.tl_frame_ms = (time.perf_counter() - start) * 1000
+    pending = S.get("tl_pending")
+    if not S.get("tl_playing") and pending is not None and pending.done():
+        st.rerun()  # the metrics asked for while paused are in: draw their tab, stop polling
 
 
 live()
@@ -316,7 +327,8 @@ with tab_metrics:
     if not S.tl_metrics:
         st.info(t("toylab.no_metrics", every=METRICS_EVERY))
     else:
-        keys = [k for k in ("modes", "hq", "w1", "js", "kl_pq", "kl_qp") if k in S.tl_metrics[-1]["reports"][0]]
+        last = S.tl_metrics[-1]["reports"]  # a diverged configuration reports only {"finite": 0}
+        keys = [k for k in ("modes", "hq", "w1", "js", "kl_pq", "kl_qp") if any(k in r for r in last)]
         columns = st.columns(2)
         for j, k in enumerate(keys):
             columns[j % 2].plotly_chart(curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
@@ -342,5 +354,6 @@ with tab_share:
             mw.writerows([m["step"], i + 1, lab.cfgs[i].train.loss, k, v] for k, v in report.items())
     d2.download_button(t("toylab.download_metrics"), mbuf.getvalue(), "toylab_metrics.csv", "text/csv",
                        icon=":material/download:")
-    d3.download_button(t("toylab.download_png"), snapshot_png(S.get("tl_panels", [])), "toylab.png", "image/png",
-                       icon=":material/image:")
+    if S.get("tl_panels"):
+        d3.download_button(t("toylab.download_png"), snapshot_png(S.tl_panels), "toylab.png", "image/png",
+                           icon=":material/image:")

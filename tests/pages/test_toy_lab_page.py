@@ -95,3 +95,40 @@ def test_settings_survive_a_data_source_that_waits_for_input():
     at.selectbox(key="tl_data__en").set_value("ring8").run()
     assert at.session_state["tl0_loss"] == "hinge" and at.session_state["tl0_lr_g"] == 3e-3
     assert len(at.session_state["tl_panels"]) == 1
+
+
+def test_views_of_a_diverging_generator_skip_non_finite_points():
+    """G thrown to 1e7 or NaN: the picture is still drawn, finite points where they belong. (PIL walks
+    a line pixel by pixel; render_view clips coordinates near the canvas so such lines stay short.)"""
+    import numpy as np
+
+    from ui.toylab_plots import render_view, snapshot_png
+    far = np.array([[0.0, 0.0], [1e7, -1e7], [np.nan, 1.0]])
+    pixels = np.asarray(render_view(3.0, fake=far))
+    assert (pixels[180:182, 180:182] == [91, 60, 196]).all()  # the fake at the origin, in its colour
+    assert (pixels == [91, 60, 196]).all(-1).sum() == 4  # and no other
+    grid = np.stack([np.linspace(-1e7, 1e7, 40), np.linspace(1e7, -1e7, 40)], 1)[None].repeat(30, 0)
+    grid[0, 3] = np.nan
+    img = render_view(3.0, manifold=grid, push=(far, np.array([[1.0, 0.0], [np.nan, 0.0], [1e9, 1e9]])))
+    assert img.size == (360, 360)
+    with pytest.raises(ValueError, match="no views"):
+        snapshot_png([])
+
+
+def test_a_setting_shown_for_one_loss_only_survives_a_loss_change():
+    """WGAN shows 'clip'; switching to hinge hides it, and reruns must not miss its state."""
+    at = open_lab(tiny_link("wgan"))
+    at.selectbox(key="tl0_loss").set_value("hinge").run()
+    at.button(key="tl_step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["tl0_optimizer"] == "adam" and "Step 1" in " ".join(m.value for m in at.markdown)
+
+
+def test_settings_survive_a_visit_to_another_page():
+    at = open_lab(tiny_link("wgan-gp", "lsgan", data="grid25", batch=64))
+    at.switch_page("views/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.session_state["tl_n"] == 2 and at.session_state["tl_batch"] == 64
+    assert [at.session_state[f"tl{i}_loss"] for i in range(2)] == ["wgan-gp", "lsgan"]
+    assert at.session_state["tl0_k_d"] == 5 and at.session_state["tl_data"] == "grid25"

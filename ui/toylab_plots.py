@@ -44,17 +44,21 @@ def render_view(extent: float, size: int = 360, real: np.ndarray | None = None, 
     draw = ImageDraw.Draw(img, "RGBA")
 
     def px(p: np.ndarray) -> np.ndarray:
-        return np.stack([(p[:, 0] + extent) / (2 * extent) * size, (extent - p[:, 1]) / (2 * extent) * size], 1)
+        """Pixel coordinates, clipped near the canvas: PIL walks a line pixel by pixel, so a point a
+        diverging G threw to 1e7 would otherwise take seconds to draw."""
+        q = np.stack([(p[:, 0] + extent) / (2 * extent) * size, (extent - p[:, 1]) / (2 * extent) * size], 1)
+        return np.clip(q, -size, 2 * size)
 
     rgb = _rgb(color)
     if manifold is not None:
         for line in manifold:
-            draw.line([tuple(q) for q in px(line)], fill=(*rgb, 90), width=1)
+            if np.isfinite(line).all():
+                draw.line([tuple(q) for q in px(line)], fill=(*rgb, 90), width=1)
     arr = np.asarray(img).copy()
     for cloud, fill in ((real, (110, 110, 110)), (fake, rgb)):
         if cloud is None:
             continue
-        q = np.round(px(cloud)).astype(int)
+        q = np.round(px(cloud[np.isfinite(cloud).all(1)])).astype(int)
         for dx in (0, 1):
             for dy in (0, 1):
                 x, y = q[:, 0] + dx, q[:, 1] + dy
@@ -64,7 +68,9 @@ def render_view(extent: float, size: int = 360, real: np.ndarray | None = None, 
     draw = ImageDraw.Draw(img, "RGBA")
     if push is not None:
         points, direction = push
-        norm = np.linalg.norm(direction, axis=1, keepdims=True)
+        finite = np.isfinite(points).all(1) & np.isfinite(direction).all(1)
+        points, direction = points[finite], direction[finite]
+        norm = np.linalg.norm(direction, axis=1, keepdims=True) if len(points) else np.ones((1, 1))
         scale = 0.12 * extent / max(float(np.percentile(norm, 90)), 1e-12)
         a, b = px(points), px(points + np.clip(direction * scale, -extent, extent))
         for (x0, y0), (x1, y1) in zip(a, b):
@@ -91,6 +97,8 @@ def curves(series: dict[str, list[tuple[int, float]]], title: str, y_label: str,
 
 def snapshot_png(panels: list[Image.Image]) -> bytes:
     """Rendered views side by side as one PNG."""
+    if not panels:
+        raise ValueError("no views to save yet")
     w, h = sum(p.width for p in panels), max(p.height for p in panels)
     out = Image.new("RGB", (w, h), "white")
     x = 0

@@ -113,10 +113,18 @@ MAX_POINTS = 200_000
 
 def standardize(points: Tensor, radius: float = 2.0) -> Tensor:
     """Centre the cloud and scale it so its larger standard deviation is radius / 2: user data of
-    any units lands where the toy nets and plots expect it (about [-4, 4]^2)."""
-    centred = points - points.mean(0)
+    any units lands where the toy nets and plots expect it (about [-4, 4]^2).
+
+    Computed in float64, so large offsets (epoch seconds, coordinates in metres) keep their detail;
+    returned as float32. Raises DataError for values too large to centre."""
+    from .images import DataError
+    x = points.double()
+    centred = x - x.mean(0)
     scale = centred.std(0).max().clamp_min(1e-12)
-    return centred / scale * (radius / 2)
+    out = centred / scale * (radius / 2)
+    if not (torch.isfinite(out).all() and torch.isfinite(scale)):
+        raise DataError("the coordinates are too large to use (beyond about 1e150)")
+    return out.float()
 
 
 def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, dict[str, int]]:
@@ -138,32 +146,35 @@ def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, di
     except csv.Error:
         dialect = csv.excel
     rows, skipped, too_many = [], 0, False
-    for row in csv.reader(lines, dialect):
-        cells = [c.strip() for c in row if c.strip() != ""]
-        if not cells:
-            continue
-        numbers = []
-        for c in cells:
-            try:
-                numbers.append(float(c))
-            except ValueError:
-                numbers.append(None)
-        values = [v for v in numbers if v is not None]
-        if not values and not rows and not skipped:
-            continue  # a header row is expected, not a row left out
-        if len(values) < 2 or any(v != v or v in (float("inf"), float("-inf")) for v in values[:2]):
-            skipped += 1  # text, a missing value or a lone number
-            continue
-        if len(rows) == max_rows:
-            too_many = True
-            break
-        rows.append(values[:2])
+    try:
+        for row in csv.reader(lines, dialect):
+            cells = [c.strip() for c in row if c.strip() != ""]
+            if not cells:
+                continue
+            numbers = []
+            for c in cells:
+                try:
+                    numbers.append(float(c))
+                except ValueError:
+                    numbers.append(None)
+            values = [v for v in numbers if v is not None]
+            if not values and not rows and not skipped:
+                continue  # a header row is expected, not a row left out
+            if len(values) < 2 or any(v != v or v in (float("inf"), float("-inf")) for v in values[:2]):
+                skipped += 1  # text, a missing value or a lone number
+                continue
+            if len(rows) == max_rows:
+                too_many = True
+                break
+            rows.append(values[:2])
+    except csv.Error as e:  # e.g. an unmatched quote that swallows the rest of the file into one field
+        raise DataError(f"the file is not a readable CSV ({e}); look for an unmatched quote") from None
     if not rows:
         raise DataError("no rows with two numbers were found: the CSV needs two numeric columns, x and y "
                         "(a header row is fine)")
     if len(rows) < 2:
         raise DataError("at least 2 points are needed")
-    return torch.tensor(rows, dtype=torch.float32), {"skipped": skipped, "truncated": int(too_many)}
+    return torch.tensor(rows, dtype=torch.float64), {"skipped": skipped, "truncated": int(too_many)}
 
 
 def points_from_drawing(rgba, n_max: int = 20_000, extent: float = 4.0) -> Tensor:

@@ -145,7 +145,8 @@ def test_points_from_csv():
     pts, notes = points_from_csv(b"\n".join(b"%d,%d" % (i, i) for i in range(50)), max_rows=10)
     assert len(pts) == 10 and notes["truncated"] == 1
     for bad, reason in ((b"a,b\nc,d\n", "two numeric columns"), (b"1\n2\n3\n", "two numeric columns"),
-                        (b"\xff\xfe\x00", "not text"), (b"1,2\n", "at least 2 points")):
+                        (b"\xff\xfe\x00", "not text"), (b"1,2\n", "at least 2 points"),
+                        (b'"x,y\n' + b"1,2\n" * 100_000, "unmatched quote")):
         with pytest.raises(DataError, match=reason):
             points_from_csv(bad)
 
@@ -154,6 +155,10 @@ def test_standardize_and_drawing():
     x = torch.tensor([[10.0, 100.0], [12.0, 100.0], [14.0, 104.0]])
     s = standardize(x)
     assert torch.allclose(s.mean(0), torch.zeros(2), atol=1e-5) and s.std(0).max() == pytest.approx(1.0)
+    epoch = torch.tensor([[1.7e9, 0.0], [1.7e9 + 1, 1.0], [1.7e9 + 2, 0.0]], dtype=torch.float64)
+    assert standardize(epoch)[:, 0].tolist() == pytest.approx([-1, 0, 1], abs=1e-6)  # float32 would round to 128 s
+    with pytest.raises(DataError, match="too large"):
+        standardize(torch.tensor([[1e300, 0.0], [-1e300, 1.0]], dtype=torch.float64))
     rgba = np.zeros((10, 10, 4), dtype=np.uint8)
     assert len(points_from_drawing(rgba)) == 0
     rgba[0, 9, 3] = 255  # top-right pixel

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -57,12 +58,18 @@ def bench_toy(quick: bool = False, datasets: list[str] | None = None, losses: li
                 lab.train(n)
             elapsed = time.perf_counter() - start
             reports = [toy_report(x, data, seed=i) for i, x in enumerate(lab.sample(2500, seed=123))]
-            mean = {k: sum(r.get(k, float("nan")) for r in reports) / len(reports) for k in ("modes", "hq", "w1")}
+            # means over the seeds that did not diverge (JSON has no NaN); "diverged" counts the others
+            mean = {k: _mean([r[k] for r in reports if math.isfinite(r.get(k, math.nan))])
+                    for k in ("modes", "hq", "w1")}
             yield {"bench": "toy-quality", "dataset": dataset, "loss": loss, "seeds": len(cfgs), "steps": n,
-                   "modes": round(mean["modes"], 2), "n_modes": len(data.modes), "hq": round(mean["hq"], 4),
-                   "w1": round(mean["w1"], 4), "diverged": sum(d is not None for d in lab.diverged),
+                   "modes": mean["modes"], "n_modes": len(data.modes), "hq": mean["hq"],
+                   "w1": mean["w1"], "diverged": sum(d is not None for d in lab.diverged),
                    "per_seed_modes": [r.get("modes") for r in reports], "train_seconds": round(elapsed, 1)}
     yield from bench_toy_speed(quick)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def bench_toy_speed(quick: bool = False) -> Iterator[dict]:

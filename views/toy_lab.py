@@ -111,11 +111,15 @@ elif source == "csv":
         st.info(t("toylab.csv_help"))
     else:
         try:
-            points, notes = points_from_csv(upload.getvalue())
+            # parsed once per upload, not on every rerun (a file may hold up to 100 MB)
+            if S.get("tl_csv_parsed", (None,))[0] != upload.file_id:
+                S.tl_csv_parsed = (upload.file_id, *points_from_csv(upload.getvalue()))
+            _, points, notes = S.tl_csv_parsed
+            scaled = standardize(points)
         except DataError as e:
             st.error(t("toylab.csv_error", reason=str(e)))
         else:
-            data = points_distribution(standardize(points), std=0.02, name=upload.name)
+            data = points_distribution(scaled, std=0.02, name=upload.name)
             data_id = f"csv:{upload.file_id}"
             if notes["skipped"]:
                 st.warning(t("toylab.csv_skipped", n=notes["skipped"]))

@@ -157,10 +157,13 @@ def cmd_toy(args: argparse.Namespace) -> int:
     lab = ToyLab([cfg], data)
     start = time.perf_counter()
     from tqdm.auto import trange
-    for _ in trange(cfg.train.steps, desc=cfg.name, disable=args.quiet or args.json, unit="step"):
-        lab.train(1)
-        if lab.diverged[0]:
-            raise CLIError(f"{lab.diverged[0]}; lower the learning rates or try another loss")
+
+    from .lab import one_thread
+    with one_thread():  # these nets are too small to share between threads
+        for _ in trange(cfg.train.steps, desc=cfg.name, disable=args.quiet or args.json, unit="step"):
+            lab.train(1)
+            if lab.diverged[0]:
+                raise CLIError(f"{lab.diverged[0]}; lower the learning rates or try another loss")
     elapsed = time.perf_counter() - start
     x = lab.sample(args.samples, seed=args.seed + 1)[0].numpy()
     if args.out:

@@ -23,7 +23,8 @@ N_VIEW = 1000           # points drawn per cloud
 METRICS_EVERY = 250     # generator steps between metric snapshots
 GRID = 60               # heat-map resolution
 KEEP = "session"        # settings survive a visit to another page (Streamlit drops unrendered widgets' state)
-FRAME_S = 0.08          # training time per picture while playing: with the drawing, 5+ pictures a second
+FRAME_S = 0.05          # training time per picture while playing (drawing adds 20-40 ms)
+MIN_INTERVAL_S = 0.1    # at most 10 pictures a second
 
 st.title(t("toylab.title"))
 st.caption(t("toylab.intro"))
@@ -184,6 +185,8 @@ if S.get("tl_key") != key:
         st.error(t("toylab.bad_settings", reason=str(e)))
         st.stop()
     S.tl_key, S.tl_metrics, S.tl_pending = key, [], None
+    for stale in ("tl_step_s", "tl_frame_s"):  # timings of the previous lab
+        S.pop(stale, None)
     real = data.sample(N_VIEW, torch.Generator().manual_seed(7)).numpy()
     S.tl_real = real
     S.tl_extent = float(max(np.abs(real).max() * 1.25, 1.5))
@@ -248,29 +251,32 @@ def collect_metrics(force: bool = False) -> None:
 
 # ---------------------------------------------------------------- the live view
 
-def draw() -> None:
+def render_panels() -> list:
+    """Every configuration's picture, computed before anything is sent to the page (see live())."""
     extent = S.tl_extent
     axis = torch.linspace(-extent, extent, GRID)
     grid = torch.cartesian_prod(axis, axis)[:, [1, 0]]  # row-major over y, then x: a (y, x) heat map
-    heat = lab.discriminator(grid) if "heat" in views else [None] * len(lab.cfgs)
-    fakes = lab.sample(N_VIEW, seed=3) if "fake" in views else [None] * len(lab.cfgs)
-    manifolds = lab.manifold() if "manifold" in views else [None] * len(lab.cfgs)
-    pushes = lab.push(300) if "arrows" in views else [None] * len(lab.cfgs)
+    n = len(lab.cfgs)
+    heat = lab.discriminator(grid) if "heat" in views else [None] * n
+    fakes = lab.sample(N_VIEW, seed=3) if "fake" in views else [None] * n
+    manifolds = lab.manifold() if "manifold" in views else [None] * n
+    pushes = lab.push(300) if "arrows" in views else [None] * n
+    return [render_view(S.tl_extent, real=S.tl_real if "real" in views else None,
+                        fake=None if fakes[i] is None else fakes[i].numpy(), color=COLORS[i],
+                        heat=None if heat[i] is None else heat[i].reshape(GRID, GRID).numpy(),
+                        probability=cfg.train.loss in ("minimax", "nonsaturating"),
+                        manifold=None if manifolds[i] is None else manifolds[i].numpy(),
+                        push=None if pushes[i] is None else tuple(p.numpy() for p in pushes[i]),
+                        title=f"{i + 1}. {cfg.train.loss}")
+            for i, cfg in enumerate(lab.cfgs)]
+
+
+def show(panels: list) -> None:
     st.markdown(t("toylab.status", step=lab.step))
-    S.tl_panels = []
-    for i, col in enumerate(st.columns(len(lab.cfgs))):
-        cfg = lab.cfgs[i]
+    S.tl_panels = panels
+    for i, col in enumerate(st.columns(len(panels))):
         with col:
-            probability = cfg.train.loss in ("minimax", "nonsaturating")
-            panel = render_view(extent, real=S.tl_real if "real" in views else None,
-                                fake=None if fakes[i] is None else fakes[i].numpy(), color=COLORS[i],
-                                heat=None if heat[i] is None else heat[i].reshape(GRID, GRID).numpy(),
-                                probability=probability,
-                                manifold=None if manifolds[i] is None else manifolds[i].numpy(),
-                                push=None if pushes[i] is None else tuple(p.numpy() for p in pushes[i]),
-                                title=f"{i + 1}. {cfg.train.loss}")
-            S.tl_panels.append(panel)
-            st.image(panel, width="stretch")
+            st.image(panels[i], width="stretch")
             if lab.diverged[i]:
                 st.error(t("toylab.diverged", reason=lab.diverged[i]))
             report = S.tl_metrics[-1]["reports"][i] if S.tl_metrics else None
@@ -286,19 +292,27 @@ def draw() -> None:
 def play_frame() -> None:
     """Train for about FRAME_S, at most `speed` iterations: a slow recipe (four configurations,
     k = 5 critic steps) then still redraws several times a second."""
-    per_step = S.get("tl_step_s", 0.01)
+    per_step = S.get("tl_step_s", FRAME_S)  # unknown for a new lab: one step first
     steps = max(1, min(int(S.tl_speed), int(FRAME_S / per_step)))
     start = time.perf_counter()
     lab.train(steps)
     S.tl_step_s = (time.perf_counter() - start) / steps
 
 
+def refresh_interval() -> float:
+    """Seconds between live pictures: a little longer than a frame takes. A timer tick that arrives
+    while a frame is still running restarts it, so a too-short interval would show nothing at all."""
+    return max(MIN_INTERVAL_S, 1.3 * S.get("tl_frame_s", 0.05) + 0.02)
+
+
 if not playing:
     collect_metrics(force=True)  # paused or stepping: measure where training stands
+S.tl_interval = refresh_interval()
 
 
-@st.fragment(run_every=0.1 if playing else (1.0 if S.get("tl_pending") else None))
+@st.fragment(run_every=S.tl_interval if playing else (1.0 if S.get("tl_pending") else None))
 def live() -> None:
+    start = time.perf_counter()
     with one_thread():
         if S.get("tl_playing"):
             if all(lab.diverged):
@@ -306,7 +320,14 @@ def live() -> None:
                 st.rerun()  # nothing left to train: show Play again
             play_frame()
             collect_metrics()
-        draw()
+        # everything is computed before the first element is sent: Streamlit checks for a newer
+        # rerun request at each element, and a frame cut short there would be lost
+        panels = render_panels()
+    frame_s = time.perf_counter() - start
+    S.tl_frame_s = 0.7 * S.get("tl_frame_s", frame_s) + 0.3 * frame_s
+    if S.get("tl_playing") and frame_s > 0.9 * S.tl_interval:
+        st.rerun()  # frames take longer than the timer allows: retime it (shorter again at the next pause)
+    show(panels)
     pending = S.get("tl_pending")
     if not S.get("tl_playing") and pending is not None and pending.done():
         st.rerun()  # the metrics asked for while paused are in: draw their tab, stop polling

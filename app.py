@@ -1,6 +1,7 @@
 """GAN Studio: streamlit run app.py (or `make run`)."""
 import streamlit as st
 
+import ui.preload  # noqa: F401  (first: see its docstring)
 from ui.i18n import language_selector
 from ui.navigation import menu
 

@@ -77,9 +77,11 @@ def run(action, *args) -> None:
         st.session_state[ERROR] = t("gan_1d.diverged")
 
 
-def toggle_play() -> None:
-    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
-    if st.session_state[PLAYING]:
+def set_playing(value: bool) -> None:
+    """Play or pause, as the button said when it was drawn: a click that Streamlit delivers twice
+    (a rerun request merged with a live-view tick) must not toggle back."""
+    st.session_state[PLAYING] = value
+    if value:
         lab.leave_stepper()  # now, so that the stepper is drawn without a phase while it plays
 
 
@@ -117,7 +119,7 @@ with main:
     buttons[2].button(t("gan_1d.alg1_step"), key="gan_1d_alg1", width="stretch", help=t("gan_1d.alg1_help"),
                       on_click=run, args=(lab.algorithm1,))
     buttons[3].button(t("gan_1d.pause") if playing else t("gan_1d.play"), key="gan_1d_play", width="stretch",
-                      on_click=toggle_play, type="primary",
+                      on_click=set_playing, args=(not playing,), type="primary",
                       icon=":material/pause:" if playing else ":material/play_arrow:")
     buttons[4].button(t("gan_1d.reset"), key="gan_1d_reset", width="stretch", icon=":material/restart_alt:",
                       on_click=stop_and, args=(lab.reset,))

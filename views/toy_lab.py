@@ -193,8 +193,10 @@ if S.get("tl_key") != key:
 lab: ToyLab = S.tl_lab
 
 
-def toggle_play() -> None:
-    S.tl_playing = not S.get("tl_playing", False)
+def set_playing(value: bool) -> None:
+    """Play or pause, as the button said when it was drawn: a click that Streamlit delivers twice
+    (a rerun request merged with a live-view tick) must not toggle back."""
+    S.tl_playing = value
 
 
 def reset() -> None:
@@ -204,7 +206,8 @@ def reset() -> None:
 
 controls = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="bottom")
 playing = S.get("tl_playing", False)
-controls[0].button(t("toylab.pause") if playing else t("toylab.play"), on_click=toggle_play, type="primary",
+controls[0].button(t("toylab.pause") if playing else t("toylab.play"), on_click=set_playing, args=(not playing,),
+                   type="primary",
                    icon=":material/pause:" if playing else ":material/play_arrow:", width="stretch", key="tl_play")
 step_d = controls[1].button(t("toylab.step_d"), width="stretch", disabled=playing, key="tl_step_d")
 step_g = controls[2].button(t("toylab.step_g"), width="stretch", disabled=playing, key="tl_step_g")

@@ -17,9 +17,8 @@ def button(page, key: str):
 
 def open_page(page, lang: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 2000})  # the whole figure in the screenshots
-    # Reach the page through the menu, then pick another language in the sidebar, as people do.
-    # (A direct /gan_1d link on a fresh server sometimes opens as a bare file page without app.py's
-    # menu and wide layout, and ?lang=zh sometimes falls back to English on a page switch: reported.)
+    # Reach the page through the menu, then pick another language in the sidebar, as people do
+    # (test_browser.py covers deep links on a fresh server).
     page.goto(page.base + "/")
     settle(page)
     page.get_by_test_id("stSidebarNav").get_by_text(catalog("en")["nav.gan_1d"]).click()

@@ -1,25 +1,20 @@
 """The Divergences page through AppTest: the numbers follow θ, the live experiment runs, both languages."""
 import math
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import app, open_page
+
 from gan_core import theory
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = "views/divergences.py"
 METRICS = ("js", "kl_pq", "kl_qp", "tv", "w1")
 
 
-def open_page(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def open_divergences(lang: str = "en") -> AppTest:
+    return open_page(PAGE, lang)
 
 
 def shown(at: AppTest) -> dict[str, float]:
@@ -28,7 +23,7 @@ def shown(at: AppTest) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def page() -> AppTest:
-    return open_page()
+    return open_divergences()
 
 
 def test_renders_in_english(page):
@@ -57,8 +52,7 @@ def test_theta_zero_shows_zeros(page):
 
 
 def test_a_bad_link_falls_back_to_the_defaults():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lang"] = "en"
+    at = app("en")
     at.run()
     at.query_params.update({"div_theta": "abc", "div_sep": "-3", "div_gan_loss": "hinge"})
     at.switch_page(PAGE).run()
@@ -68,7 +62,7 @@ def test_a_bad_link_falls_back_to_the_defaults():
 
 
 def test_gradient_experiment_runs_with_tiny_settings():
-    at = open_page()
+    at = open_divergences()
     at.select_slider(key="div_grid").set_value(5)
     at.select_slider(key="div_steps").set_value(50)
     at.button(key="div_start").click().run()
@@ -87,7 +81,7 @@ def test_gradient_experiment_runs_with_tiny_settings():
 
 
 def test_clipping_shows_its_bound():
-    at = open_page()
+    at = open_divergences()
     assert not any(s.key == "div_clip" for s in at.select_slider)
     at.selectbox(key="div_lipschitz__en").set_value("clip").run()
     assert not at.exception
@@ -106,7 +100,7 @@ def test_fits_table(page):
 
 
 def test_renders_in_chinese():
-    at = open_page("zh")
+    at = open_divergences("zh")
     assert at.title[0].value == "散度"
     assert at.metric[0].label == "JS 散度" and at.metric[3].label == "总变差距离"
     assert at.selectbox(key="div_gan_loss__zh").value == "minimax"

@@ -1,23 +1,18 @@
 """The GAN in 1D page through AppTest, in English and Chinese."""
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import open_page
+
 from ui.i18n import catalog
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = "views/gan_1d.py"
 
 
-def open_page(lang: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def open_gan_1d(lang: str) -> AppTest:
+    return open_page(PAGE, lang)
 
 
 def next_phase(at) -> int:
@@ -49,7 +44,7 @@ def traces(at) -> dict[str, dict]:
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_buttons_step_the_networks(lang):
     cat = catalog(lang)
-    at = open_page(lang)
+    at = open_gan_1d(lang)
     assert at.title[0].value == cat["gan_1d.title"]
     assert counters(at) == (0, 0)
     assert set(traces(at)) >= {cat["gan_1d.plot_pdata"], cat["gan_1d.plot_pg"], cat["gan_1d.plot_d"],
@@ -84,7 +79,7 @@ def test_buttons_step_the_networks(lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_phase_stepper_goes_from_a_to_d(lang):
     cat = catalog(lang)
-    at = open_page(lang)
+    at = open_gan_1d(lang)
     assert at.button(key="gan_1d_next_phase").label == cat["gan_1d.phase_start"]
     frames = 0
     for phase, follows in zip("abcd", ["b", "c", "d", None]):
@@ -112,7 +107,7 @@ def test_phase_stepper_goes_from_a_to_d(lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_invalid_p_data_gets_a_clear_message(lang):
     cat = catalog(lang)
-    at = open_page(lang)
+    at = open_gan_1d(lang)
     at.number_input(key="gan_1d_std0").set_value(0.0).run()
     assert not at.exception
     assert [e.value for e in at.error] == [cat["gan_1d.invalid_std"].format(k=1)]
@@ -127,7 +122,7 @@ def test_invalid_p_data_gets_a_clear_message(lang):
 
 
 def test_a_second_component_changes_p_data_not_the_networks():
-    at = open_page("en")
+    at = open_gan_1d("en")
     at.button(key="gan_1d_alg1").click().run()
     pdata = traces(at)["p_data (data)"]["y"]
     at.button_group(key="gan_1d_n").set_value(2).run()
@@ -138,7 +133,7 @@ def test_a_second_component_changes_p_data_not_the_networks():
 
 
 def test_play_trains_and_pause_stops():
-    at = open_page("en")
+    at = open_gan_1d("en")
     next_phase(at)
     start = counters(at)
     at.slider(key="gan_1d_speed").set_value(5).run()
@@ -155,7 +150,7 @@ def test_play_trains_and_pause_stops():
 
 
 def test_a_new_seed_starts_over_and_a_learning_rate_does_not():
-    at = open_page("en")
+    at = open_gan_1d("en")
     at.button(key="gan_1d_alg1").click().run()
     at.select_slider(key="gan_1d_lr_d").set_value(5e-4).run()
     assert counters(at) == (1, 1)
@@ -165,7 +160,7 @@ def test_a_new_seed_starts_over_and_a_learning_rate_does_not():
 
 
 def test_coming_back_to_the_page_keeps_the_model_and_its_settings():
-    at = open_page("en")
+    at = open_gan_1d("en")
     at.number_input(key="gan_1d_seed").set_value(7).run()
     at.button_group(key="gan_1d_n").set_value(2).run()
     at.number_input(key="gan_1d_mean1").set_value(-2.0).run()

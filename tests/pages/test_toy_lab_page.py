@@ -1,25 +1,18 @@
 """The Toy Lab page through AppTest: settings from a link, the classic comparison, steps, NaN."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import open_page
+
 from gan_core.lab.toy2d import LabSpec, ModelSpec
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = "views/toy_lab.py"
 TINY = {"g_width": 8, "d_width": 8}
 
 
 def open_lab(query: str | None = None, lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lang"] = lang
-    if query is not None:
-        at.query_params["lab"] = query
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, lang, **({} if query is None else {"lab": query}))
 
 
 def tiny_link(*losses: str, **spec) -> str:

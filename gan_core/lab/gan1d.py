@@ -128,7 +128,7 @@ class Settings:
             "name=gan1d", "model.arch=mlp", "model.nz=1", "model.noise=uniform", "model.data_dim=1",
             f"model.activation={self.activation}", f"model.g_depth={self.depth}", f"model.d_depth={self.depth}",
             f"model.g_width={self.g_width}", f"model.d_width={self.d_width}",
-            "data.name=toy", "data.toy=gauss1d",  # the recipe's placeholder; Gan1D passes its own p_data
+            "data.name=toy", "data.toy=gauss1d",  # a valid recipe needs a dataset; Gan1D trains on its own p_data
             f"train.loss={self.loss}", f"train.lr_g={self.lr_g}", f"train.lr_d={self.lr_d}",
             f"train.k_d={self.k_d}", f"train.batch_size={self.batch_size}", f"train.seed={self.seed}"])
 

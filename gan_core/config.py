@@ -118,6 +118,8 @@ class TrainConfig(_Strict):
     batch_size: int = Field(64, ge=1, le=65536)
     steps: int = Field(1000, ge=1, description="generator steps")
     seed: int = 0
+    lr_decay: Literal["none", "linear"] = Field("none", description="linear: both learning rates fall to 0 at "
+                                                                       "train.steps")
     ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
     instance_noise: InstanceNoise = InstanceNoise()
     amp: bool = Field(True, description="bfloat16 autocast on CUDA; ignored on CPU")
@@ -125,6 +127,23 @@ class TrainConfig(_Strict):
     sample_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     n_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+
+    # Schedules are pure functions of the generator step, so a resumed run continues exactly.
+    def lr_scale(self, step: int) -> float:
+        """Factor on lr_g and lr_d at `step`: 1, or linear  max(0, 1 - t/T)."""
+        return max(0.0, 1.0 - step / self.steps) if self.lr_decay == "linear" else 1.0
+
+    def noise_sigma(self, step: int) -> float:
+        """Instance-noise sigma_t: linear  sigma * max(0, 1 - t/T);  exponential  sigma * 0.01^(t/T)."""
+        spec = self.instance_noise
+        if spec.sigma == 0:
+            return 0.0
+        frac = min(step / (spec.anneal_steps or self.steps), 1.0)
+        if spec.anneal == "linear":
+            return spec.sigma * (1.0 - frac)
+        if spec.anneal == "exponential":
+            return spec.sigma * 0.01 ** frac
+        return spec.sigma
 
 
 class Config(_Strict):

@@ -354,14 +354,6 @@ class ToyLab:
         seed = cfg.train.seed * 1_000_003 + step
         return torch.Generator().manual_seed(seed if partial == 0 else seed * 65_537 + partial)
 
-    @staticmethod
-    def _sigma(cfg: Config, step: int) -> float:
-        spec = cfg.train.instance_noise
-        if spec.sigma == 0:
-            return 0.0
-        frac = min(step / (spec.anneal_steps or cfg.train.steps), 1.0)
-        return {"linear": spec.sigma * (1 - frac), "exponential": spec.sigma * 0.01 ** frac}.get(spec.anneal, spec.sigma)
-
     # ------------------------------------------------------------ Algorithm 1, batched
 
     @staticmethod
@@ -453,7 +445,8 @@ class ToyLab:
                 partial = self._partial
             for grp in self.groups:
                 gens = [self._rng(c, self.step, partial) for c in grp.cfgs]
-                sigmas = [self._sigma(c, self.step) for c in grp.cfgs]
+                sigmas = [c.train.noise_sigma(self.step) for c in grp.cfgs]
+                self._schedule_lr(grp)
                 stats: list[dict] = [{} for _ in grp.cfgs]
                 if what in ("both", "d"):
                     k_max = max(c.train.k_d for c in grp.cfgs)
@@ -550,13 +543,13 @@ class ToyLab:
                 out[i] = (fake[m, :n], direction[m, :n] * fake.shape[1])
         return out
 
-    def set_learning_rates(self, i: int, lr_g: float, lr_d: float) -> None:
-        grp, m = self._locate(i)
-        lrs_g = grp.opt_G.lr.view(-1).tolist()
-        lrs_d = grp.opt_D.lr.view(-1).tolist()
-        lrs_g[m], lrs_d[m] = lr_g, lr_d
-        grp.opt_G.set_lr(lrs_g)
-        grp.opt_D.set_lr(lrs_d)
+    def _schedule_lr(self, grp: _Group) -> None:
+        """The recipes' learning rates at this step (train.lr_decay), as the Trainer sets them."""
+        if all(c.train.lr_decay == "none" for c in grp.cfgs):
+            return
+        scale = [c.train.lr_scale(self.step) for c in grp.cfgs]
+        grp.opt_G.set_lr([c.train.lr_g * f for c, f in zip(grp.cfgs, scale)])
+        grp.opt_D.set_lr([c.train.lr_d * f for c, f in zip(grp.cfgs, scale)])
 
     def flops_per_step(self) -> int:
         """Matmul FLOPs of one Algorithm-1 iteration of all configurations, as this lab computes them.

@@ -138,17 +138,7 @@ class Trainer:
         return torch.randint(self.n_classes, (n,), generator=g).to(self.device) if self.n_classes else None
 
     def instance_noise_sigma(self) -> float:
-        """sigma_t: linear  sigma * max(0, 1 - t/T);  exponential  sigma * 0.01^(t/T)."""
-        spec = self.cfg.train.instance_noise
-        if spec.sigma == 0:
-            return 0.0
-        horizon = spec.anneal_steps or self.cfg.train.steps
-        frac = min(self.step / horizon, 1.0)
-        if spec.anneal == "linear":
-            return spec.sigma * (1.0 - frac)
-        if spec.anneal == "exponential":
-            return spec.sigma * 0.01 ** frac
-        return spec.sigma
+        return self.cfg.train.noise_sigma(self.step)
 
     def _blur(self, x: Tensor, sigma: float, g: torch.Generator) -> Tensor:
         return x + sigma * torch.randn(x.shape, generator=g).to(x.device, x.dtype) if sigma > 0 else x
@@ -220,6 +210,7 @@ class Trainer:
         self.G.train()
         self.D.train()
         g = self.rng(self.step)
+        self._set_learning_rates()
         for _ in range(self.cfg.train.k_d):
             d_stats = self.d_step(g)
         stats = {**d_stats, **self.g_step(g)}
@@ -233,6 +224,13 @@ class Trainer:
         if bad:
             raise self.diverged(", ".join(f"{k} = {out[k]}" for k in bad))
         return out
+
+    def _set_learning_rates(self) -> None:
+        t = self.cfg.train
+        scale = t.lr_scale(self.step)
+        for opt, lr in ((self.opt_G, t.lr_g), (self.opt_D, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
     def diverged(self, what: str) -> TrainingDiverged:
         t = self.cfg.train
@@ -321,14 +319,13 @@ class Trainer:
                         str(path))
         load_optimizer(self.opt_G, tensors, card["optimizers"]["opt_G"], "opt_G")
         load_optimizer(self.opt_D, tensors, card["optimizers"]["opt_D"], "opt_D")
-        # The recipe, not the checkpoint, sets the hyperparameters: `--resume --set train.lr_d=...` applies.
-        t = self.cfg.train
-        for opt, lr in ((self.opt_G, t.lr_g), (self.opt_D, t.lr_d)):
+        # The recipe, not the checkpoint, sets the hyperparameters: `--resume --set train.lr_d=...` applies
+        for opt in (self.opt_G, self.opt_D):
             for group in opt.param_groups:
-                group["lr"] = lr
                 if "betas" in group:
-                    group["betas"] = tuple(t.betas)
+                    group["betas"] = tuple(self.cfg.train.betas)
         self.step = int(card["step"])
+        self._set_learning_rates()
 
     def export(self, path: str | Path, extra_card: dict[str, Any] | None = None) -> Path:
         """The shippable model: G (the EMA copy when there is one) and D, no optimizer state."""

@@ -22,6 +22,7 @@ VARIANTS = [
     ["model.activation=elu", "model.nz=5", "model.noise=uniform"],
     ["model.activation=leaky_relu", "train.instance_noise.sigma=0.2", "train.instance_noise.anneal=exponential"],
     ["train.ema_decay=0.9"],
+    ["train.lr_decay=linear", "train.steps=8", "train.lr_g=3e-3", "train.lr_d=3e-3"],
 ]
 
 

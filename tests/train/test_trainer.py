@@ -38,7 +38,8 @@ def test_training_is_deterministic(tiny_dcgan_cfg):
 
 
 @pytest.mark.parametrize("extra", [(), ("model.n_classes=10", "train.ema_decay=0.9"),
-                                   ("train.loss=wgan-gp", "model.d_norm=layer", "train.optimizer=rmsprop")])
+                                   ("train.loss=wgan-gp", "model.d_norm=layer", "train.optimizer=rmsprop"),
+                                   ("train.lr_decay=linear",)])
 def test_resume_continues_exactly(tiny_dcgan_cfg, tmp_path, extra):
     """4 steps in one go == 2 steps, checkpoint, a fresh process-like Trainer, 2 more steps."""
     straight = Trainer(tiny_dcgan_cfg(*extra), "cpu")
@@ -87,6 +88,20 @@ def test_instance_noise_schedules(tiny_toy_cfg):
     assert got[1][0] == pytest.approx(0.25) and got[1][1] == pytest.approx(0.05)  # 0.5 * 0.01^0.5
     assert got[2][0] == 0.0 and got[2][1] == pytest.approx(0.005)
     assert got[3] == got[2]  # stays annealed after the horizon
+
+
+def test_linear_learning_rate_decay(tiny_toy_cfg):
+    """lr_t = lr * max(0, 1 - t/T), set before each step; the default keeps lr constant."""
+    tr = Trainer(tiny_toy_cfg("train.lr_decay=linear", "train.steps=4", "train.lr_g=1e-3", "train.lr_d=2e-3"), "cpu")
+    seen = []
+    for _ in range(4):
+        tr.train_step()
+        seen.append((tr.opt_G.param_groups[0]["lr"], tr.opt_D.param_groups[0]["lr"]))
+    assert seen == [pytest.approx((1e-3 * f, 2e-3 * f)) for f in (1.0, 0.75, 0.5, 0.25)]
+    assert tr.cfg.train.lr_scale(4) == 0.0 == tr.cfg.train.lr_scale(9)
+    flat = Trainer(tiny_toy_cfg("train.steps=4"), "cpu")
+    flat.fit()
+    assert flat.opt_G.param_groups[0]["lr"] == flat.cfg.train.lr_g
 
 
 def test_ema_tracks_generator(tiny_dcgan_cfg):

@@ -5,6 +5,7 @@ import argparse
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 EPILOG = "Every command takes --help. Docs: docs/guide.md"
@@ -26,10 +27,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import ClassifierRecipe, dump_config, load_config
+    from .config import ClassifierRecipe, load_config
     from .runs import RunDir
-    from .train.callbacks import standard_callbacks
-    from .train.trainer import Trainer, latest_checkpoint
 
     if args.data_root:
         args.set = [f"data.root={args.data_root}", *args.set]
@@ -53,6 +52,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if not args.resume:
         run = RunDir.create(cfg.name, path=args.run_dir)
+    try:
+        state, trainer = _train_in(run, cfg, args)
+    except _known_errors() as e:  # before training began (data, device): the run says why
+        run.log(f"failed: {e}")
+        run.set_status("failed", message=str(e), ended_at=time.time())
+        raise
+    finally:
+        if (run.path / "job.json").exists():  # a queued job: the next one may start now
+            from .jobs import schedule
+            from .runs import RunIndex
+            RunIndex(run.path.parent).update(run)
+            schedule(run.path.parent)
+    result = {"run": str(run.path), "state": state, "step": trainer.step}
+    if args.out and state == "finished":
+        result["out"] = str(trainer.export(args.out, {"made_by": f"python -m gan_core train {args.config}"
+                                                      + "".join(f" --set {s}" for s in args.set)
+                                                      + f" --out {args.out}"}))
+    print(json.dumps(result))
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def _train_in(run, cfg, args: argparse.Namespace):
+    from .config import dump_config
+    from .train.callbacks import standard_callbacks
+    from .train.trainer import Trainer, latest_checkpoint
+
     run.write_config(dump_config(cfg))
     trainer = Trainer(cfg, device=args.device, callbacks=standard_callbacks(run, progress=not args.quiet))
     if args.resume:
@@ -68,17 +93,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signum, signal.SIG_DFL)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        state = trainer.fit()
+        return trainer.fit(), trainer
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    result = {"run": str(run.path), "state": state, "step": trainer.step}
-    if args.out and state == "finished":
-        result["out"] = str(trainer.export(args.out, {"made_by": f"python -m gan_core train {args.config}"
-                                                      + "".join(f" --set {s}" for s in args.set)
-                                                      + f" --out {args.out}"}))
-    print(json.dumps(result))
-    return 0 if state in ("finished", "stopped") else 1
 
 
 # ---------------------------------------------------------------- sample

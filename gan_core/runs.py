@@ -7,22 +7,31 @@ runs/<id>/
   samples/        sample grids (images) or point clouds (toy), named by step
   checkpoints/    step_XXXXXXX.safetensors + .json, the newest two kept
   log.txt         human-readable log
+  job.json        how the app's job queue starts it (gan_core.jobs), for runs started as jobs
 
 The root is $GAN_STUDIO_RUNS (default ./runs), so a team can point it at shared storage.
+root/index.sqlite lists the runs for fast filtering; the folders stay the truth, and the index
+is rebuilt from them whenever it is missing or damaged.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import secrets
+import socket
+import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import yaml
 
 from .io import atomic_write_json, atomic_write_text
 
-STATES = ("queued", "running", "finished", "failed", "stopped")
+STATES = ("queued", "starting", "running", "finished", "failed", "stopped")
 
 
 def runs_root() -> Path:
@@ -68,7 +77,8 @@ class RunDir:
 
     def set_status(self, state: str, **fields: Any) -> None:
         assert state in STATES, state
-        status = {**self.status(), **fields, "state": state, "updated_at": time.time(), "pid": os.getpid()}
+        status = {**self.status(), "pid": os.getpid(), "host": socket.gethostname(), **fields, "state": state,
+                  "updated_at": time.time()}
         atomic_write_json(self.path / "status.json", status)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -92,3 +102,152 @@ class RunDir:
     def log(self, message: str) -> None:
         with open(self.path / "log.txt", "a", encoding="utf-8") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+
+# ---------------------------------------------------------------- the index
+
+# (metric, better): the figures a run's best value is kept of, as logged in metrics.jsonl
+BEST = (("fd", min), ("kid", min), ("label_acc", max), ("precision", max), ("recall", max))
+COLUMNS = ("id", "name", "owner", "notes", "created", "state", "message", "dataset", "model", "loss", "steps",
+           "step", "best", "config_hash", "updated")
+
+
+def describe(run: RunDir) -> dict[str, Any]:
+    """One index row, read from the run folder. A folder that cannot be read gives state 'broken'
+    and the reason, instead of an exception."""
+    row: dict[str, Any] = {k: None for k in COLUMNS}
+    row.update(id=run.id, name=run.id, state="broken", updated=time.time())
+    try:
+        row["created"] = run.path.stat().st_mtime
+        text = (run.path / "config.yaml").read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+        if not isinstance(raw, dict):
+            raise ValueError("config.yaml is not a mapping")
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        row["message"] = f"unreadable run folder: {e}"
+        return row
+    import hashlib
+    data, model, train = (raw.get(k) if isinstance(raw.get(k), dict) else {} for k in ("data", "model", "train"))
+    dataset = data.get("name", "")
+    if dataset == "toy":
+        dataset = f"toy/{data.get('toy', '')}"
+    elif dataset in ("folder",) and data.get("path"):
+        dataset = f"folder/{Path(str(data['path'])).name}"
+    arch = str(model.get("arch", "dcgan"))
+    if model.get("n_classes"):
+        arch = f"conditional {arch}"
+    if model.get("img_size"):
+        arch += f" {model['img_size']}px"
+    status = run.status()
+    job = {}
+    with contextlib.suppress(OSError, json.JSONDecodeError):
+        job = json.loads((run.path / "job.json").read_text(encoding="utf-8"))
+    best: dict[str, float] = {}
+    for record in run.read_metrics():
+        for key, better in BEST:
+            v = record.get(key)
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                best[key] = better(best.get(key, v), v)
+    row.update(name=str(raw.get("name", run.id)), owner=job.get("owner", ""), notes=job.get("notes", ""),
+               created=job.get("submitted_at") or status.get("started_at") or row["created"],
+               state=status.get("state", "unknown"), message=status.get("message", ""), dataset=dataset,
+               model=arch, loss=str(train.get("loss", "")), steps=train.get("steps"), step=status.get("step", 0),
+               best=json.dumps(best), config_hash=hashlib.sha256(text.encode()).hexdigest()[:12])
+    return row
+
+
+class RunIndex:
+    """root/index.sqlite (WAL): one row per run folder. Safe with several processes writing at once
+    (SQLite locking, a 30 s busy timeout); a damaged file is moved aside and rebuilt from the folders.
+    WAL needs shared memory between the processes, so the index wants a local disk or a file system
+    with working locks; the run folders themselves may sit anywhere."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root or runs_root())
+        self.path = self.root / "index.sqlite"
+        self.problems: list[str] = []
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        for attempt in range(2):
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(COLUMNS)}, PRIMARY KEY (id))")
+                conn.execute("PRAGMA quick_check").fetchone()
+                return conn
+            except sqlite3.DatabaseError as e:
+                conn.close()
+                if attempt or isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                    raise
+                aside = self.path.with_name(f"index.sqlite.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+                self.path.replace(aside)
+                for extra in ("-wal", "-shm"):
+                    Path(str(self.path) + extra).unlink(missing_ok=True)
+                self.problems.append(f"the runs index was damaged ({e}); it was moved to {aside.name} "
+                                     f"and rebuilt from the run folders")
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction held for the block: one process at a time (used to start jobs once)."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def run_dirs(self) -> list[RunDir]:
+        """Every run folder under the root (a folder with config.yaml or status.json)."""
+        if not self.root.is_dir():
+            return []
+        return [RunDir(p) for p in sorted(self.root.iterdir())
+                if p.is_dir() and not p.name.startswith(".")
+                and ((p / "config.yaml").exists() or (p / "status.json").exists())]
+
+    def update(self, run: RunDir) -> dict[str, Any]:
+        row = describe(run)
+        with self.connect() as conn:
+            conn.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                         [row[k] for k in COLUMNS])
+        return row
+
+    def sync(self) -> list[str]:
+        """Re-read every run folder, drop rows of folders that are gone; returns the problems found."""
+        folders = self.run_dirs()
+        rows = [describe(run) for run in folders]
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM runs")
+            conn.executemany(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                             [[r[k] for k in COLUMNS] for r in rows])
+            conn.execute("COMMIT")
+        self.problems += [f"{r['id']}: {r['message']}" for r in rows if r["state"] == "broken"]
+        return self.problems
+
+    def rows(self, state: str | None = None, text: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first; `state` filters exactly, `text` matches name, notes, owner or dataset."""
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        if text:
+            sql += " AND (name LIKE ? OR notes LIKE ? OR owner LIKE ? OR dataset LIKE ? OR id LIKE ?)"
+            args += [f"%{text}%"] * 5
+        with self.connect() as conn:
+            conn.row_factory = sqlite3.Row
+            out = [dict(r) for r in conn.execute(sql + " ORDER BY created DESC", args)]
+        for r in out:
+            r["best"] = json.loads(r["best"] or "{}")
+        return out

@@ -1,0 +1,134 @@
+"""Background training jobs and the runs index: real processes, a tiny toy recipe."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from gan_core import jobs
+from gan_core.config import dump_config, load_config
+from gan_core.runs import RunDir, RunIndex
+from gan_core.train.trainer import latest_checkpoint
+
+
+def recipe(steps: int = 30, **extra: str) -> str:
+    return dump_config(load_config(None, [
+        "name=job", "model.arch=mlp", "data.name=toy", "data.toy=ring8", "model.g_width=16", "model.d_width=16",
+        "train.batch_size=32", f"train.steps={steps}", "train.log_every=1", "train.checkpoint_every=10",
+        "train.sample_every=1000", *[f"{k}={v}" for k, v in extra.items()]]))
+
+
+def wait_for(run: RunDir, states: tuple[str, ...], timeout: float = 90.0, step: int | None = None) -> dict:
+    end = time.time() + timeout
+    while time.time() < end:
+        status = jobs.refresh(run)
+        if status.get("state") in states and (step is None or status.get("step", 0) >= step):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"{run.id} never reached {states}: {run.status()}\n"
+                         f"{(run.path / 'stdout.log').read_text(errors='replace')[-2000:]}")
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("GAN_STUDIO_MAX_JOBS", "1")
+    return tmp_path / "runs"
+
+
+def test_queue_runs_one_job_at_a_time_and_moves_on_by_itself(root):
+    first = jobs.submit(recipe(40), "first", root=root)
+    second = jobs.submit(recipe(20), "second", root=root)
+    assert second.status()["state"] == "queued"  # the only slot is taken
+    wait_for(first, ("finished",))
+    # nobody called schedule(): the finishing job started the next one
+    done = wait_for(second, ("finished",))
+    assert done["step"] == 20
+    rows = {r["id"]: r for r in RunIndex(root).rows()}
+    assert rows[first.id]["state"] == "finished" and rows[first.id]["steps"] == 40
+    assert rows[first.id]["model"] == "mlp" and rows[first.id]["dataset"] == "toy/ring8"
+
+
+def test_stop_checkpoints_and_resume_continues(root):
+    run = jobs.submit(recipe(100_000), "long", root=root)
+    wait_for(run, ("running",), step=15)
+    jobs.stop(run)
+    stopped = wait_for(run, ("stopped",))
+    ckpt = latest_checkpoint(run.checkpoints)
+    assert ckpt is not None and int(ckpt.stem.split("_")[-1]) == stopped["step"]  # nothing lost
+    jobs.resume(run, steps=stopped["step"] + 10)
+    done = wait_for(run, ("finished",))
+    assert done["step"] == stopped["step"] + 10
+    steps = [r["step"] for r in run.read_metrics()]
+    assert steps == list(range(1, done["step"] + 1))  # one continuous history
+
+
+def test_a_killed_process_is_noticed_and_resumes_from_its_checkpoint(root):
+    run = jobs.submit(recipe(100_000), "killed", root=root)
+    status = wait_for(run, ("running",), step=25)
+    os.kill(status["pid"], signal.SIGKILL)
+    failed = wait_for(run, ("failed",))
+    ckpt = latest_checkpoint(run.checkpoints)
+    last = int(ckpt.stem.split("_")[-1])
+    assert last >= 20 and f"resume continues from step {last}" in failed["message"]
+    jobs.resume(run, steps=last + 5)
+    assert wait_for(run, ("finished",))["step"] == last + 5
+    assert "resumed at step %d" % last in (run.path / "log.txt").read_text()
+
+
+def test_a_stopped_queued_job_never_starts(root):
+    busy = jobs.submit(recipe(100_000), "busy", root=root)
+    waiting = jobs.submit(recipe(10), "waiting", root=root)
+    jobs.stop(waiting)
+    assert waiting.status()["state"] == "stopped"
+    jobs.stop(busy)
+    wait_for(busy, ("stopped",))
+    assert jobs.schedule(root) == [] and waiting.status()["state"] == "stopped"
+
+
+def test_a_job_that_cannot_start_says_why(root):
+    run = jobs.submit(recipe(10), "bad", root=root, device="cuda:7")
+    failed = wait_for(run, ("failed",))
+    assert "cuda" in failed["message"].lower() and "without a word" not in failed["message"]
+
+
+def test_index_survives_damage_and_reports_broken_folders(root):
+    good = RunDir.create("good", root=root)
+    good.write_config(recipe(5))
+    broken = RunDir.create("broken", root=root)
+    (broken.path / "config.yaml").write_text("model: [unclosed")
+    index = RunIndex(root)
+    index.sync()
+    (root / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    for extra in ("-wal", "-shm"):
+        Path(str(root / "index.sqlite") + extra).unlink(missing_ok=True)
+    index = RunIndex(root)
+    problems = index.sync()
+    assert any("damaged" in p for p in problems) and any(p.startswith(broken.id) for p in problems)
+    states = {r["id"]: r["state"] for r in index.rows()}
+    assert states == {good.id: "unknown", broken.id: "broken"}
+    assert list(root.glob("index.sqlite.damaged-*"))
+
+
+def _hammer(root: str, n: int) -> None:
+    index = RunIndex(root)
+    for _ in range(n):
+        run = RunDir.create("w", root=root)
+        run.write_config(recipe(5))
+        index.update(run)
+
+
+def test_index_takes_writers_from_several_processes(root):
+    RunIndex(root).sync()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_hammer, args=(str(root), 15)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert len(RunIndex(root).rows()) == 60
+    assert len(RunIndex(root).rows(text="w")) == 60 and RunIndex(root).rows(state="running") == []

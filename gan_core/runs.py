@@ -104,6 +104,19 @@ class RunDir:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
 
+def save_upload(data: bytes, filename: str, root: str | Path | None = None) -> Path:
+    """Keep an uploaded file (a zip of training pictures) under root/uploads/, named by its content,
+    so runs on shared storage can read it and the same upload is stored once."""
+    import hashlib
+    from .io import atomic_write_bytes
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(filename).stem).strip("-.")[:40] or "upload"
+    path = Path(root or runs_root()) / "uploads" / f"{digest}-{stem}{Path(filename).suffix.lower()[:8]}"
+    if not path.exists():
+        atomic_write_bytes(path, data)
+    return path.resolve()
+
+
 # ---------------------------------------------------------------- the index
 
 # (metric, better): the figures a run's best value is kept of, as logged in metrics.jsonl

@@ -20,7 +20,7 @@ SECTIONS: dict[str, list[PageSpec]] = {
     "learn": [PageSpec("views/divergences.py", "divergences", ":material/compare_arrows:"),
               PageSpec("views/gan_1d.py", "gan_1d", ":material/show_chart:"),
               PageSpec("views/toy_lab.py", "toy_lab", ":material/scatter_plot:")],
-    "train": [],
+    "train": [PageSpec("views/train.py", "training", ":material/model_training:")],
     "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:")],
     "share": [],
 }

@@ -16,7 +16,8 @@ from gan_core.lab.toy2d import LOSS_DEFAULTS, TOY_SOURCES, LabSpec, ModelSpec, T
 from gan_core.losses import LOSSES
 from gan_core.metrics.toy import toy_report
 from ui.i18n import current_language, localized_selectbox, t
-from ui.toylab_plots import COLORS, curves, render_view, snapshot_png
+from ui.plots import COLORS, curves
+from ui.toylab_plots import render_view, snapshot_png
 
 S = st.session_state
 N_VIEW = 1000           # points drawn per cloud

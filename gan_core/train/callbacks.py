@@ -39,7 +39,10 @@ class RunLogger(Callback):
         self._t_last, self._step_last = now, trainer.step
         self.run.append_metrics({"step": trainer.step, "time": round(now - self._t0, 3),
                                  "it_s": round(rate, 3), **{k: round(v, 6) for k, v in stats.items()}})
-        self.run.set_status("running", step=trainer.step, it_s=round(rate, 3))
+        extra = {}
+        if trainer.device.type == "cuda":
+            extra["gpu_mem_gb"] = round(torch.cuda.max_memory_allocated(trainer.device) / 2**30, 2)
+        self.run.set_status("running", step=trainer.step, it_s=round(rate, 3), **extra)
 
     def on_end(self, trainer: Trainer, state: str, message: str) -> None:
         self.run.log(f"{state}: {message}")

@@ -347,6 +347,22 @@ class Trainer:
         return save_checkpoint(path, tensors, card)
 
 
+def time_per_step(cfg: Config, device: str | torch.device = "auto",
+                  data: ImageData | ToyDistribution | None = None, steps: int = 3) -> float:
+    """Seconds per Algorithm-1 iteration of `cfg` on `device`, measured after one warm-up step
+    (the estimate the Train page shows before a run starts)."""
+    trainer = Trainer(cfg, device, data=data)
+    trainer.train_step()
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
+    return (time.perf_counter() - start) / steps
+
+
 def latest_checkpoint(directory: str | Path) -> Path | None:
     """The newest step_*.json in `directory` whose weights verify; damaged ones are skipped."""
     cards = sorted(Path(directory).glob("step_*.json"), reverse=True)

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import streamlit as st
+import torch
 import yaml
 
 from gan_core import jobs
@@ -30,6 +31,7 @@ LOSS_RECIPES = {
 TORCHVISION = ["mnist", "fashion_mnist", "cifar10"]
 MAX_UPLOAD_IMAGES = 20_000
 BATCHES = [16, 32, 64, 128, 256]
+KEEP = "session"  # the form survives a visit to another page
 
 FORM_DEFAULTS = {"tr_name": "my-gan", "tr_data": "mnist5k", "tr_colour": True, "tr_conditional": False,
                  "tr_size": 28, "tr_loss": "nonsaturating", "tr_steps": 2000, "tr_batch": 64}
@@ -56,7 +58,7 @@ def data_root() -> str | None:
 def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | None:
     """Dataset widgets -> (overrides, decoded upload or None, channels, classes); None until usable."""
     options = ["mnist5k", "upload", "torchvision"]
-    kind = st.radio(t("train.dataset"), options, key="tr_data", horizontal=True,
+    kind = st.radio(t("train.dataset"), options, key="tr_data", horizontal=True, persist_state=KEEP,
                     format_func=lambda o: t(f"train.data_{o}"))
     if kind == "mnist5k":
         st.caption(t("train.mnist5k_help"))
@@ -66,10 +68,10 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
         if not root:
             st.info(t("train.torchvision_missing"))
             return None
-        name = st.selectbox(t("train.torchvision_name"), TORCHVISION, key="tr_tv")
+        name = st.selectbox(t("train.torchvision_name"), TORCHVISION, key="tr_tv", persist_state=KEEP)
         st.caption(t("train.torchvision_help", root=root))
         return [f"data.name={name}", f"data.root={root}"], None, 3 if name == "cifar10" else 1, 10
-    colour = st.toggle(t("train.colour"), key="tr_colour")
+    colour = st.toggle(t("train.colour"), key="tr_colour", persist_state=KEEP)
     channels = 3 if colour else 1
     upload = st.file_uploader(t("train.upload"), type=["zip"], key="tr_zip", help=t("train.upload_help"))
     if upload is None:
@@ -89,7 +91,7 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
     if data.skipped:
         st.warning(t("train.upload_skipped", n=len(data.skipped),
                      files=", ".join(name for name, _ in data.skipped[:8])))
-    preview = grid_image(data.images[:64], nrow=8)
+    preview = grid_image(data.batch(torch.arange(min(64, len(data))))[0], nrow=8)
     st.image(enlarge(preview, 320), caption=t("train.preview"))
     return ["data.name=folder", f"data.path={path}"], data, channels, len(data.classes)
 
@@ -100,13 +102,13 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
 def recipe_overrides(conditional: bool, size: int, channels: int, classes: int) -> list[str]:
     """The model and training widgets, as `--set` overrides of configs/mnist_(c)dcgan.yaml."""
     c1, c2, c3 = st.columns(3)
-    loss = c1.selectbox(t("train.loss"), list(LOSSES), key="tr_loss")
-    steps = c2.number_input(t("train.steps"), 1, 1_000_000, step=500, key="tr_steps")
-    batch = c3.selectbox(t("train.batch"), BATCHES, key="tr_batch")
+    loss = c1.selectbox(t("train.loss"), list(LOSSES), key="tr_loss", persist_state=KEEP)
+    steps = c2.number_input(t("train.steps"), 1, 1_000_000, step=500, key="tr_steps", persist_state=KEEP)
+    batch = c3.selectbox(t("train.batch"), BATCHES, key="tr_batch", persist_state=KEEP)
     out = [f"model.img_size={size}", f"model.channels={channels}",
            f"model.n_classes={classes if conditional else 0}", *LOSS_RECIPES.get(loss, []),
            f"train.loss={loss}", f"train.steps={int(steps)}", f"train.batch_size={int(batch)}",
-           f"train.sample_every={max(50, int(steps) // 20)}", f"train.checkpoint_every={max(100, int(steps) // 10)}"]
+           f"train.log_every={max(1, min(10, int(steps) // 50))}", f"train.sample_every={max(50, int(steps) // 20)}", f"train.checkpoint_every={max(100, int(steps) // 10)}"]
     with st.expander(t("train.advanced")):
         st.caption(t("train.advanced_help"))
         a1, a2, a3 = st.columns(3)
@@ -132,14 +134,14 @@ def recipe_overrides(conditional: bool, size: int, channels: int, classes: int) 
         ]
         for col, key, widget, kwargs in fields:
             with col:
-                value = widget(key="tr_" + key.replace(".", "_"), **kwargs)
+                value = widget(key="tr_" + key.replace(".", "_"), persist_state=KEEP, **kwargs)
             if value is not None:
                 out.append(f"{key}={value}")
         b1, b2 = st.columns(2)
         beta1 = b1.number_input(t("train.beta1"), value=None, min_value=0.0, max_value=0.999, format="%.3f",
-                                placeholder=t("train.default"), key="tr_beta1")
+                                placeholder=t("train.default"), key="tr_beta1", persist_state=KEEP)
         beta2 = b2.number_input(t("train.beta2"), value=None, min_value=0.0, max_value=0.9999, format="%.4f",
-                                placeholder=t("train.default"), key="tr_beta2")
+                                placeholder=t("train.default"), key="tr_beta2", persist_state=KEEP)
         if beta1 is not None or beta2 is not None:
             out.append(f"train.betas=[{0.5 if beta1 is None else beta1}, {0.999 if beta2 is None else beta2}]")
     return out
@@ -182,38 +184,43 @@ rows = runs.rows()
 def new_run_form() -> None:
     """Dataset, model, recipe and device; Estimate and Start. Returns early while something is missing."""
     n1, n2, n3 = st.columns(3)
-    name = n1.text_input(t("train.name"), key="tr_name", max_chars=60)
-    owner = n2.text_input(t("train.owner"), key="tr_owner", max_chars=60)
-    notes = n3.text_input(t("train.notes"), key="tr_notes", max_chars=300)
+    name = n1.text_input(t("train.name"), key="tr_name", max_chars=60, persist_state=KEEP)
+    owner = n2.text_input(t("train.owner"), key="tr_owner", max_chars=60, persist_state=KEEP)
+    notes = n3.text_input(t("train.notes"), key="tr_notes", max_chars=300, persist_state=KEEP)
     m1, m2 = st.columns(2)
-    conditional = m1.toggle(t("train.conditional"), key="tr_conditional", help=t("train.conditional_help"))
-    size = m2.segmented_control(t("train.size"), [28, 32, 64], key="tr_size", required=True) or 28
+    conditional = m1.toggle(t("train.conditional"), key="tr_conditional", help=t("train.conditional_help"),
+                           persist_state=KEEP)
+    size = m2.segmented_control(t("train.size"), [28, 32, 64], key="tr_size", required=True,
+                                persist_state=KEEP) or 28
     chosen = choose_data(int(size))
-    if chosen is None:
-        return
-    overrides, upload, channels, classes = chosen
-    if conditional and classes < 2:
-        st.error(t("train.conditional_needs_classes"))
-        return
+    # the recipe widgets are drawn even while the data is not ready: Streamlit forgets the state
+    # of a widget that one run skipped
+    overrides, upload, channels, classes = chosen or ([], None, 1, 0)
     overrides += recipe_overrides(conditional, int(size), channels, classes)
     overrides.append(f"name={name.strip() or 'run'}")
-    try:
-        cfg = load_config(BASE[conditional], overrides)
-    except ConfigError as e:
-        st.error(t("train.bad_recipe", message=str(e)))
-        return
 
     devices = describe_devices()
     d1, d2 = st.columns(2)
     labels = {d["device"]: d["name"] + (f" · {d['memory_gb']} GB" if "memory_gb" in d else "") for d in devices}
     device = d1.selectbox(t("train.device"), list(labels), format_func=lambda k: f"{k}: {labels[k]}",
-                          key="tr_device", index=len(labels) - 1)
+                          key="tr_device", index=len(labels) - 1, persist_state=KEEP)
     gpus = sum(d["device"].startswith("cuda") for d in devices)
     nproc = 1
     if device.startswith("cuda") and gpus > 1:
-        nproc = d2.slider(t("train.gpus"), 1, gpus, gpus, key="tr_nproc", help=t("train.gpus_help"))
+        nproc = d2.slider(t("train.gpus"), 1, gpus, gpus, key="tr_nproc", help=t("train.gpus_help"),
+                          persist_state=KEEP)
         if nproc > 1:
             device = "cuda"
+    if chosen is None:
+        return
+    if conditional and classes < 2:
+        st.error(t("train.conditional_needs_classes"))
+        return
+    try:
+        cfg = load_config(BASE[conditional], overrides)
+    except ConfigError as e:
+        st.error(t("train.bad_recipe", message=str(e)))
+        return
 
     with st.popover(t("train.show_recipe"), icon=":material/description:"):
         st.code(dump_config(cfg), language="yaml")

@@ -72,6 +72,44 @@ class LoadedGenerator:
         return self(self.noise(n, seed, truncation), labels)
 
 
+def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
+    """Spherical interpolation between latent vectors (White 2016), rows of a and b:
+    slerp(a, b, t) = sin((1-t) w)/sin(w) a + sin(t w)/sin(w) b,  cos w = <a, b>/(|a||b|).
+    Gaussian z live near a sphere; a straight line would pass through improbable short vectors."""
+    t = torch.as_tensor(t, dtype=a.dtype).reshape(-1, 1)
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp_min(1e-12)
+    omega = torch.acos(cos.clamp(-1.0, 1.0))
+    so = torch.sin(omega)
+    straight = so.abs() < 1e-6  # (anti)parallel vectors: the formula is 0/0, fall back to a line
+    w_a = torch.where(straight, 1.0 - t, torch.sin((1.0 - t) * omega) / so.where(~straight, torch.ones_like(so)))
+    w_b = torch.where(straight, t, torch.sin(t * omega) / so.where(~straight, torch.ones_like(so)))
+    return w_a * a + w_b * b
+
+
+def interpolation(gen: LoadedGenerator, seed_a: int, seed_b: int, frames: int, label: int | None = None,
+                  truncation: float | None = None) -> Tensor:
+    """`frames` samples along the slerp path from seed_a's z to seed_b's z (the ends included)."""
+    za, zb = gen.noise(1, seed_a, truncation), gen.noise(1, seed_b, truncation)
+    t = torch.linspace(0.0, 1.0, frames)
+    z = slerp(za.expand(frames, -1), zb.expand(frames, -1), t) if gen.model.noise == "normal" \
+        else za + t.view(-1, 1) * (zb - za)  # uniform noise lives in a cube: a straight line stays inside
+    return gen(z, None if label is None else torch.full((frames,), label))
+
+
+def nearest_images(queries: Tensor, pool: Tensor, k: int = 5, batch: int = 1024) -> tuple[Tensor, Tensor]:
+    """(distances, indices) of the k pool images closest to each query in pixel space (L2 over all
+    pixels, images in [-1, 1]): the memorisation check — a sample nearly equal to a training
+    image was copied, not generated."""
+    q = queries.flatten(1).float()
+    best_d, best_i = [], []
+    for start in range(0, len(q), batch):
+        d = torch.cdist(q[start:start + batch], pool.flatten(1).float())
+        v, i = d.topk(min(k, len(pool)), dim=1, largest=False)
+        best_d.append(v)
+        best_i.append(i)
+    return torch.cat(best_d), torch.cat(best_i)
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     """The generator of a shipped/exported checkpoint (kind 'gan') or of a run's training state."""
     tensors, card = read_checkpoint(path)

@@ -22,7 +22,7 @@ SECTIONS: dict[str, list[PageSpec]] = {
               PageSpec("views/toy_lab.py", "toy_lab", ":material/scatter_plot:")],
     "train": [PageSpec("views/train.py", "training", ":material/model_training:")],
     "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:")],
-    "share": [],
+    "share": [PageSpec("views/gallery.py", "gallery", ":material/photo_library:")],
 }
 HOME = PageSpec("views/home.py", "home", ":material/home:")
 

@@ -1,9 +1,11 @@
 """A person trains a GAN on their own pictures from the browser: upload a zip, start, watch, resume."""
 import io
+import re
 import zipfile
 
 import numpy as np
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from e2e_helpers import assert_no_exception, settle, shot
 
@@ -21,12 +23,14 @@ def picture_zip(path, classes=("circles", "squares"), per_class=6, extra=True):
     return path
 
 
-def test_upload_train_watch_and_resume(page, tmp_path):
+def upload_train_stop_resume(page, tmp_path) -> str:
     page.goto(page.base + "/training")
     settle(page)
     page.get_by_text("Start a new training run").wait_for()
     settle(page)
-    if not page.get_by_role("button", name="Start training").is_visible():  # folded: runs exist
+    try:  # the form is open when there are no runs yet
+        page.get_by_text("My pictures (.zip)").wait_for(state="visible", timeout=15_000)
+    except PlaywrightTimeout:
         page.get_by_text("Start a new training run").click()
     page.get_by_text("My pictures (.zip)").click()
     settle(page)
@@ -44,7 +48,7 @@ def test_upload_train_watch_and_resume(page, tmp_path):
     page.get_by_text("12 pictures ready").wait_for()
     page.get_by_text("notes.txt").wait_for()  # the skipped file is named
     steps = page.get_by_label("Generator steps")
-    steps.fill("8")
+    steps.fill("100000")
     steps.press("Enter")
     settle(page)
     shot(page, "train_form_upload")
@@ -52,18 +56,67 @@ def test_upload_train_watch_and_resume(page, tmp_path):
     page.get_by_role("button", name="Start training").click()
     settle(page)
     assert "run=" in page.url  # the run has a link
-    page.get_by_text("finished", exact=False).first.wait_for(timeout=120_000)
-    page.get_by_text("step 8 of 8").wait_for(timeout=30_000)
-    page.get_by_test_id("stImage").last.wait_for()
+    run_id = page.url.split("run=")[1].split("&")[0]
+    page.get_by_text("steps/s").wait_for(timeout=120_000)  # running, with a rate and an ETA
+    shot(page, "train_running")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped", exact=False).first.wait_for(timeout=120_000)
     assert_no_exception(page)
-    shot(page, "train_finished")
 
-    # train on from the last checkpoint
+    # train on from the last checkpoint, a few steps past where it stopped
     until = page.get_by_label("Train until step")
-    until.fill("12")
+    progress = page.get_by_text(re.compile(r"step [\d,]+ of 100,000")).first.inner_text()
+    stopped_at = int(re.search(r"step ([\d,]+) of", progress).group(1).replace(",", ""))
+    assert stopped_at > 0
+    until.fill(str(stopped_at + 3))
     until.press("Enter")
     settle(page)
     page.get_by_role("button", name="Resume").click()
-    page.get_by_text("step 12 of 12").wait_for(timeout=120_000)
+    page.get_by_text(f"step {stopped_at + 3:,} of {stopped_at + 3:,}").wait_for(timeout=120_000)
+    page.get_by_test_id("stImage").last.wait_for()
     assert_no_exception(page)
     shot(page, "train_resumed")
+
+    # the run in the Gallery: its samples for seed 5, and its bundle
+    page.goto(page.base + f"/gallery?src=run:{run_id}&seed=5")
+    settle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download PNG").click()
+    dl.value.save_as(tmp_path / "here.png")
+    page.get_by_role("tab", name="Share").click()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export run (.zip)").click()
+    dl.value.save_as(tmp_path / "bundle.zip")
+    shot(page, "gallery_share")
+    return run_id
+
+
+def test_upload_train_stop_resume_export_import(page, browser, fresh_server, tmp_path):
+    run_id = upload_train_stop_resume(page, tmp_path)
+    # a teammate with another runs folder imports the bundle and draws the same samples
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+    other.set_default_timeout(60_000)
+    other.goto(fresh_server + "/gallery")
+    settle(other)
+    other.get_by_role("tab", name="Share").click()
+    other.locator("input[type=file]").set_input_files(str(tmp_path / "bundle.zip"))
+    other.get_by_text(f"Imported as run {run_id}").wait_for()
+    other.goto(fresh_server + f"/gallery?src=run:{run_id}&seed=5")
+    settle(other)
+    with other.expect_download() as dl:
+        other.get_by_role("button", name="Download PNG").click()
+    dl.value.save_as(tmp_path / "there.png")
+    assert (tmp_path / "here.png").read_bytes() == (tmp_path / "there.png").read_bytes()
+    shot(other, "gallery_imported")
+
+    # a bundle with a pickle in it is refused with a sentence
+    evil = tmp_path / "evil_bundle.zip"
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as src, zipfile.ZipFile(evil, "w") as dst:
+        for m in src.infolist():
+            dst.writestr(m, src.read(m))
+        dst.writestr("checkpoints/model.pkl", b"\x80\x04K\x01.")
+    other.get_by_role("tab", name="Share").click()
+    other.locator("input[type=file]").set_input_files(str(evil))
+    other.get_by_text("does not hold").wait_for()
+    assert_no_exception(other)
+    other.context.close()

@@ -1,0 +1,221 @@
+"""Gallery: samples, interpolations, training timelines and the memorisation check of every model,
+shipped or trained here; two models side by side; run bundles out and in."""
+import io
+from pathlib import Path
+
+import streamlit as st
+import torch
+from PIL import Image
+
+from gan_core.checkpoint import CheckpointError
+from gan_core.config import ConfigError, load_config
+from gan_core.data.images import DataError
+from gan_core.runs import RunDir, RunIndex, runs_root
+from gan_core.sampling import grid_image, interpolation, nearest_images
+from gan_core.share import BundleError, export_run, import_bundle
+from gan_core.train.trainer import latest_checkpoint, load_training_data
+from ui.i18n import t
+from ui.images import enlarge, png_bytes
+from ui.models import cached_generator, generator_checkpoints
+
+S = st.session_state
+st.title(t("gallery.title"))
+st.caption(t("gallery.intro"))
+
+
+# ---------------------------------------------------------------- sources: shipped models and runs
+
+
+def sources() -> dict[str, dict]:
+    """'ckpt:<name>' for shipped checkpoints, 'run:<id>' for runs with a checkpoint."""
+    out: dict[str, dict] = {}
+    for path, card in generator_checkpoints():
+        if card.get("model", {}).get("arch") == "dcgan":
+            out[f"ckpt:{card['name']}"] = {"label": t("gallery.shipped", name=card["name"]), "path": path,
+                                           "card": card, "run": None}
+    for row in RunIndex().rows():
+        run = RunDir(runs_root() / row["id"])
+        ckpt = latest_checkpoint(run.checkpoints)
+        if ckpt is not None and "mlp" not in (row["model"] or ""):
+            out[f"run:{row['id']}"] = {"label": t("gallery.run", name=row["name"], id=row["id"],
+                                                  step=int(ckpt.stem.split("_")[-1])),
+                                       "path": ckpt, "card": None, "run": run}
+    return out
+
+
+def pick(label: str, key: str, options: dict[str, dict], default: str | None = None) -> str:
+    keys = list(options)
+    if st.query_params.get(key) in keys and key not in S:
+        S[key] = st.query_params[key]
+    if S.get(key) not in keys:
+        S[key] = default if default in keys else keys[0]
+    choice = st.selectbox(label, keys, format_func=lambda k: options[k]["label"], key=key)
+    st.query_params[key] = choice
+    return choice
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def training_pool(config_text: str, size: int, channels: int) -> torch.Tensor:
+    """Up to 5,000 training images of a recipe, in [-1, 1], for the memorisation check."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config_text)
+    cfg = load_config(f.name)
+    Path(f.name).unlink(missing_ok=True)
+    data = load_training_data(cfg)
+    idx = torch.arange(min(5000, len(data)))
+    return data.batch(idx)[0]
+
+
+def recipe_text(src: dict) -> str | None:
+    if src["run"] is not None:
+        return (src["run"].path / "config.yaml").read_text(encoding="utf-8")
+    return src["card"].get("recipe_yaml")
+
+
+def load(src: dict):
+    try:
+        return cached_generator(Path(src["path"]))
+    except CheckpointError as e:
+        st.error(t("errors.checkpoint", message=str(e)))
+        st.stop()
+
+
+def import_uploaded() -> None:
+    """The uploader's callback (it runs before the model menu is drawn, so it may pick the new run)."""
+    S.pop("g_import_error", None)
+    S.pop("g_import_done", None)
+    bundle = S.get("g_import")
+    if bundle is None:
+        return
+    try:
+        new = import_bundle(bundle.getvalue())
+    except BundleError as e:
+        S.g_import_error = str(e)
+        return
+    S.src = f"run:{new.id}"
+    st.query_params["src"] = S.src
+    S.g_import_done = new.id
+
+
+options = sources()
+if not options:
+    st.info(t("gallery.empty"))
+    st.stop()
+key = pick(t("gallery.model"), "src", options)
+src = options[key]
+if S.get("g_import_done") and key == f"run:{S.g_import_done}":  # shown here: the rerun reopens the first tab
+    st.success(t("gallery.imported", id=S.g_import_done))
+gen = load(src)
+
+c1, c2, c3, c4 = st.columns(4)
+seed = int(c1.number_input(t("gallery.seed"), 0, 2**31 - 1, 0, key="seed", bind="query-params"))
+count = int(c2.slider(t("gallery.count"), 4, 100, 36, key="g_count"))
+trunc_on = c3.toggle(t("gallery.truncation"), key="g_trunc_on", help=t("gallery.truncation_help"))
+truncation = c4.slider(t("gallery.psi"), 0.3, 3.0, 1.0, 0.1, key="g_psi", disabled=not trunc_on) if trunc_on else None
+label = None
+if gen.n_classes:
+    names = ["all"] + list(range(gen.n_classes))
+    label = st.selectbox(t("gallery.label"), names, key="g_label",
+                         format_func=lambda k: t("gallery.all_classes") if k == "all" else gen.classes[k])
+    label = None if label == "all" else int(label)
+
+
+def sample_grid(g, n: int) -> tuple[Image.Image, torch.Tensor]:
+    if g.n_classes and label is None:
+        per = max(1, n // g.n_classes)  # one row per class
+        labels = torch.arange(g.n_classes).repeat_interleave(per)
+        x = g.sample(len(labels), seed=seed, labels=labels, truncation=truncation)
+        return grid_image(x, nrow=per), x
+    labels = None if not g.n_classes else torch.full((n,), label)
+    x = g.sample(n, seed=seed, labels=labels, truncation=truncation)
+    return grid_image(x, nrow=max(1, round(n ** 0.5))), x
+
+
+tabs = st.tabs([t("gallery.tab_samples"), t("gallery.tab_interpolate"), t("gallery.tab_timeline"),
+                t("gallery.tab_memory"), t("gallery.tab_compare"), t("gallery.tab_share")])
+
+with tabs[0]:
+    grid, samples = sample_grid(gen, count)
+    st.image(enlarge(grid, 640), caption=t("gallery.samples_caption", seed=seed))
+    st.download_button(t("gallery.download_png"), png_bytes(grid), f"{key.split(':', 1)[1]}_seed{seed}.png",
+                       "image/png", icon=":material/download:", key="g_dl_grid")
+
+with tabs[1]:
+    i1, i2, i3 = st.columns(3)
+    seed_b = int(i1.number_input(t("gallery.seed_b"), 0, 2**31 - 1, seed + 1, key="g_seed_b"))
+    frames = int(i2.slider(t("gallery.frames"), 4, 32, 12, key="g_frames"))
+    path_label = label if label is not None or not gen.n_classes else 0  # a path stays within one class
+    x = interpolation(gen, seed, seed_b, frames, label=path_label, truncation=truncation)
+    pos = i3.slider(t("gallery.position"), 0, frames - 1, 0, key="g_pos")
+    left, right = st.columns([1, 3])
+    left.image(enlarge(grid_image(x[pos:pos + 1], nrow=1), 200), caption=t("gallery.frame", i=pos + 1, n=frames))
+    right.image(enlarge(grid_image(x, nrow=frames), 900), caption=t("gallery.path", a=seed, b=seed_b))
+    gif = io.BytesIO()
+    pictures = [enlarge(grid_image(x[i:i + 1], nrow=1), 256).convert("P") for i in range(frames)]
+    pictures += pictures[-2:0:-1]  # there and back, so the loop does not jump
+    pictures[0].save(gif, format="GIF", save_all=True, append_images=pictures[1:], duration=120, loop=0)
+    st.download_button(t("gallery.download_gif"), gif.getvalue(), f"interpolation_{seed}_{seed_b}.gif", "image/gif",
+                       icon=":material/animated_images:", key="g_dl_gif")
+    if gen.n_classes and label is None:
+        st.caption(t("gallery.interpolate_class0"))
+
+with tabs[2]:
+    run = src["run"]
+    grids = sorted(run.samples.glob("step_*.png")) if run is not None else []
+    if not grids:
+        st.info(t("gallery.no_timeline"))
+    else:
+        steps = [int(p.stem.split("_")[-1]) for p in grids]
+        at = st.select_slider(t("gallery.timeline_step"), steps, value=steps[-1], key="g_timeline")
+        st.image(str(grids[steps.index(at)]), caption=t("gallery.timeline_caption", step=at), width=520)
+
+with tabs[3]:
+    st.caption(t("gallery.memory_help"))
+    text = recipe_text(src)
+    if not text:
+        st.info(t("gallery.memory_no_recipe"))
+    else:
+        try:
+            pool = training_pool(text, gen.model.img_size, gen.model.channels)
+        except (DataError, ConfigError, OSError) as e:
+            st.warning(t("gallery.memory_no_data", message=str(e)))
+        else:
+            which = st.slider(t("gallery.memory_sample"), 1, len(samples), 1, key="g_mem_i") - 1
+            dist, idx = nearest_images(samples[which:which + 1], pool, k=5)
+            row = torch.cat([samples[which:which + 1], pool[idx[0]]])
+            st.image(enlarge(grid_image(row, nrow=6), 720),
+                     caption=t("gallery.memory_caption", d=", ".join(f"{v:.1f}" for v in dist[0].tolist())))
+            d_all, _ = nearest_images(samples, pool, k=1)
+            st.markdown(t("gallery.memory_summary", n=len(samples), median=f"{d_all.median().item():.1f}",
+                          low=f"{d_all.min().item():.1f}"))
+
+with tabs[4]:
+    other_key = pick(t("gallery.compare_with"), "vs", options, default=next((k for k in options if k != key), key))
+    other = load(options[other_key])
+    a, b = st.columns(2)
+    a.image(enlarge(grid, 480), caption=options[key]["label"])
+    if other.n_classes != gen.n_classes or other.model.nz != gen.model.nz:
+        st.caption(t("gallery.compare_note"))
+    b.image(enlarge(sample_grid(other, count)[0], 480), caption=options[other_key]["label"])
+    cards = [(options[k]["label"], (options[k]["card"] or cached_generator(Path(options[k]["path"])).card))
+             for k in (key, other_key)]
+    st.dataframe([{t("gallery.col_model"): name, **{m: v for m, v in (card.get("metrics") or {}).items()
+                                                    if not isinstance(v, dict)}, t("gallery.col_step"): card.get("step")}
+                  for name, card in cards], hide_index=True)
+
+with tabs[5]:
+    run = src["run"]
+    if run is not None:
+        st.markdown(t("gallery.export_help"))
+        st.download_button(t("gallery.export"), lambda: export_run(run), f"{run.id}.zip", "application/zip",
+                           icon=":material/ios_share:", key="g_export")
+        st.markdown(t("gallery.permalink"))
+        st.code(f"?src={key}&seed={seed}", language=None)
+    else:
+        st.info(t("gallery.export_shipped"))
+    st.divider()
+    st.file_uploader(t("gallery.import"), type=["zip"], key="g_import", help=t("gallery.import_help"),
+                     on_change=import_uploaded)
+    if S.get("g_import_error"):
+        st.error(t("gallery.import_bad", message=S.g_import_error))

@@ -17,7 +17,7 @@ LOW, MID, HIGH = np.array([202, 0, 32]), np.array([247, 247, 247]), np.array([5,
 
 def _diverging(v: np.ndarray) -> np.ndarray:
     """Values in [-1, 1] -> RGB: red (fake side) through white to blue (real side)."""
-    v = np.clip(v, -1, 1)[..., None]
+    v = np.clip(np.nan_to_num(v, nan=0.0), -1, 1)[..., None]  # a diverged D (NaN) shows as neutral
     return np.where(v < 0, MID + (MID - LOW) * v, MID + (HIGH - MID) * v).astype(np.uint8)
 
 

@@ -168,6 +168,8 @@ for i, col in enumerate(cols):
                          key=f"tl{i}_activation", persist_state=KEEP)
             c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz", persist_state=KEEP)
             c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise", persist_state=KEEP)
+            c2.selectbox(t("toylab.lr_decay"), ["linear", "none"], key=f"tl{i}_lr_decay", persist_state=KEEP,
+                         format_func=lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"))
 
 spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
 link = spec.to_url()
@@ -216,6 +218,10 @@ step_both = controls[3].button(t("toylab.step"), width="stretch", disabled=playi
 controls[4].button(t("toylab.reset"), on_click=reset, width="stretch", icon=":material/restart_alt:",
                    key="tl_reset")
 speed = controls[5].slider(t("toylab.speed"), 1, 200, 20, key="tl_speed", persist_state=KEEP, help=t("toylab.speed_help"))
+# the recipe's linear decay reaches lr = 0 at train.steps: past it nothing changes, so say so
+horizon = min((c.train.steps for c in lab.cfgs if c.train.lr_decay != "none"), default=None)
+if horizon is not None and lab.step >= horizon:
+    st.info(t("toylab.schedule_done", steps=f"{horizon:,}"))
 with one_thread():
     if step_d:
         lab.train(1, "d")
@@ -319,7 +325,7 @@ def live() -> None:
     start = time.perf_counter()
     with one_thread():
         if S.get("tl_playing"):
-            if all(lab.diverged):
+            if all(lab.diverged) or all(c.train.lr_decay != "none" and lab.step >= c.train.steps for c in lab.cfgs):
                 S.tl_playing = False
                 st.rerun()  # nothing left to train: show Play again
             play_frame()

@@ -136,12 +136,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint, save_checkpoint
-    from .metrics.images import evaluate_generator, load_classifier
+    from .metrics.images import default_classifier, evaluate_generator, load_classifier
     from .sampling import load_generator
 
     gen = load_generator(args.checkpoint, args.device)
     if not gen.is_image:
         raise CLIError("eval measures image generators; toy models are measured by `toy` and `bench toy`")
+    args.classifier = args.classifier or default_classifier()
     clf = load_classifier(args.classifier, args.device)
     metrics = evaluate_generator(gen, clf, n=args.n, seed=args.seed)
     metrics["classifier"] = Path(args.classifier).name
@@ -271,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "MNIST-5k test split, with the train-vs-test baseline; label accuracy for "
                                    "conditional models.")
     e.add_argument("checkpoint")
-    e.add_argument("--classifier", default="checkpoints/mnist_classifier.safetensors")
+    e.add_argument("--classifier", default=None, help="default: the shipped checkpoints/mnist_classifier")
     e.add_argument("--n", type=int, default=4500, help="generated samples (default 4500, the train split size)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")

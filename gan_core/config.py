@@ -126,6 +126,8 @@ class TrainConfig(_Strict):
     log_every: int = Field(10, ge=1)
     sample_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(500, ge=1)
+    eval_every: int | None = Field(None, ge=1, description="every N steps: FD, KID, precision/recall of 1,000 "
+                                                          "samples on the digit classifier (greyscale models)")
     n_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
 
     # Schedules are pure functions of the generator step, so a resumed run continues exactly.

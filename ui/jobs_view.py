@@ -99,6 +99,14 @@ def run_panel(run: RunDir, on_clone=None) -> str:
                             key=f"curves_{run.id}")
         else:
             st.caption(t("jobs.no_metrics"))
+        tracked = [r for r in metrics if "fd" in r]
+        if tracked:
+            m1, m2 = st.columns(2)
+            m1.plotly_chart(curves({"FD": [(r["step"], r["fd"]) for r in tracked]}, t("jobs.fd"), "FD", height=220),
+                            width="stretch", key=f"fd_{run.id}")
+            m2.plotly_chart(curves({k: [(r["step"], r[k]) for r in tracked] for k in ("precision", "recall")},
+                                   t("jobs.pr"), "", height=220), width="stretch", key=f"pr_{run.id}")
+            st.caption(t("jobs.metrics_note"))
     with right:
         grid = latest_sample(run)
         if grid is not None:

@@ -62,7 +62,7 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
                     format_func=lambda o: t(f"train.data_{o}"))
     if kind == "mnist5k":
         st.caption(t("train.mnist5k_help"))
-        return ["data.name=mnist5k"], None, 1, 10
+        return ["data.name=mnist5k", "train.eval_every=EVAL"], None, 1, 10
     if kind == "torchvision":
         root = data_root()
         if not root:
@@ -70,7 +70,9 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
             return None
         name = st.selectbox(t("train.torchvision_name"), TORCHVISION, key="tr_tv", persist_state=KEEP)
         st.caption(t("train.torchvision_help", root=root))
-        return [f"data.name={name}", f"data.root={root}"], None, 3 if name == "cifar10" else 1, 10
+        digits = name != "cifar10"  # the metric classifier reads greyscale digits (and, roughly, clothes)
+        return ([f"data.name={name}", f"data.root={root}", *(["train.eval_every=EVAL"] if digits else [])], None,
+                1 if digits else 3, 10)
     colour = st.toggle(t("train.colour"), key="tr_colour", persist_state=KEEP)
     channels = 3 if colour else 1
     upload = st.file_uploader(t("train.upload"), type=["zip"], key="tr_zip", help=t("train.upload_help"))
@@ -197,6 +199,9 @@ def new_run_form() -> None:
     # of a widget that one run skipped
     overrides, upload, channels, classes = chosen or ([], None, 1, 0)
     overrides += recipe_overrides(conditional, int(size), channels, classes)
+    steps = int(S.tr_steps)
+    # metrics during training (FD, KID, precision/recall) about ten times a run
+    overrides = [o.replace("EVAL", str(max(50, steps // 10))) for o in overrides]
     overrides.append(f"name={name.strip() or 'run'}")
 
     devices = describe_devices()

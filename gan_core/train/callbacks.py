@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import CheckpointError
 from ..data.toy import ToyDistribution
 from ..nets import sample_noise
 from ..runs import RunDir
@@ -136,6 +137,55 @@ class StopFile(Callback):
                 trainer.stop_requested = True
 
 
+class MetricTracker(Callback):
+    """Every train.eval_every steps: FD, KID, precision/recall and density/coverage of 1,000 samples
+    (fixed noise, the EMA generator when there is one) against the MNIST-5k test digits, on the
+    metric classifier's features; written to metrics.jsonl as the run goes. Greyscale models only:
+    the classifier reads digits, and its features say little about colour pictures."""
+
+    def __init__(self, run: RunDir, n: int = 1000):
+        self.run, self.n = run, n
+        self.active = False
+
+    def on_start(self, trainer: Trainer) -> None:
+        cfg = trainer.cfg
+        if not cfg.train.eval_every or cfg.model.arch != "dcgan" or cfg.model.channels != 1:
+            return
+        from ..data.images import mnist5k
+        from ..metrics.images import default_classifier, features, load_classifier
+        try:
+            self.classifier = load_classifier(default_classifier())
+        except CheckpointError as e:
+            self.run.log(f"no metrics during training: {e}")
+            return
+        test = mnist5k("test")
+        self.reference = features(self.classifier, test.batch(torch.arange(len(test)))[0])
+        g = torch.Generator().manual_seed(cfg.train.seed + 54321)
+        self.z = sample_noise(self.n, cfg.model.nz, cfg.model.noise, generator=g)
+        self.y = torch.arange(self.n) % trainer.n_classes if trainer.n_classes else None
+        self.active = True
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if self.active and trainer.step % trainer.cfg.train.eval_every == 0:
+            self.measure(trainer)
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        if self.active and state == "finished" and trainer.step % trainer.cfg.train.eval_every:
+            self.measure(trainer)
+
+    def measure(self, trainer: Trainer) -> None:
+        from ..metrics.images import fd_of_features, features, kid_of_features, precision_recall
+        x = torch.cat([trainer.sample(self.z[i:i + 250], None if self.y is None else self.y[i:i + 250])
+                       for i in range(0, self.n, 250)])
+        if x.shape[-1] != 28:
+            x = torch.nn.functional.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+        f = features(self.classifier, x)
+        kid, _ = kid_of_features(self.reference, f, subsets=20)
+        record = {"step": trainer.step, "fd": round(fd_of_features(self.reference, f), 3), "kid": round(kid, 5),
+                  **precision_recall(self.reference[:self.n], f, k=5)}
+        self.run.append_metrics(record)
+
+
 class ProgressBar(Callback):
     def __init__(self, disable: bool = False):
         self.disable = disable
@@ -157,4 +207,5 @@ class ProgressBar(Callback):
 
 def standard_callbacks(run: RunDir, progress: bool = True) -> list[Callback]:
     # on_end runs in this order: the final checkpoint is on disk before the status says "finished"
-    return [SampleWriter(run), CheckpointWriter(run), StopFile(run), RunLogger(run), ProgressBar(not progress)]
+    return [SampleWriter(run), CheckpointWriter(run), MetricTracker(run), StopFile(run), RunLogger(run),
+            ProgressBar(not progress)]

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from gan_core.metrics.images import evaluate_generator, frechet_distance, label_accuracy, load_classifier, predict
+from gan_core.metrics.images import (evaluate_generator, frechet_distance, kernel_distance, label_accuracy,
+                                    load_classifier, precision_recall, predict)
 from gan_core.sampling import load_generator
 
 
@@ -23,6 +24,29 @@ def test_frechet_distance_of_gaussians():
     c = 0.2 * torch.randn(20000, 1, 1, 2, generator=g)  # same mean, std 0.1 vs 0.2: 2 * (0.1 - 0.2)^2
     assert frechet_distance(TwoPixelFeatures(), a, c) == pytest.approx(2 * 0.01, rel=0.1)
     assert frechet_distance(TwoPixelFeatures(), a, a.clone()) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kernel_distance_is_zero_for_one_distribution_and_grows_with_a_shift():
+    g = torch.Generator().manual_seed(1)
+    a, b = (0.3 * torch.randn(2000, 1, 1, 2, generator=g) for _ in range(2))
+    same, _ = kernel_distance(TwoPixelFeatures(), a, b, subsets=20, subset_size=500)
+    near, _ = kernel_distance(TwoPixelFeatures(), a, b + 0.2, subsets=20, subset_size=500)
+    far, _ = kernel_distance(TwoPixelFeatures(), a, b + 0.6, subsets=20, subset_size=500)
+    assert abs(same) < 2e-3 and 0 < near < far
+
+
+def test_precision_recall_density_coverage_on_known_sets():
+    g = torch.Generator().manual_seed(2)
+    real = torch.randn(400, 8, generator=g)
+    same = precision_recall(real, real.clone(), k=5)
+    # identical sets: everything covered; each fake lies in its own ball and its k neighbours' (k+1)/k
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    assert same["density"] == pytest.approx(6 / 5)
+    far = precision_recall(real, real + 100.0, k=5)
+    assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    # a generator that only ever draws one real point: precise, no recall, coverage of a few balls
+    collapsed = precision_recall(real, real[:1].repeat(400, 1) + 1e-4 * torch.randn(400, 8, generator=g), k=5)
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] <= 0.02 and collapsed["coverage"] <= 0.05
 
 
 def test_shipped_classifier_is_accurate(shipped):

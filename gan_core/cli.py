@@ -50,20 +50,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps({"out": str(args.out), **metrics}))
         return 0
 
-    if not args.resume:
-        run = RunDir.create(cfg.name, path=args.run_dir)
+    from .train import ddp
+    world = ddp.setup(args.device)  # under torchrun: join the other processes; alone: nothing
     try:
-        state, trainer = _train_in(run, cfg, args)
-    except _known_errors() as e:  # before training began (data, device): the run says why
-        run.log(f"failed: {e}")
-        run.set_status("failed", message=str(e), ended_at=time.time())
-        raise
+        if not args.resume:  # one folder for all processes, made by rank 0
+            run = RunDir(ddp.broadcast(str(RunDir.create(cfg.name, path=args.run_dir).path) if world.main else None,
+                                       world))
+        try:
+            state, trainer = _train_in(run, cfg, args, world)
+        except _known_errors() as e:  # before training began (data, device): the run says why
+            if world.main:
+                run.log(f"failed: {e}")
+                run.set_status("failed", message=str(e), ended_at=time.time())
+            raise
+        finally:
+            if world.main and (run.path / "job.json").exists():  # a queued job: the next one may start now
+                from .jobs import schedule
+                from .runs import RunIndex
+                RunIndex(run.path.parent).update(run)
+                schedule(run.path.parent)
     finally:
-        if (run.path / "job.json").exists():  # a queued job: the next one may start now
-            from .jobs import schedule
-            from .runs import RunIndex
-            RunIndex(run.path.parent).update(run)
-            schedule(run.path.parent)
+        ddp.teardown()
+    if not world.main:
+        return 0 if state in ("finished", "stopped") else 1
     result = {"run": str(run.path), "state": state, "step": trainer.step}
     if args.out and state == "finished":
         result["out"] = str(trainer.export(args.out, {"made_by": f"python -m gan_core train {args.config}"
@@ -73,20 +82,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if state in ("finished", "stopped") else 1
 
 
-def _train_in(run, cfg, args: argparse.Namespace):
+def _train_in(run, cfg, args: argparse.Namespace, world):
     from .config import dump_config
     from .train.callbacks import standard_callbacks
     from .train.trainer import Trainer, latest_checkpoint
 
-    run.write_config(dump_config(cfg))
-    trainer = Trainer(cfg, device=args.device, callbacks=standard_callbacks(run, progress=not args.quiet))
+    if world.main:  # rank 0 alone writes the run folder
+        run.write_config(dump_config(cfg))
+    callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
+    trainer = Trainer(cfg, device=args.device, callbacks=callbacks)
     if args.resume:
         ckpt = latest_checkpoint(run.checkpoints)
         if ckpt is None:
             print(f"no usable checkpoint in {run.checkpoints}; starting from step 0", file=sys.stderr)
         else:
-            trainer.load_state(ckpt)
-            print(f"resuming {run.id} from step {trainer.step}", file=sys.stderr)
+            trainer.load_state(ckpt)  # every process loads the same state
+            if world.main:
+                print(f"resuming {run.id} from step {trainer.step}", file=sys.stderr)
 
     def request_stop(signum, frame):  # first signal: checkpoint and stop; second: default action
         trainer.stop_requested = True

@@ -140,14 +140,17 @@ def get_loss(name: str) -> GANLoss:
 
 
 def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                     generator: torch.Generator | None = None) -> Tensor:
+                     generator: torch.Generator | None = None, eps: Tensor | None = None) -> Tensor:
     """E[(||grad_x C(x_hat)||_2 - 1)^2] at x_hat = eps*x + (1 - eps)*G(z), eps ~ U[0, 1] per sample.
 
     `critic` is any callable mapping a batch to scores (close over labels for a
-    conditional critic). The graph is kept so the penalty trains the critic.
+    conditional critic). The graph is kept so the penalty trains the critic. `eps` (one per
+    sample) may be given, else it is drawn from `generator`.
     """
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, generator=generator).to(real.device, real.dtype)  # CPU draw: same on every device
+    if eps is None:
+        eps = torch.rand(eps_shape, generator=generator)  # CPU draw: same on every device
+    eps = eps.reshape(eps_shape).to(real.device, real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)

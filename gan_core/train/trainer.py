@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import (CheckpointError, load_module, load_optimizer, module_tensors, optimizer_tensors,
                           read_checkpoint, save_checkpoint)
@@ -30,6 +31,7 @@ from ..data.toy import ToyDistribution, get_toy
 from ..devices import resolve_device
 from ..losses import get_loss, gradient_penalty
 from ..nets import build_gan, sample_noise
+from . import ddp
 
 
 class TrainingDiverged(RuntimeError):
@@ -95,6 +97,15 @@ class Trainer:
         # it one fused pass over [x; G(z)] is the same maths at half the launches.
         self.fuse_d = not has_batchnorm(self.D)
         self.amp = t.amp and self.device.type == "cuda"
+        # Several processes (torchrun): each keeps its slice of every global batch, and G and D
+        # average their gradients through DDP (gan_core/train/ddp.py says why this is exact).
+        self.world = ddp.current()
+        self.rows = self.world.rows(t.batch_size)
+        self.G_train, self.D_train = self.G, self.D
+        if self.world.size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train = DistributedDataParallel(self.G, device_ids=ids)
+            self.D_train = DistributedDataParallel(self.D, device_ids=ids)
         self.callbacks: list[Callback] = list(callbacks or [])
         self.step = 0
         self.stop_requested = False
@@ -122,26 +133,34 @@ class Trainer:
         return torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + step)
 
     def real_batch(self, g: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """This process's rows of the global minibatch (all of it in a single process)."""
         b = self.cfg.train.batch_size
         if isinstance(self.data, ToyDistribution):
-            return self.data.sample(b, g).to(self.device), None
-        idx = torch.randint(len(self.data), (b,), generator=g).to(self.device)
+            return self.data.sample(b, g)[self.rows].to(self.device), None
+        idx = torch.randint(len(self.data), (b,), generator=g)[self.rows].to(self.device)
         x, y = self.data.batch(idx)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
-    def noise(self, n: int, g: torch.Generator) -> Tensor:
-        return sample_noise(n, self.cfg.model.nz, self.cfg.model.noise, generator=g).to(self.device)
+    def noise(self, g: torch.Generator) -> Tensor:
+        """This process's rows of a global batch of noise."""
+        z = sample_noise(self.cfg.train.batch_size, self.cfg.model.nz, self.cfg.model.noise, generator=g)
+        return z[self.rows].to(self.device)
 
-    def random_labels(self, n: int, g: torch.Generator) -> Tensor | None:
-        return torch.randint(self.n_classes, (n,), generator=g).to(self.device) if self.n_classes else None
+    def random_labels(self, g: torch.Generator) -> Tensor | None:
+        if not self.n_classes:
+            return None
+        return torch.randint(self.n_classes, (self.cfg.train.batch_size,), generator=g)[self.rows].to(self.device)
 
     def instance_noise_sigma(self) -> float:
         return self.cfg.train.noise_sigma(self.step)
 
     def _blur(self, x: Tensor, sigma: float, g: torch.Generator) -> Tensor:
-        return x + sigma * torch.randn(x.shape, generator=g).to(x.device, x.dtype) if sigma > 0 else x
+        if sigma == 0:
+            return x
+        noise = torch.randn((self.cfg.train.batch_size, *x.shape[1:]), generator=g)[self.rows]
+        return x + sigma * noise.to(x.device, x.dtype)
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
@@ -150,21 +169,22 @@ class Trainer:
 
     def d_step(self, g: torch.Generator) -> dict[str, Tensor]:
         x, y = self.real_batch(g)
-        z = self.noise(len(x), g)
+        z = self.noise(g)
         with torch.no_grad(), self._autocast():
             fake = self.G(z, y).float()
         sigma = self.instance_noise_sigma()
         x, fake = self._blur(x, sigma, g), self._blur(fake, sigma, g)
         with self._autocast():
             if self.fuse_d:
-                out = self.D(torch.cat([x, fake]), None if y is None else torch.cat([y, y])).float()
+                out = self.D_train(torch.cat([x, fake]), None if y is None else torch.cat([y, y])).float()
                 real_out, fake_out = out[: len(x)], out[len(x):]
             else:
-                real_out, fake_out = self.D(x, y).float(), self.D(fake, y).float()
+                real_out, fake_out = self.D_train(x, y).float(), self.D_train(fake, y).float()
             loss = self.loss.d_loss(real_out, fake_out)
         stats = {"loss_d": loss.detach()}
         if self.loss.gradient_penalty:
-            gp = gradient_penalty(lambda v: self.D(v, y).float(), x, fake, generator=g)
+            eps = torch.rand(self.cfg.train.batch_size, generator=g)[self.rows]  # global draw, as for x
+            gp = gradient_penalty(lambda v: self.D(v, y).float(), x, fake, eps=eps)
             loss = loss + self.cfg.train.gp_weight * gp
             stats["gp"] = gp.detach()
         self.opt_D.zero_grad(set_to_none=True)
@@ -181,12 +201,11 @@ class Trainer:
         return stats
 
     def g_step(self, g: torch.Generator) -> dict[str, Tensor]:
-        n = self.cfg.train.batch_size
-        z, y = self.noise(n, g), self.random_labels(n, g)
+        z, y = self.noise(g), self.random_labels(g)
         self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         try:
             with self._autocast():
-                fake = self._blur(self.G(z, y), self.instance_noise_sigma(), g)
+                fake = self._blur(self.G_train(z, y), self.instance_noise_sigma(), g)
                 loss = self.loss.g_loss(self.D(fake, y).float())
             self.opt_G.zero_grad(set_to_none=True)
             loss.backward()
@@ -213,7 +232,7 @@ class Trainer:
         self._set_learning_rates()
         for _ in range(self.cfg.train.k_d):
             d_stats = self.d_step(g)
-        stats = {**d_stats, **self.g_step(g)}
+        stats = ddp.average({**d_stats, **self.g_step(g)}, self.world)
         self.step += 1
         out = {k: float(v) for k, v in stats.items()}
         if self.cfg.train.instance_noise.sigma > 0:
@@ -250,7 +269,7 @@ class Trainer:
                 stats = self.train_step()
                 for cb in self.callbacks:
                     cb.on_step(self, stats)
-                if self.stop_requested:
+                if ddp.any_true(self.stop_requested, self.world):  # every process stops at the same step
                     state, message = "stopped", f"stopped at step {self.step}"
                     break
         except TrainingDiverged as e:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..checkpoint import CheckpointError
 from ..data.toy import ToyDistribution
@@ -186,6 +187,50 @@ class MetricTracker(Callback):
         self.run.append_metrics(record)
 
 
+class TensorBoardWriter(Callback):
+    """tensorboard/ in the run folder: every logged figure as a scalar and every sample grid as an
+    image, so a team can also browse runs with `tensorboard --logdir RUNS_ROOT`."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.writer = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional at run time; the run itself does not need it
+            return
+        self.writer = SummaryWriter(log_dir=str(self.run.path / "tensorboard"), purge_step=trainer.step or None)
+
+    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        t = trainer.cfg.train
+        if trainer.step % t.log_every == 0:
+            for k, v in stats.items():
+                self.writer.add_scalar(f"train/{k}", v, trainer.step)
+        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch == "dcgan":
+            grids = sorted(self.run.samples.glob(f"step_{trainer.step:07d}.png"))
+            if grids:  # the grid SampleWriter just wrote (it runs first)
+                arr = np.asarray(Image.open(grids[0]).convert("RGB"))
+                self.writer.add_image("samples", arr, trainer.step, dataformats="HWC")
+        if t.eval_every and trainer.step % t.eval_every == 0:
+            self._tracked(trainer.step)
+
+    def _tracked(self, step: int) -> None:
+        """The image metrics MetricTracker (which runs first) wrote for this step."""
+        for record in self.run.read_metrics()[-5:]:
+            if record.get("step") == step and "fd" in record:
+                for k in ("fd", "kid", "precision", "recall", "density", "coverage"):
+                    self.writer.add_scalar(f"metrics/{k}", record[k], step)
+
+    def on_end(self, trainer: Trainer, state: str, message: str) -> None:
+        if self.writer is not None:
+            if trainer.cfg.train.eval_every:
+                self._tracked(trainer.step)
+            self.writer.close()
+
+
 class ProgressBar(Callback):
     def __init__(self, disable: bool = False):
         self.disable = disable
@@ -208,4 +253,4 @@ class ProgressBar(Callback):
 def standard_callbacks(run: RunDir, progress: bool = True) -> list[Callback]:
     # on_end runs in this order: the final checkpoint is on disk before the status says "finished"
     return [SampleWriter(run), CheckpointWriter(run), MetricTracker(run), StopFile(run), RunLogger(run),
-            ProgressBar(not progress)]
+            TensorBoardWriter(run), ProgressBar(not progress)]

@@ -142,6 +142,12 @@ def test_metrics_are_tracked_during_training(tiny_dcgan_cfg, tmp_path):
     assert [r["step"] for r in tracked] == [2, 3]  # every 2 steps, and at the end
     for r in tracked:
         assert r["fd"] > 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["kid"] > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(run.path / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("metrics/fd")] == [2, 3]
+    assert [e.step for e in events.Scalars("train/loss_d")] == [1, 2, 3]
+    assert [e.step for e in events.Images("samples")] == [2]  # sample_every=2 in the tiny recipe
     from gan_core.runs import describe
     assert describe(run)["best"] == json.dumps({"fd": min(r["fd"] for r in tracked),
                                                 "kid": min(r["kid"] for r in tracked),

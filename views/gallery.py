@@ -73,6 +73,22 @@ def recipe_text(src: dict) -> str | None:
     return src["card"].get("recipe_yaml")
 
 
+COMPARED = ("fd_classifier", "fd_ratio_to_baseline", "kid", "precision", "recall", "density", "coverage",
+            "label_accuracy")
+
+
+def figures(src: dict) -> dict:
+    """What is known of a model's quality: a shipped model's card; for a run, the last figures it
+    tracked while training (train.eval_every), named as on the cards."""
+    if src["run"] is None:
+        metrics = src["card"].get("metrics") or {}
+        return {k: metrics[k] for k in COMPARED if k in metrics} | {"step": src["card"].get("step")}
+    tracked = [r for r in src["run"].read_metrics() if "fd" in r]
+    last = tracked[-1] if tracked else {}
+    return {("fd_classifier" if k == "fd" else k): v for k, v in last.items() if k != "step"} | \
+        {"step": last.get("step") or src["run"].status().get("step")}
+
+
 def load(src: dict):
     try:
         return cached_generator(Path(src["path"]))
@@ -198,11 +214,8 @@ with tabs[4]:
     if other.n_classes != gen.n_classes or other.model.nz != gen.model.nz:
         st.caption(t("gallery.compare_note"))
     b.image(enlarge(sample_grid(other, count)[0], 480), caption=options[other_key]["label"])
-    cards = [(options[k]["label"], (options[k]["card"] or cached_generator(Path(options[k]["path"])).card))
-             for k in (key, other_key)]
-    st.dataframe([{t("gallery.col_model"): name, **{m: v for m, v in (card.get("metrics") or {}).items()
-                                                    if not isinstance(v, dict)}, t("gallery.col_step"): card.get("step")}
-                  for name, card in cards], hide_index=True)
+    st.dataframe([{t("gallery.col_model"): options[k]["label"], **figures(options[k])} for k in (key, other_key)],
+                 hide_index=True)
 
 with tabs[5]:
     run = src["run"]

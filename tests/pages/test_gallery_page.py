@@ -25,6 +25,10 @@ def test_shipped_models_draw_samples(lang):
     assert [o.split(" · ")[1] for o in at.selectbox(key="src").options] == ["mnist_cgan", "mnist_dcgan"]
     assert at.selectbox(key="g_label").value == "all"  # the conditional model: one row per class
     assert len(at.selectbox(key="g_label").options) == 11
+    # side by side: the two shipped models with their cards' figures (the conditional one is far closer)
+    table = at.dataframe[0].value
+    assert list(table["fd_classifier"]) == sorted(table["fd_classifier"]) and len(table) == 2
+    assert table["label_accuracy"][0] >= 0.95
     # the memorisation check ran against MNIST-5k: its summary has a number
     assert any(("median distance" in m.value or "中位数" in m.value) and "**" in m.value for m in at.markdown)
 

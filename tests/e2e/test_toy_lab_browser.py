@@ -105,6 +105,6 @@ def test_upload_csv_points(page, tmp_path):
     settle(page)
     page.get_by_text("2 rows without two finite numbers").wait_for()
     page.get_by_text("200 points, centred and scaled").wait_for()
-    assert page.locator(".js-plotly-plot").count() >= 1
+    page.locator(".js-plotly-plot").first.wait_for()  # the lab was built on the points: its curves are drawn
     assert_no_exception(page)
     shot(page, "toylab_csv_en")

@@ -51,3 +51,23 @@ def shipped():
             pytest.fail(f"shipped checkpoint {p} is missing; run `make checkpoints`")
         return p
     return path
+
+
+@pytest.fixture(scope="session")
+def few_chorales():
+    """Training windows of the first 12 chorales of music21's corpus (a small cache of its own)."""
+    from gan_core.data.music import chorale_dataset
+    return chorale_dataset("train", max_chorales=12)
+
+
+@pytest.fixture
+def tiny_music_cfg():
+    from gan_core.config import load_config
+
+    def make(*overrides: str):
+        return load_config(None, [
+            "name=tiny_music", "model.arch=musegan", "model.z_dim=4", "model.g_width=8", "model.d_width=8",
+            "data.name=bach_chorales", "train.loss=wgan-gp", "train.k_d=2", "train.batch_size=4",
+            "train.steps=2", "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2",
+            *overrides])
+    return make

@@ -69,19 +69,37 @@ class MLPConfig(_Strict):
     n_classes: Literal[0] = 0
 
 
+class MuseGANConfig(_Strict):
+    """Four-track piano rolls of 4 bars x 16 steps x 48 pitches (gan_core/nets/musegan.py)."""
+    arch: Literal["musegan"] = "musegan"
+    design: Literal["composer", "jamming", "hybrid"] = "hybrid"
+    z_dim: int = Field(32, ge=1, le=1024, description="size of each latent part (z, z_t, z_i, z_i,t)")
+    g_width: int = Field(128, ge=8, le=1024)
+    d_width: int = Field(64, ge=4, le=1024)
+    noise: Literal["normal"] = "normal"
+    n_classes: Literal[0] = 0
+    binarize: Literal["voice", "threshold"] = Field("voice", description="how samples become notes")
+
+    @property
+    def nz(self) -> int:
+        from .nets.musegan import latent_parts
+        return self.z_dim * len(latent_parts(self.design, 4))
+
+
 def _arch(value: Any) -> str:
     return value.get("arch", "dcgan") if isinstance(value, dict) else getattr(value, "arch", "dcgan")
 
 
-ModelConfig = Annotated[Union[Annotated[DCGANConfig, Tag("dcgan")], Annotated[MLPConfig, Tag("mlp")]],
+ModelConfig = Annotated[Union[Annotated[DCGANConfig, Tag("dcgan")], Annotated[MLPConfig, Tag("mlp")],
+                              Annotated[MuseGANConfig, Tag("musegan")]],
                         Discriminator(_arch, custom_error_type="unknown_arch",
-                                      custom_error_message="model.arch must be 'dcgan' or 'mlp'")]
+                                      custom_error_message="model.arch must be 'dcgan', 'mlp' or 'musegan'")]
 
 TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixture1d")
 
 
 class DataConfig(_Strict):
-    name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy"] = "mnist5k"
+    name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales"] = "mnist5k"
     root: str | None = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
     download: bool = False
     path: str | None = Field(None, description="folder or .zip of images (name: folder)")
@@ -165,9 +183,10 @@ class Config(_Strict):
                              "set model.d_norm to 'layer', 'spectral' or 'none'")
         if self.train.clip_value is not None and not loss.critic:
             raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
-        is_toy = self.data.name == "toy"
-        if is_toy != (self.model.arch == "mlp"):
-            raise ValueError("data.name 'toy' goes with model.arch 'mlp', image data with model.arch 'dcgan'")
+        pairs = {"toy": "mlp", "bach_chorales": "musegan"}
+        if pairs.get(self.data.name, "dcgan") != self.model.arch:
+            raise ValueError("data.name 'toy' goes with model.arch 'mlp', 'bach_chorales' with 'musegan', "
+                             "image data with 'dcgan'")
         return self
 
     def digest(self) -> str:
@@ -209,11 +228,11 @@ class ClassifierRecipe(_Strict):
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if str(p) not in ("dcgan", "mlp"))
+        loc = ".".join(str(p) for p in e["loc"] if str(p) not in ("dcgan", "mlp", "musegan"))
         if e["type"] == "extra_forbidden":
             lines.append(f"unknown key '{loc}'")
         elif e["type"] == "unknown_arch":
-            lines.append(f"{loc}.arch: got {e['input'].get('arch')!r}; allowed: 'dcgan', 'mlp'")
+            lines.append(f"{loc}.arch: got {e['input'].get('arch')!r}; allowed: 'dcgan', 'mlp', 'musegan'")
         else:
             msg = e["msg"].removeprefix("Value error, ")
             lines.append(msg if not loc else f"{loc}: {msg}")
@@ -265,7 +284,7 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config | Cla
     except ValidationError as err:
         sections = {"data": DataConfig, "train": ClassifierTrain if schema is ClassifierRecipe else TrainConfig,
                     "model": ClassifierModel if schema is ClassifierRecipe else
-                    (MLPConfig if (raw.get("model") or {}).get("arch") == "mlp" else DCGANConfig)}
+                    {"mlp": MLPConfig, "musegan": MuseGANConfig}.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
         hints = set()
         for e in err.errors():
             if e["type"] == "extra_forbidden":

@@ -8,10 +8,11 @@ from torch import Tensor, nn
 
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .musegan import JammingCritic, MuseGANGenerator, RollCritic
 
 
 def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for a DCGANConfig / MLPConfig (or the equivalent dict from a model card)."""
+    """(G, D) for a DCGANConfig / MLPConfig / MuseGANConfig (or the equivalent dict from a model card)."""
     m = model if isinstance(model, dict) else model.model_dump()
     if m["arch"] == "dcgan":
         g = DCGANGenerator(m["nz"], m["img_size"], m["channels"], m["ngf"], m["n_classes"], m["embed_dim"])
@@ -19,8 +20,13 @@ def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
     elif m["arch"] == "mlp":
         g = MLPGenerator(m["nz"], m["data_dim"], m["g_depth"], m["g_width"], m["activation"])
         d = MLPDiscriminator(m["data_dim"], m["d_depth"], m["d_width"], m["activation"])
+    elif m["arch"] == "musegan":
+        from ..data.music import N_PITCHES, TRACKS, WINDOW
+        g = MuseGANGenerator(m["design"], m["z_dim"], len(TRACKS), WINDOW // 16, N_PITCHES, m["g_width"])
+        critic = JammingCritic if m["design"] == "jamming" else RollCritic
+        d = critic(len(TRACKS), WINDOW, N_PITCHES, m["d_width"] // 2 if m["design"] == "jamming" else m["d_width"])
     else:
-        raise ValueError(f"unknown architecture {m['arch']!r}; known: dcgan, mlp")
+        raise ValueError(f"unknown architecture {m['arch']!r}; known: dcgan, mlp, musegan")
     return g, d
 
 

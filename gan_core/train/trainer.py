@@ -64,6 +64,9 @@ def make_optimizer(params, name: str, lr: float, betas: tuple[float, float], mom
 def load_training_data(cfg: Config) -> ImageData | ToyDistribution:
     if cfg.data.name == "toy":
         return get_toy(cfg.data.toy)
+    if cfg.data.name == "bach_chorales":
+        from ..data.music import chorale_dataset
+        return chorale_dataset({"train": "train", "test": "validation", "all": "all"}[cfg.data.split])
     return load_images(cfg.data, cfg.model.img_size, cfg.model.channels)
 
 

@@ -186,7 +186,38 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
                "amp_bf16": bool(tr.amp), "channels_last": dev.startswith("cuda"), "fused_d": tr.fuse_d}
 
 
-AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan}
+def bench_music(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
+    """MuseGAN's metrics of each shipped music model (1,000 samples; 200 with --quick) and of the
+    training and validation chorales; then the time to generate 4 bars and render them to audio."""
+    from pathlib import Path
+
+    from .apps.music import data_metrics, evaluate_music, load_music_generator, render_wav
+    from .checkpoint import list_checkpoints
+
+    rounded = lambda m: {k: round(v, 4) for k, v in m.items()}  # noqa: E731
+    for split in ("train", "validation"):
+        yield {"bench": "music", "music": f"bach_{split}", **rounded(data_metrics(split))}
+    models = [(p, c) for p, c in list_checkpoints(Path(checkpoints), kinds=("gan",))
+              if (c.get("model") or {}).get("arch") == "musegan"]
+    for path, card in models:
+        mg = load_music_generator(path)
+        yield {"bench": "music", "music": card["name"], "design": mg.design, "steps": card.get("step"),
+               **rounded(evaluate_music(mg, n=200 if quick else 1000))}
+    for path, card in models:
+        mg = load_music_generator(path)
+        mg.sample(0)  # warm-up
+        times = []
+        for seed in range(3 if quick else 10):
+            start = time.perf_counter()
+            roll = mg.sample(seed)[0]
+            _, synth = render_wav(roll)
+            times.append(time.perf_counter() - start)
+        yield {"bench": "music-speed", "music": card["name"], "synth": synth,
+               "generate_and_render_4_bars_s": round(sorted(times)[len(times) // 2], 4),
+               "worst_s": round(max(times), 4)}
+
+
+AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan, "music": bench_music}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:

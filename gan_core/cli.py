@@ -152,12 +152,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .sampling import load_generator
 
     gen = load_generator(args.checkpoint, args.device)
-    if not gen.is_image:
-        raise CLIError("eval measures image generators; toy models are measured by `toy` and `bench toy`")
-    args.classifier = args.classifier or default_classifier()
-    clf = load_classifier(args.classifier, args.device)
-    metrics = evaluate_generator(gen, clf, n=args.n, seed=args.seed)
-    metrics["classifier"] = Path(args.classifier).name
+    if gen.model.arch == "musegan":
+        from .apps.music import MusicGenerator, data_metrics, evaluate_music
+        metrics = {k: round(v, 4) for k, v in evaluate_music(MusicGenerator(gen), n=min(args.n, 1000),
+                                                             seed=args.seed).items()}
+        from .data.music import chorale_dataset
+        metrics["reference"] = {split: {k: round(v, 4) for k, v in data_metrics(split).items()}
+                                for split in ("train", "validation")}
+        metrics["reference"]["validation_chorales"] = sorted(set(chorale_dataset("validation").chorale))
+    elif not gen.is_image:
+        raise CLIError("eval measures image and music generators; toy models are measured by `toy` and `bench toy`")
+    else:
+        args.classifier = args.classifier or default_classifier()
+        clf = load_classifier(args.classifier, args.device)
+        metrics = evaluate_generator(gen, clf, n=args.n, seed=args.seed)
+        metrics["classifier"] = Path(args.classifier).name
     if args.update_card:
         tensors, card = read_checkpoint(args.checkpoint)
         card["metrics"] = {**card.get("metrics", {}), **metrics}
@@ -214,6 +223,56 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(line, flush=True)
     except ValueError as e:
         raise CLIError(str(e)) from None
+    return 0
+
+
+# ---------------------------------------------------------------- music
+
+def cmd_music(args: argparse.Namespace) -> int:
+    from .apps import music
+
+    if args.action == "data":
+        from tqdm.auto import tqdm
+
+        from .data.music import chorale_dataset
+        bar = tqdm(total=1, desc="parsing chorales", unit="chorale", disable=args.quiet)
+
+        def progress(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+        sizes = {split: len(chorale_dataset(split, progress)) for split in ("train", "validation")}
+        bar.close()
+        print(json.dumps({"windows": sizes}))
+        return 0
+    if not args.checkpoint:
+        raise CLIError("music sample needs a CHECKPOINT")
+    mg = music.load_music_generator(args.checkpoint, args.device)
+    if args.voice is not None:
+        try:
+            roll = mg.with_voice_from(args.seed, args.voice, args.voice_seed)[0]
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    else:
+        roll = mg.sample(args.seed)[0]
+    written = []
+    if args.out:
+        Path(args.out).write_bytes(music.midi_bytes(roll, args.bpm))
+        written.append(args.out)
+    if args.wav:
+        audio, synth = music.render_wav(roll, args.bpm)
+        Path(args.wav).write_bytes(audio)
+        written.append(args.wav)
+    if args.xml:
+        Path(args.xml).write_bytes(music.musicxml_bytes(roll))
+        written.append(args.xml)
+    if args.png:
+        music.roll_picture(roll).save(args.png)
+        written.append(args.png)
+    if not written:
+        raise CLIError("nothing to write: give --out song.mid, --wav song.wav, --xml song.musicxml or --png roll.png")
+    print(json.dumps({"wrote": written, "seed": args.seed, "notes": len(music.roll_notes(roll)),
+                      **({"synth": synth} if args.wav else {})}))
     return 0
 
 
@@ -279,10 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)
 
-    e = sub.add_parser("eval", help="measure an image generator (Fréchet distance, label accuracy)",
-                       description="Fréchet distance on the MNIST classifier's features against the held-out "
-                                   "MNIST-5k test split, with the train-vs-test baseline; label accuracy for "
-                                   "conditional models.")
+    e = sub.add_parser("eval", help="measure an image or music generator",
+                       description="Images: Fréchet distance, KID, precision/recall on the MNIST classifier's "
+                                   "features against the held-out MNIST-5k test split, with the train-vs-test "
+                                   "baseline; label accuracy for conditional models. Music: MuseGAN's metrics "
+                                   "(EB, UPC, QN, TD, in-scale, polyphony) of up to 1,000 samples beside the "
+                                   "training and validation chorales.")
     e.add_argument("checkpoint")
     e.add_argument("--classifier", default=None, help="default: the shipped checkpoints/mnist_classifier")
     e.add_argument("--n", type=int, default=4500, help="generated samples (default 4500, the train split size)")
@@ -306,13 +367,33 @@ def build_parser() -> argparse.ArgumentParser:
     y.set_defaults(func=cmd_toy)
 
     b = sub.add_parser("bench", help="speed and quality benchmarks, one JSON object per line",
-                       description="AREA: toy (quality over 10 seeds per loss and dataset, then speed), toy-speed.")
+                       description="AREA: toy (quality over 10 seeds per loss and dataset, then speed), toy-speed, dcgan "
+                                   "(training speed against a textbook loop), music (metrics of the shipped music "
+                                   "models and of the chorales, and generation + audio time).")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
     b.add_argument("--datasets", help="toy: only these datasets, comma-separated (ring8,grid25)")
     b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
     b.set_defaults(func=cmd_bench)
+
+    m = sub.add_parser("music", help="four-part music: sample a MuseGAN checkpoint, or build the chorale data",
+                       description="music sample CHECKPOINT --out song.mid [--wav song.wav] [--xml song.musicxml] "
+                                   "[--png roll.png] --seed S;  music data: parse the Bach chorales into the "
+                                   "cached piano-roll dataset (about a minute, once).")
+    m.add_argument("action", choices=["sample", "data"])
+    m.add_argument("checkpoint", nargs="?")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--out", help="MIDI file to write")
+    m.add_argument("--wav", help="audio to write (WAV, rendered offline)")
+    m.add_argument("--xml", help="MusicXML score to write")
+    m.add_argument("--png", help="piano-roll picture to write")
+    m.add_argument("--bpm", type=float, default=80.0, help="tempo in quarter notes per minute (default 80)")
+    m.add_argument("--voice", type=int, choices=range(4), help="0-3: take this voice's latents from --voice-seed")
+    m.add_argument("--voice-seed", type=int, default=1)
+    m.add_argument("--device", default="cpu")
+    m.add_argument("--quiet", action="store_true")
+    m.set_defaults(func=cmd_music)
 
     i = sub.add_parser("info", help="versions, devices and shipped checkpoints; or one checkpoint's card")
     i.add_argument("checkpoint", nargs="?")

@@ -151,6 +151,8 @@ def describe(run: RunDir) -> dict[str, Any]:
         arch = f"conditional {arch}"
     if model.get("img_size"):
         arch += f" {model['img_size']}px"
+    if model.get("design"):
+        arch += f" {model['design']}"
     status = run.status()
     job = {}
     with contextlib.suppress(OSError, json.JSONDecodeError):

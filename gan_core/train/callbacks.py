@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from ..checkpoint import CheckpointError
+from ..data.music import RollData
 from ..data.toy import ToyDistribution
 from ..nets import sample_noise
 from ..runs import RunDir
@@ -78,8 +79,14 @@ class SampleWriter(Callback):
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path:
-        x = trainer.sample(self.z, self.y)
         stem = self.run.samples / f"step_{trainer.step:07d}"
+        if isinstance(trainer.data, RollData):  # music: four phrases as piano rolls
+            from ..apps.music import rolls_sheet
+            from ..nets.musegan import binarize
+            path = stem.with_suffix(".png")
+            rolls_sheet(binarize(trainer.sample(self.z[:4]), trainer.cfg.model.binarize).numpy()).save(path)
+            return path
+        x = trainer.sample(self.z, self.y)
         if isinstance(trainer.data, ToyDistribution):
             path = stem.with_suffix(".npy")
             np.save(path, x.numpy())
@@ -209,7 +216,7 @@ class TensorBoardWriter(Callback):
         if trainer.step % t.log_every == 0:
             for k, v in stats.items():
                 self.writer.add_scalar(f"train/{k}", v, trainer.step)
-        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch == "dcgan":
+        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch in ("dcgan", "musegan"):
             grids = sorted(self.run.samples.glob(f"step_{trainer.step:07d}.png"))
             if grids:  # the grid SampleWriter just wrote (it runs first)
                 arr = np.asarray(Image.open(grids[0]).convert("RGB"))

@@ -1,0 +1,1 @@
+"""Inference pipelines behind the Apply pages (and the CLI)."""

@@ -102,17 +102,20 @@ def load_module(module: nn.Module, tensors: dict[str, Tensor], prefix: str, sour
     want = module.state_dict()
     got = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
     missing = [k for k in want if k not in got]
-    unexpected = [k for k in got if k not in want]
+    unexpected = sorted(k for k in got if k not in want)
     misshapen = [f"{k}: checkpoint {tuple(got[k].shape)} vs model {tuple(want[k].shape)}"
                  for k in want if k in got and got[k].shape != want[k].shape]
     if missing or unexpected or misshapen:
+        def listing(title: str, keys: list[str], show: int = 12) -> str:
+            more = f"\n    ... and {len(keys) - show} more" if len(keys) > show else ""
+            return f"{title} ({len(keys)}):\n    " + "\n    ".join(keys[:show]) + more
         parts = []
         if misshapen:
-            parts.append("shape mismatches:\n    " + "\n    ".join(misshapen))
+            parts.append(listing("shape mismatches", misshapen))
         if missing:
-            parts.append("missing keys:\n    " + "\n    ".join(missing))
+            parts.append(listing("missing keys", missing))
         if unexpected:
-            parts.append("unexpected keys:\n    " + "\n    ".join(unexpected))
+            parts.append(listing("unexpected keys", unexpected))
         raise CheckpointError(f"{source}: the '{prefix}' weights do not fit this architecture\n  "
                               + "\n  ".join(parts))
     module.load_state_dict(got)

@@ -3,6 +3,7 @@ import pickle
 
 import pytest
 import torch
+from torch import nn
 
 from gan_core.checkpoint import (CheckpointError, import_torch_state_dict, list_checkpoints, load_module,
                                  load_optimizer, module_tensors, optimizer_tensors, read_checkpoint,
@@ -45,7 +46,7 @@ def test_every_mismatched_key_is_listed(tmp_path):
     assert msg.count("checkpoint (") >= 5  # every layer whose width changed is named
     del tensors["G.net.1.running_mean"]
     tensors["G.extra.weight"] = torch.zeros(1)
-    with pytest.raises(CheckpointError, match=r"(?s)missing keys:.*net.1.running_mean.*unexpected keys:.*extra.weight"):
+    with pytest.raises(CheckpointError, match=r"(?s)missing keys \(1\):.*net.1.running_mean.*unexpected keys \(1\):.*extra.weight"):
         load_module(_gen(ngf=4), tensors, "G", "m")
 
 
@@ -146,3 +147,15 @@ def test_list_checkpoints_reads_cards_only(tmp_path):
     (tmp_path / "junk.json").write_text("[]")
     assert [p.name for p, _ in list_checkpoints(tmp_path)] == ["a.safetensors", "b.safetensors"]
     assert [c["name"] for _, c in list_checkpoints(tmp_path, kinds=("gan",))] == ["t"]
+
+
+def test_a_long_mismatch_is_sorted_counted_and_cut():
+    module = nn.Sequential(*[nn.Linear(2, 2) for _ in range(3)])
+    tensors = {f"G.extra{i:02d}.weight": torch.zeros(1) for i in range(30)}
+    tensors.update({f"G.{k}": v for k, v in module.state_dict().items()})
+    with pytest.raises(CheckpointError) as e:
+        load_module(module, tensors, "G", "m")
+    msg = str(e.value)
+    assert "unexpected keys (30):" in msg and "... and 18 more" in msg
+    shown = [line.strip() for line in msg.splitlines() if line.strip().startswith("extra")]
+    assert shown == sorted(shown) and shown[0] == "extra00.weight" and len(shown) == 12

@@ -17,8 +17,10 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or ROOT / "checkpoints")
 
 
-def generator_checkpoints() -> list[tuple[Path, dict]]:
-    return list_checkpoints(checkpoints_dir(), kinds=("gan",))
+def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp")) -> list[tuple[Path, dict]]:
+    """Shipped generators of these architectures (images and points by default; music has its own page)."""
+    return [(p, c) for p, c in list_checkpoints(checkpoints_dir(), kinds=("gan",))
+            if (c.get("model") or {}).get("arch", "dcgan") in archs]
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

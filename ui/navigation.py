@@ -21,7 +21,8 @@ SECTIONS: dict[str, list[PageSpec]] = {
               PageSpec("views/gan_1d.py", "gan_1d", ":material/show_chart:"),
               PageSpec("views/toy_lab.py", "toy_lab", ":material/scatter_plot:")],
     "train": [PageSpec("views/train.py", "training", ":material/model_training:")],
-    "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:")],
+    "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:"),
+              PageSpec("views/music.py", "music", ":material/music_note:")],
     "share": [PageSpec("views/gallery.py", "gallery", ":material/photo_library:")],
 }
 HOME = PageSpec("views/home.py", "home", ":material/home:")

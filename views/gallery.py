@@ -36,7 +36,7 @@ def sources() -> dict[str, dict]:
     for row in RunIndex().rows():
         run = RunDir(runs_root() / row["id"])
         ckpt = latest_checkpoint(run.checkpoints)
-        if ckpt is not None and "mlp" not in (row["model"] or ""):
+        if ckpt is not None and "dcgan" in (row["model"] or "dcgan"):  # image runs only (not toy, not music)
             out[f"run:{row['id']}"] = {"label": t("gallery.run", name=row["name"], id=row["id"],
                                                   step=int(ckpt.stem.split("_")[-1])),
                                        "path": ckpt, "card": None, "run": run}

@@ -106,6 +106,9 @@ class DataConfig(_Strict):
     toy: Literal[TOY_NAMES] = "ring8"  # type: ignore[valid-type]
     split: Literal["train", "test", "all"] = "train"
     max_images: int = Field(200_000, ge=1)
+    classes: list[int] | None = Field(None, description="keep only images of these labels (e.g. the normal "
+                                                        "class of a one-class anomaly detector)")
+    exclude_classes: list[int] = Field(default_factory=list, description="leave out images of these labels")
 
     @model_validator(mode="after")
     def _needs(self):

@@ -318,8 +318,28 @@ def load_images(data_cfg, size: int, channels: int) -> ImageData:
     elif data_cfg.name in TORCHVISION:
         data = torchvision_images(data_cfg.name, data_cfg.root, data_cfg.split, data_cfg.download)
     elif data_cfg.name == "folder":
-        return image_collection(data_cfg.path, size, channels, data_cfg.max_images)
+        data = image_collection(data_cfg.path, size, channels, data_cfg.max_images)
     else:
         raise DataError(f"data.name {data_cfg.name!r} is not an image dataset")
+    data = select_classes(data, getattr(data_cfg, "classes", None), getattr(data_cfg, "exclude_classes", []))
     data.images = resize_images(data.images, size, channels)
     return data
+
+
+def select_classes(data: ImageData, keep: list[int] | None, exclude: list[int]) -> ImageData:
+    """The images whose label is in `keep` (all if None) and not in `exclude`; labels unchanged."""
+    if keep is None and not exclude:
+        return data
+    if data.labels is None:
+        raise DataError(f"{data.name} has no labels, so data.classes / data.exclude_classes cannot select "
+                        "(put each class in its own subfolder)")
+    known = set(range(data.n_classes))
+    unknown = sorted((set(keep or []) | set(exclude)) - known)
+    if unknown:
+        raise DataError(f"{data.name} has classes 0..{data.n_classes - 1}; no class {unknown}")
+    mask = torch.ones(len(data), dtype=torch.bool) if keep is None else torch.isin(data.labels, torch.tensor(keep))
+    if exclude:
+        mask &= ~torch.isin(data.labels, torch.tensor(exclude))
+    if not mask.any():
+        raise DataError(f"{data.name}: no image left after selecting classes {keep} without {exclude}")
+    return ImageData(data.images[mask], data.labels[mask], data.name, data.classes, data.skipped)

@@ -167,3 +167,14 @@ def test_too_many_images(tmp_path):
     members = {f"{i}.png": png(Image.new("L", (12, 12))) for i in range(5)}
     with pytest.raises(DataError, match="more than 3 images"):
         image_collection(_write_zip(tmp_path / "m.zip", members), 16, 1, max_images=3)
+
+
+def test_classes_select_the_normal_class_or_leave_one_out():
+    from gan_core.config import load_config
+    from gan_core.data.images import load_images
+    only3 = load_images(load_config(None, ["data.classes=[3]"]).data, 28, 1)
+    assert len(only3) == 450 and set(only3.labels.tolist()) == {3}
+    but1 = load_images(load_config(None, ["data.exclude_classes=[1]"]).data, 28, 1)
+    assert len(but1) == 4050 and 1 not in set(but1.labels.tolist())
+    with pytest.raises(DataError, match="no class \\[12\\]"):
+        load_images(load_config(None, ["data.classes=[12]"]).data, 28, 1)

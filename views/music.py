@@ -13,7 +13,7 @@ from ui.models import checkpoints_dir, generator_checkpoints
 from ui.music_plots import piano_roll
 from ui.i18n import localized_selectbox, t
 
-METRICS = ("EB", "UPC", "QN", "TD", "in_scale", "polyphony")
+METRICS = ("EB", "UPC", "QN", "TD", "in_scale", "polyphony", "consonance")
 
 st.title(t("music.title"))
 st.caption(t("music.intro"))

@@ -12,6 +12,10 @@ Every function takes binary rolls (N, tracks, time, pitches) whose pitch 0 is MI
          centroids (Harte et al., 2006) per bar where both sound, averaged            (0..~2.3)
     in-scale  share of sounding (step, pitch) cells in the C-major / A-minor scale    (0..1)
     polyphony mean number of distinct pitches sounding at a step that has any         (0..)
+    consonance share of (step, voice pair), both voices sounding, whose interval (between
+         each voice's highest pitch, in semitones mod 12) is a unison/octave, third, fifth
+         or sixth; the fourth counts as dissonant, as in two-voice counterpoint. Not one of
+         MuseGAN's metrics: it shows whether the voices listen to each other           (0..1)
 
 Per-track values are averaged over tracks for the headline figure.
 """
@@ -101,6 +105,24 @@ def polyphony(rolls: np.ndarray) -> float:
     return float(sounding[sounding > 0].mean()) if (sounding > 0).any() else 0.0
 
 
+CONSONANT = (0, 3, 4, 7, 8, 9)
+
+
+def consonance(rolls: np.ndarray) -> float:
+    """Share of consonant intervals between pairs of sounding voices (NaN if no two ever sound)."""
+    r = np.asarray(rolls).astype(bool)
+    p = r.shape[-1]
+    top = np.where(r.any(-1), p - 1 - np.argmax(r[..., ::-1], axis=-1), -1)     # (N, K, T)
+    good = total = 0
+    for i in range(r.shape[1]):
+        for j in range(i + 1, r.shape[1]):
+            both = (top[:, i] >= 0) & (top[:, j] >= 0)
+            interval = np.abs(top[:, i] - top[:, j])[both] % 12
+            good += int(np.isin(interval, CONSONANT).sum())
+            total += int(both.sum())
+    return good / total if total else float("nan")
+
+
 def music_metrics(rolls: np.ndarray, lowest: int, steps_per_bar: int = 16,
                   tracks: tuple[str, ...] = ("S", "A", "T", "B")) -> dict[str, float]:
     """All of the above for a set of rolls, as a flat dict of plain floats (headline + per track)."""
@@ -113,7 +135,7 @@ def music_metrics(rolls: np.ndarray, lowest: int, steps_per_bar: int = 16,
     out = {"EB": float(np.mean(eb)), "UPC": float(np.nanmean(upc)) if not np.isnan(upc).all() else float("nan"),
            "QN": float(np.nanmean(qn)) if not np.isnan(qn).all() else float("nan"),
            "TD": float(np.nanmean(list(td.values()))) if td and not np.isnan(list(td.values())).all() else float("nan"),
-           "in_scale": in_scale(rolls, lowest), "polyphony": polyphony(rolls)}
+           "in_scale": in_scale(rolls, lowest), "polyphony": polyphony(rolls), "consonance": consonance(rolls)}
     for i, name in enumerate(tracks[:k]):
         out[f"EB_{name}"], out[f"UPC_{name}"], out[f"QN_{name}"] = float(eb[i]), float(upc[i]), float(qn[i])
     out.update(td)

@@ -57,3 +57,16 @@ def test_summary_of_a_real_chorale_is_plausible(few_chorales):
     assert m["EB"] < 0.05 and 0.9 < m["QN"] <= 1 and m["in_scale"] > 0.85
     assert 2 < m["UPC"] < 6 and 3 < m["polyphony"] <= 4 and 0 < m["TD"] < 1.5
     assert set(m) >= {"EB_S", "QN_B", "TD_SB", "TD_AT"}
+
+
+def test_consonance_of_known_chords():
+    r = roll()
+    # step 0: S G4, A E4, T C4, B C3 -> pairs: 3 (m3), 7 (5th), 19 -> 7, 4 (M3), 16 -> 4, 12 -> 0: all consonant
+    for voice, pitch in enumerate((31, 28, 24, 12)):
+        r[0, voice, 0, pitch] = 1
+    assert MM.consonance(r) == 1.0
+    # step 1: S F4, B C3 only: a fourth above an octave (17 -> 5) is dissonant
+    r[0, 0, 1, 29] = 1
+    r[0, 3, 1, 12] = 1
+    assert MM.consonance(r) == pytest.approx(6 / 7)
+    assert math.isnan(MM.consonance(roll()))

@@ -26,7 +26,7 @@ def test_the_page_makes_music_from_every_tab(lang):
     assert sum("soundfont" in c.value.lower() or "音色库" in c.value for c in at.caption) >= 3
     table = at.dataframe[0].value
     assert len(table) == len(MODELS) + 2           # each model, then the training and validation chorales
-    for column in ("EB", "UPC", "QN", "TD", "in_scale", "polyphony"):
+    for column in ("EB", "UPC", "QN", "TD", "in_scale", "polyphony", "consonance"):
         assert table[column].notna().all()
     assert len(at.get("download_button")) >= 6     # MIDI, WAV, MusicXML of the sample and of the walk
 

@@ -76,7 +76,7 @@ with controls:
     name = localized_selectbox(t("music.model"), names, "m_model", "music_hybrid" if "music_hybrid" in found
                                else names[0], lambda n: t(f"music.design.{found[n][1]['model']['design']}", name=n))
     path, card = found[name]
-    st.caption(card.get("description", ""))
+    st.caption(t(f"music.about.{card['model']['design']}"))
     try:
         mg = _load(str(path), path.stat().st_mtime_ns)
     except (CheckpointError, OSError) as e:

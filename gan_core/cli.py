@@ -42,6 +42,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("give a recipe (CONFIG.yaml) or --resume RUN_DIR")
         cfg = load_config(args.config, args.set)
 
+    from .config import AnomalyRecipe
+    if isinstance(cfg, AnomalyRecipe):
+        return _train_detector(cfg, args)
+
     if isinstance(cfg, ClassifierRecipe):
         from .train.classifier import fit_classifier
         if not args.out:
@@ -226,6 +230,65 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- anomaly
+
+def _train_detector(recipe, args: argparse.Namespace) -> int:
+    from .apps.anomaly import fit_detector, save_detector
+    from .train.callbacks import ProgressBar
+    if not args.out:
+        raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
+    det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)],
+                       log=(lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr)))
+    det.card["made_by"] = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
+        + f" --out {args.out}"
+    path = save_detector(det, args.out)
+    print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"], "validation": det.card["validation"]}))
+    return 0
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    if args.action == "train":
+        args.resume, args.data_root, args.run_dir = None, None, None
+        return cmd_train(args)
+    import csv
+    import time
+
+    import torch
+
+    from .apps.anomaly import load_detector
+    from .data.images import ImageError, decode_image, to_tensor_image
+    if not args.images:
+        raise CLIError("anomaly score needs a CHECKPOINT and at least one image")
+    det = load_detector(args.config, args.device)
+    xs, names, problems = [], [], []
+    for path in args.images:
+        try:
+            img = decode_image(path)
+        except ImageError as e:
+            problems.append(str(e))
+            continue
+        xs.append(to_tensor_image(img, det.img_size, det.channels).float().div(127.5).sub(1))
+        names.append(str(path))
+    for p in problems:
+        print(f"skipped: {p}", file=sys.stderr)
+    if not xs:
+        raise CLIError("no image could be read")
+    start = time.perf_counter()
+    result = det.score(torch.stack(xs), args.method)
+    seconds = time.perf_counter() - start
+    threshold = det.threshold(args.method) if args.threshold is None else args.threshold
+    rows = [{"image": n, "score": round(float(s), 6),
+             "anomalous": None if threshold is None else bool(s >= threshold)} for n, s in zip(names, result.score)]
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=["image", "score", "anomalous"])
+            w.writeheader()
+            w.writerows(rows)
+    print(json.dumps({"method": args.method, "threshold": threshold, "seconds": round(seconds, 3),
+                      "skipped": len(problems), "scores": rows}))
+    return 0
+
+
 # ---------------------------------------------------------------- music
 
 def cmd_music(args: argparse.Namespace) -> int:
@@ -376,6 +439,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
     b.set_defaults(func=cmd_bench)
+
+    a = sub.add_parser("anomaly", help="one-class anomaly detectors: train from a recipe, score images",
+                       description="anomaly train RECIPE.yaml --out PATH;  anomaly score CHECKPOINT IMAGES... "
+                                   "--method encoder|anogan [--csv scores.csv]")
+    a.add_argument("action", choices=["train", "score"])
+    a.add_argument("config", metavar="RECIPE_OR_CHECKPOINT")
+    a.add_argument("images", nargs="*", help="score: image files")
+    a.add_argument("--method", choices=["encoder", "anogan"], default="encoder")
+    a.add_argument("--threshold", type=float, help="score: flag scores >= this (default: the detector's own)")
+    a.add_argument("--csv", help="score: write image, score, anomalous here")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="train: override the recipe")
+    a.add_argument("--out", type=Path, help="train: write the detector to OUT.safetensors + OUT.json")
+    a.add_argument("--device", default="auto")
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=cmd_anomaly)
 
     m = sub.add_parser("music", help="four-part music: sample a MuseGAN checkpoint, or build the chorale data",
                        description="music sample CHECKPOINT --out song.mid [--wav song.wav] [--xml song.musicxml] "

@@ -228,6 +228,43 @@ class ClassifierRecipe(_Strict):
         return self
 
 
+class EncoderConfig(_Strict):
+    """f-AnoGAN's izi_f encoder, trained after the GAN with G and D frozen."""
+    steps: int = Field(1500, ge=1)
+    kappa: float = Field(1.0, ge=0.0, description="weight of the discriminator-feature term")
+    lr: float = Field(1e-4, gt=0.0)
+    batch_size: int = Field(64, ge=1, le=65536)
+    width: int = Field(32, ge=1, le=1024)
+
+
+class SearchConfig(_Strict):
+    """AnoGAN's latent search: z* = argmin (1 - lam) |x - G(z)|_1 + lam |f(x) - f(G(z))|_1."""
+    steps: int = Field(500, ge=1)
+    lam: float = Field(0.1, ge=0.0, le=1.0)
+    lr: float = Field(0.05, gt=0.0)
+    restarts: int = Field(1, ge=1, le=16)
+
+
+class AnomalyRecipe(_Strict):
+    """A one-class anomaly detector (task: anomaly): a GAN trained on normal images only (the
+    `gan` section is a GAN recipe; its data.classes names the normal classes), then an encoder;
+    a part of the normal images is held out, with as many other images, to choose thresholds."""
+    task: Literal["anomaly"]
+    name: str = "anomaly"
+    description: str = ""
+    gan: Config
+    validation: float = Field(0.1, gt=0.0, lt=1.0, description="share of the normal images held out")
+    encoder: EncoderConfig = EncoderConfig()
+    search: SearchConfig = SearchConfig()
+
+    @model_validator(mode="after")
+    def _images(self):
+        if self.gan.model.arch != "dcgan" or self.gan.model.n_classes:
+            raise ValueError("an anomaly detector needs an unconditional image GAN (gan.model.arch: dcgan, "
+                             "n_classes: 0)")
+        return self
+
+
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -279,9 +316,9 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def validate_config(raw: dict[str, Any], source: str = "config") -> Config | ClassifierRecipe:
-    """Validate a raw recipe; `task: classifier` selects the classifier schema, else a GAN."""
-    schema = ClassifierRecipe if raw.get("task") == "classifier" else Config
+def validate_config(raw: dict[str, Any], source: str = "config") -> Config | ClassifierRecipe | AnomalyRecipe:
+    """Validate a raw recipe; `task: classifier` / `task: anomaly` select those schemas, else a GAN."""
+    schema = {"classifier": ClassifierRecipe, "anomaly": AnomalyRecipe}.get(raw.get("task"), Config)
     try:
         return schema.model_validate(raw)
     except ValidationError as err:

@@ -115,3 +115,133 @@ def encoder_score(G: nn.Module, D: nn.Module, E: nn.Module, x: Tensor, kappa: fl
     recon = G(E(x))
     score = izif_loss(x, recon, _features(D, x), _features(D, recon), kappa)
     return Scored(score, recon, (x - recon).abs().mean(1))
+
+
+# ---------------------------------------------------------------- detectors: recipe -> trained, thresholded model
+
+METHODS = ("encoder", "anogan")
+
+
+@dataclass
+class Detector:
+    """A GAN trained on normal images, its encoder, and the thresholds chosen on validation."""
+    G: nn.Module
+    D: nn.Module
+    E: nn.Module
+    card: dict
+
+    @property
+    def img_size(self) -> int:
+        return self.card["model"]["img_size"]
+
+    @property
+    def channels(self) -> int:
+        return self.card["model"]["channels"]
+
+    def threshold(self, method: str) -> float | None:
+        return (self.card.get("thresholds") or {}).get(method)
+
+    def score(self, x: Tensor, method: str = "encoder", progress=None, **search) -> Scored:
+        """x (B, C, H, W) in [-1, 1]; method 'encoder' (one pass) or 'anogan' (latent search, with the
+        recipe's settings unless given)."""
+        if method == "encoder":
+            return encoder_score(self.G, self.D, self.E, x, self.card["encoder"]["kappa"])
+        if method == "anogan":
+            settings = {k: self.card["search"][k] for k in ("steps", "lam", "lr", "restarts")} | search
+            return anogan_score(self.G, self.D, x, progress=progress, **settings)
+        raise ValueError(f"unknown method {method!r}; choose encoder or anogan")
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    k = max(1, round(n * fraction))
+    return perm[k:], perm[:k]
+
+
+def anomalous_pool(data_cfg, size: int, channels: int):
+    """The images of the same source that are *not* normal under data.classes / data.exclude_classes
+    (None when every image is normal)."""
+    from ..data.images import load_images
+    if data_cfg.classes is not None:
+        swapped = {"classes": None, "exclude_classes": list(data_cfg.classes)}
+    elif data_cfg.exclude_classes:
+        swapped = {"classes": list(data_cfg.exclude_classes), "exclude_classes": []}
+    else:
+        return None
+    return load_images(data_cfg.model_copy(update=swapped), size, channels)
+
+
+def fit_detector(recipe, device: str = "auto", callbacks=None, log=print) -> Detector:
+    """Train the GAN on the normal training images, then the encoder; choose each method's
+    F1-optimal threshold on the held-out normal images plus as many anomalous ones."""
+    from ..config import dump_config
+    from ..data.images import ImageData, load_images
+    from ..metrics.anomaly import ThresholdError, auroc, f1_threshold
+    from ..train.trainer import Trainer
+
+    cfg, m = recipe.gan, recipe.gan.model
+    normal = load_images(cfg.data, m.img_size, m.channels)
+    train_idx, val_idx = _split(len(normal), recipe.validation, cfg.train.seed)
+    train = ImageData(normal.images[train_idx], None, normal.name)
+    log(f"{recipe.name}: {len(train)} normal training images, {len(val_idx)} held out")
+    trainer = Trainer(cfg, device, data=train, callbacks=callbacks)
+    state = trainer.fit()
+    if state != "finished":
+        raise RuntimeError(f"GAN training {state} at step {trainer.step}")
+    G, D = trainer.sampler(), trainer.D
+    x_train = train.batch(torch.arange(len(train)))[0].to(trainer.device)
+    e = recipe.encoder
+    E = train_encoder(G, D, x_train, steps=e.steps, batch_size=e.batch_size, kappa=e.kappa, lr=e.lr,
+                      width=e.width, seed=cfg.train.seed)
+    card = {"kind": "anomaly", "name": recipe.name, "description": recipe.description, "step": trainer.step,
+            "model": m.model_dump(mode="json"), "data": cfg.data.model_dump(mode="json"),
+            "encoder": e.model_dump(mode="json"), "search": recipe.search.model_dump(mode="json"),
+            "recipe_yaml": dump_config(recipe), "thresholds": {}, "validation": {}}
+    det = Detector(G, D, E, card)
+    x_val = normal.batch(val_idx)[0].to(trainer.device)
+    pool = anomalous_pool(cfg.data, m.img_size, m.channels)
+    if pool is None:
+        card["validation"]["note"] = "no anomalous images to choose a threshold with: set it by hand"
+        return det
+    pick = torch.randperm(len(pool), generator=torch.Generator().manual_seed(cfg.train.seed + 1))[:len(val_idx)]
+    x = torch.cat([x_val, pool.batch(pick)[0].to(trainer.device)])
+    labels = torch.cat([torch.zeros(len(x_val)), torch.ones(len(pick))])
+    for method in METHODS:
+        scores = det.score(x, method).score.cpu()
+        try:
+            t = f1_threshold(scores, labels)
+        except ThresholdError as err:
+            card["validation"]["note"] = str(err)
+            continue
+        card["thresholds"][method] = t.value
+        card["validation"][method] = {"auroc": auroc(scores, labels), "f1": t.f1, "precision": t.precision,
+                                      "recall": t.recall, "n_normal": len(x_val), "n_anomalous": len(pick)}
+    return det
+
+
+def save_detector(det: Detector, path) -> "Path":
+    from ..checkpoint import module_tensors, save_checkpoint
+    tensors = {**module_tensors(det.G, "G"), **module_tensors(det.D, "D"), **module_tensors(det.E, "E")}
+    return save_checkpoint(path, tensors, det.card)
+
+
+def load_detector(path, device: str = "cpu") -> Detector:
+    from pathlib import Path
+
+    from ..checkpoint import CheckpointError, load_module, read_checkpoint
+    from ..devices import resolve_device
+    from ..nets import build_gan
+    tensors, card = read_checkpoint(path)
+    if card.get("kind") != "anomaly":
+        raise CheckpointError(f"{Path(path).name} holds a {card.get('kind')!r} model, not an anomaly detector")
+    try:
+        G, D = build_gan(card["model"])
+        E = Encoder(card["model"]["img_size"], card["model"]["channels"], card["model"]["nz"],
+                    card["encoder"]["width"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{Path(path).name}: the card does not describe a detector this version can "
+                              f"build ({e})") from None
+    for module, prefix in ((G, "G"), (D, "D"), (E, "E")):
+        load_module(module, tensors, prefix, Path(path).name)
+    dev = resolve_device(device)
+    return Detector(G.to(dev).eval(), D.to(dev).eval(), E.to(dev).eval(), card)

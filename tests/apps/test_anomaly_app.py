@@ -60,3 +60,50 @@ def test_the_encoder_scores_in_one_pass(gan):
     result = encoder_score(G, D, E, torch.cat([made, foreign]))
     assert result.score.shape == (12,) and result.residual.shape == (12, 28, 28)
     assert auroc(result.score, torch.tensor([0] * 6 + [1] * 6)) == 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory):
+    from gan_core.apps.anomaly import fit_detector, save_detector
+    from gan_core.config import load_config
+    recipe = load_config("configs/anomaly_mnist.yaml", [
+        "gan.model.nz=8", "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=3", "gan.train.batch_size=16",
+        "encoder.steps=3", "encoder.width=4", "search.steps=3", "gan.data.classes=[7]"])
+    det = fit_detector(recipe, "cpu", log=lambda *a: None)
+    return save_detector(det, tmp_path_factory.mktemp("det") / "det"), det
+
+
+def test_a_detector_is_trained_on_normal_images_and_thresholded(tiny_detector):
+    from gan_core.apps.anomaly import load_detector
+    path, det = tiny_detector
+    v = det.card["validation"]
+    assert set(det.card["thresholds"]) == {"encoder", "anogan"}
+    assert v["encoder"]["n_normal"] == 45 and v["encoder"]["n_anomalous"] == 45   # 10% of the 450 sevens
+    loaded = load_detector(path)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    assert torch.allclose(loaded.score(x, "encoder").score, det.score(x.to(next(det.G.parameters()).device),
+                                                                       "encoder").score.cpu(), atol=1e-5)
+
+
+def test_the_score_command_writes_a_csv_and_skips_what_it_cannot_read(tiny_detector, tmp_path, capsys):
+    import csv
+    import json
+
+    from PIL import Image
+
+    from gan_core.cli import main
+    path, det = tiny_detector
+    Image.new("L", (28, 28), 0).save(tmp_path / "black.png")
+    Image.new("RGBA", (40, 30), (255, 0, 0, 128)).save(tmp_path / "red.png")   # resized and converted
+    (tmp_path / "notes.png").write_text("not an image")
+    code = main(["anomaly", "score", str(path), str(tmp_path / "black.png"), str(tmp_path / "red.png"),
+                 str(tmp_path / "notes.png"), "--csv", str(tmp_path / "s.csv"), "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "notes.png: not an image" in err
+    report = json.loads(out)
+    assert report["skipped"] == 1 and report["threshold"] == det.threshold("encoder")
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert [r["image"].split("/")[-1] for r in rows] == ["black.png", "red.png"]
+    assert main(["anomaly", "score", str(path), str(tmp_path / "notes.png")]) == 2
+    assert main(["anomaly", "score", "checkpoints/mnist_dcgan.safetensors", str(tmp_path / "black.png")]) == 2
+    assert "not an anomaly detector" in capsys.readouterr().err

@@ -99,13 +99,17 @@ TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixtur
 
 
 class DataConfig(_Strict):
-    name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales"] = "mnist5k"
+    name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales",
+                  "texture"] = "mnist5k"
     root: str | None = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
     download: bool = False
     path: str | None = Field(None, description="folder or .zip of images (name: folder)")
     toy: Literal[TOY_NAMES] = "ring8"  # type: ignore[valid-type]
     split: Literal["train", "test", "all"] = "train"
     max_images: int = Field(200_000, ge=1)
+    texture: Literal["brick", "grass", "gravel"] = Field("brick", description="data.name texture: normal "
+                                                                        "patches of this scikit-image texture")
+    patches: int = Field(2000, ge=1, le=100_000, description="data.name texture: how many random patches")
     classes: list[int] | None = Field(None, description="keep only images of these labels (e.g. the normal "
                                                         "class of a one-class anomaly detector)")
     exclude_classes: list[int] = Field(default_factory=list, description="leave out images of these labels")

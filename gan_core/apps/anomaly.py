@@ -161,7 +161,12 @@ def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
 def anomalous_pool(data_cfg, size: int, channels: int):
     """The images of the same source that are *not* normal under data.classes / data.exclude_classes
     (None when every image is normal)."""
-    from ..data.images import load_images
+    from ..data.images import ImageData, load_images, resize_images
+    if data_cfg.name == "texture":  # synthetic defects on training-region patches (the test region stays unseen)
+        from ..data.textures import defect_set
+        d = defect_set(data_cfg.texture, 400, size, seed=1, split="train")
+        defective = torch.from_numpy(d["images"][d["labels"] == 1]).unsqueeze(1)
+        return ImageData(resize_images(defective, size, channels), None, f"texture/{data_cfg.texture}/defects")
     if data_cfg.classes is not None:
         swapped = {"classes": None, "exclude_classes": list(data_cfg.classes)}
     elif data_cfg.exclude_classes:
@@ -245,3 +250,53 @@ def load_detector(path, device: str = "cpu") -> Detector:
         load_module(module, tensors, prefix, Path(path).name)
     dev = resolve_device(device)
     return Detector(G.to(dev).eval(), D.to(dev).eval(), E.to(dev).eval(), card)
+
+
+def evaluate_texture(det: Detector, n: int = 200, methods: tuple[str, ...] = METHODS) -> dict[str, float]:
+    """Image and pixel AUROC on the texture's test region: n patches, half with defects of known masks."""
+    from ..data.textures import defect_set
+    from ..metrics.anomaly import auroc, pixel_auroc
+    d = defect_set(det.card["data"]["texture"], n, det.img_size, seed=0, split="test")
+    x = torch.from_numpy(d["images"]).unsqueeze(1).float().div(127.5).sub(1)
+    x = x.to(next(det.G.parameters()).device)
+    out = {}
+    for method in methods:
+        r = det.score(x, method)
+        out[f"auroc_{method}"] = auroc(r.score.cpu(), d["labels"])
+        defective = d["labels"] == 1
+        out[f"pixel_auroc_{method}"] = pixel_auroc(r.residual.cpu().numpy()[defective], d["masks"][defective])
+    return out
+
+
+@dataclass
+class TestSet:
+    """The built-in test set of a detector: images in [-1, 1], labels (1 = anomalous), a group per
+    image (its digit, or its defect kind) and defect masks where known."""
+    x: Tensor
+    labels: Tensor
+    groups: list[str]
+    masks: Tensor | None
+    name: str
+
+
+def builtin_test_set(det: Detector) -> TestSet:
+    """MNIST-5k's 500 held-out test digits (anomalous: the digits that were not normal in training),
+    or 200 patches of the texture's test rows, half with defects."""
+    data = det.card["data"]
+    if data["name"] == "texture":
+        from ..data.textures import defect_set
+        d = defect_set(data["texture"], 200, det.img_size, seed=0, split="test")
+        x = torch.from_numpy(d["images"]).unsqueeze(1).float().div(127.5).sub(1)
+        return TestSet(x, torch.from_numpy(d["labels"]), [str(k) for k in d["kinds"]],
+                       torch.from_numpy(d["masks"]), f"texture/{data['texture']}/test")
+    if data["name"] == "mnist5k":
+        from ..data.images import mnist5k, resize_images
+        test = mnist5k("test")
+        x = resize_images(test.images, det.img_size, det.channels).float().div(127.5).sub(1)
+        y = test.labels
+        if data.get("classes") is not None:
+            anomalous = ~torch.isin(y, torch.tensor(data["classes"]))
+        else:
+            anomalous = torch.isin(y, torch.tensor(data.get("exclude_classes") or [-1]))
+        return TestSet(x, anomalous.long(), [str(int(k)) for k in y], None, "mnist5k/test")
+    raise ValueError(f"no built-in test set for data {data['name']!r}; upload labelled images instead")

@@ -319,6 +319,11 @@ def load_images(data_cfg, size: int, channels: int) -> ImageData:
         data = torchvision_images(data_cfg.name, data_cfg.root, data_cfg.split, data_cfg.download)
     elif data_cfg.name == "folder":
         data = image_collection(data_cfg.path, size, channels, data_cfg.max_images)
+    elif data_cfg.name == "texture":
+        from .textures import normal_patches
+        split = "test" if data_cfg.split == "test" else "train"
+        patches = normal_patches(data_cfg.texture, data_cfg.patches, size, split, seed=0)
+        data = ImageData(torch.from_numpy(patches).unsqueeze(1), None, f"texture/{data_cfg.texture}/{split}")
     else:
         raise DataError(f"data.name {data_cfg.name!r} is not an image dataset")
     data = select_classes(data, getattr(data_cfg, "classes", None), getattr(data_cfg, "exclude_classes", []))

@@ -86,12 +86,13 @@ def add_defect(patch: np.ndarray, kind: str, source: np.ndarray, other: np.ndarr
     return result, mask
 
 
-def defect_test_set(name: str, n: int = 200, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
-    """Test patches, half normal and half defective (the three kinds in turn):
-    images uint8 (n, size, size), masks bool (n, size, size), labels (n,) 1 = defective, kinds (n,)."""
+def defect_set(name: str, n: int = 200, size: int = 32, seed: int = 0, split: str = "test") -> dict[str, np.ndarray]:
+    """Patches of a split, half normal and half defective (the three kinds in turn): images uint8
+    (n, size, size), masks bool (n, size, size), labels (n,) 1 = defective, kinds (n,). The test
+    split is for evaluation; the train split's (other seeds) serve to choose thresholds."""
     rng = np.random.default_rng(10_000 + seed)
-    source = _region(name, "test")
-    other = _region(next(t for t in TEXTURES if t != name), "test")
+    source = _region(name, split)
+    other = _region(next(t for t in TEXTURES if t != name), split)
     images = _crops(source, n, size, rng)
     masks = np.zeros_like(images, bool)
     labels = np.zeros(n, np.int64)

@@ -19,7 +19,7 @@ def test_normal_patches_come_from_the_training_rows_only():
 
 @pytest.mark.parametrize("name", T.TEXTURES)
 def test_defects_change_exactly_their_mask(name):
-    s = T.defect_test_set(name, n=30, size=32, seed=0)
+    s = T.defect_set(name, n=30, size=32, seed=0)
     images, masks, labels, kinds = s["images"], s["masks"], s["labels"], s["kinds"]
     assert labels.sum() == 15 and set(kinds[labels == 1]) == set(T.DEFECTS)
     assert not masks[labels == 0].any()

@@ -1,0 +1,229 @@
+"""Anomaly detection: score pictures with a GAN trained on normal data only (AnoGAN's latent search
+or f-AnoGAN's encoder), see where they differ from what the GAN can draw, choose the threshold."""
+import csv
+import io
+import time
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gan_core.apps.anomaly import builtin_test_set, load_detector
+from gan_core.checkpoint import CheckpointError, list_checkpoints
+from gan_core.data.images import ImageError, decode_image, to_tensor_image
+from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
+from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
+from ui.i18n import localized_selectbox, t
+from ui.models import checkpoints_dir
+
+MAX_UPLOADS = 64
+MAX_SHOWN = 12
+
+st.title(t("anomaly.title"))
+st.caption(t("anomaly.intro"))
+
+found = {card["name"]: (path, card) for path, card in list_checkpoints(checkpoints_dir(), kinds=("anomaly",))}
+if not found:
+    st.warning(t("anomaly.none", folder=str(checkpoints_dir())))
+    st.stop()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load(path: str, mtime_ns: int):
+    return load_detector(path)
+
+
+def _score(det, x: torch.Tensor, method: str, steps: int, progress=None) -> dict[str, np.ndarray]:
+    start = time.perf_counter()
+    r = det.score(x, method, progress=progress, **({"steps": steps} if method == "anogan" else {}))
+    return {"score": r.score.numpy(), "reconstruction": r.reconstruction.numpy(), "residual": r.residual.numpy(),
+            "seconds": time.perf_counter() - start}
+
+
+def _score_test_set(path: str, mtime_ns: int, method: str, steps: int) -> dict[str, np.ndarray]:
+    """Scores of the detector's built-in test set, kept for this session (the latent search takes a while)."""
+    memo = st.session_state.setdefault("a_test_scores", {})
+    key = (path, mtime_ns, method, steps if method == "anogan" else 0)
+    if key in memo:
+        return memo[key]
+    det = _load(path, mtime_ns)
+    test = builtin_test_set(det)
+    bar = st.progress(0.0, text=t("anomaly.searching", n=len(test.x))) if method == "anogan" else None
+    out = _score(det, test.x, method, steps,
+                 progress=(lambda s, n: bar.progress(s / n, text=t("anomaly.searching_step", step=s, steps=n)))
+                 if bar else None)
+    if bar:
+        bar.empty()
+    out.update(labels=test.labels.numpy(), groups=np.array(test.groups),
+               masks=None if test.masks is None else test.masks.numpy(), name=test.name)
+    memo[key] = out
+    return out
+
+
+def read_uploads(files, size: int, channels: int) -> tuple[torch.Tensor | None, list[str], list[str]]:
+    """Decoded, resized and converted uploads in [-1, 1]; names; messages for the files left out or changed."""
+    xs, names, notes = [], [], []
+    for f in files[:MAX_UPLOADS]:
+        data = f.getvalue()
+        if not data:
+            notes.append(t("anomaly.empty_file", name=f.name))
+            continue
+        try:
+            img = decode_image(data, name=f.name)
+        except ImageError as e:
+            notes.append(str(e))
+            continue
+        if img.size != (size, size) or (img.mode == "L") != (channels == 1):
+            notes.append(t("anomaly.converted", name=f.name, w=img.size[0], h=img.size[1], mode=img.mode,
+                           size=size, channels=channels))
+        xs.append(to_tensor_image(img, size, channels).float().div(127.5).sub(1))
+        names.append(f.name)
+    if len(files) > MAX_UPLOADS:
+        notes.append(t("anomaly.too_many", n=len(files), max=MAX_UPLOADS))
+    return (torch.stack(xs) if xs else None), names, notes
+
+
+def csv_bytes(names, scores, threshold) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["image", "score", "anomalous"])
+    for n, s in zip(names, scores):
+        w.writerow([n, f"{s:.6g}", "" if threshold is None else int(s >= threshold)])
+    return buf.getvalue().encode()
+
+
+# ---------------------------------------------------------------- the detector and the method
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    names = list(found)
+    name = localized_selectbox(t("anomaly.detector"), names, "a_detector", names[0], lambda n: n)
+    path, card = found[name]
+    st.caption(card.get("description", ""))
+    try:
+        det = _load(str(path), path.stat().st_mtime_ns)
+    except (CheckpointError, OSError) as e:
+        st.error(t("errors.checkpoint", message=str(e)))
+        st.stop()
+    method = st.radio(t("anomaly.method"), ["encoder", "anogan"], key="a_method", horizontal=True,
+                      format_func=lambda m: t(f"anomaly.method_{m}"))
+    steps = int(card["search"]["steps"])
+    if method == "anogan":
+        steps = int(st.slider(t("anomaly.steps"), 50, 1000, steps, step=50, key="a_steps",
+                              help=t("anomaly.steps_help")))
+    st.caption(t(f"anomaly.method_help_{method}"))
+
+    auto = det.threshold(method)
+    modes = ["auto", "manual"]
+    mode = st.radio(t("anomaly.threshold"), modes, key="a_mode", horizontal=True,
+                    format_func=lambda m: t(f"anomaly.threshold_{m}"))
+    if mode == "auto" and auto is None:
+        st.warning(t("anomaly.no_auto", reason=card.get("validation", {}).get("note", "")))
+        mode = "manual"
+    val = (card.get("validation") or {}).get(method)
+    if mode == "auto":
+        threshold = float(auto)
+        st.caption(t("anomaly.auto_caption", t=f"{threshold:.4g}", f1=f"{val['f1']:.3f}", n=val["n_normal"],
+                     m=val["n_anomalous"]))
+    else:
+        default = float(auto) if auto is not None else 1.0
+        threshold = float(st.number_input(t("anomaly.threshold_value"), min_value=0.0, value=default,
+                                          step=max(default / 50, 1e-4), format="%.4g", key=f"a_thr_{method}"))
+    pixel_t = float(st.slider(t("anomaly.pixel_threshold"), 0.05, 1.5, 0.5, 0.05, key="a_px",
+                              help=t("anomaly.pixel_threshold_help")))
+
+# ---------------------------------------------------------------- uploads and the built-in test set
+
+with right:
+    tab_upload, tab_test = st.tabs([t("anomaly.tab_upload"), t("anomaly.tab_test")])
+
+with tab_upload:
+    files = st.file_uploader(t("anomaly.upload"), type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                             accept_multiple_files=True, key="a_files")
+    if not files:
+        st.info(t("anomaly.upload_hint", size=det.img_size))
+    else:
+        x, up_names, notes = read_uploads(files, det.img_size, det.channels)
+        for note in notes:
+            st.warning(note)
+        if x is not None:
+            bar = st.progress(0.0) if method == "anogan" else None
+            result = _score(det, x, method, steps,
+                            progress=(lambda s, n: bar.progress(s / n, text=t("anomaly.searching_step", step=s,
+                                                                               steps=n))) if bar else None)
+            if bar:
+                bar.empty()
+            st.caption(t("anomaly.timing", n=len(x), ms=f"{1000 * result['seconds']:.0f}",
+                         per=f"{1000 * result['seconds'] / len(x):.1f}", method=t(f"anomaly.method_{method}")))
+            vmax = max(float(result["residual"].max()), 1e-6)
+            for i in range(min(len(x), MAX_SHOWN)):
+                s = float(result["score"][i])
+                verdict = t("anomaly.anomalous") if s >= threshold else t("anomaly.normal")
+                with st.container(border=True):
+                    st.markdown(t("anomaly.verdict", name=up_names[i], score=f"{s:.4g}", verdict=verdict))
+                    c = st.columns(4)
+                    c[0].image(enlarge(to_pil(x[i].numpy())), caption=t("anomaly.input"))
+                    c[1].image(enlarge(to_pil(result["reconstruction"][i])), caption=t("anomaly.reconstruction"))
+                    c[2].image(enlarge(heat_overlay(x[i].numpy(), result["residual"][i], vmax)),
+                               caption=t("anomaly.heat"))
+                    c[3].image(enlarge(mask_picture(result["residual"][i] >= pixel_t)), caption=t("anomaly.mask"))
+            if len(x) > MAX_SHOWN:
+                st.caption(t("anomaly.more", n=len(x) - MAX_SHOWN))
+            st.download_button(t("anomaly.csv"), csv_bytes(up_names, result["score"], threshold),
+                               f"{name}_{method}_scores.csv", "text/csv", key="a_csv_up",
+                               icon=":material/download:")
+
+with tab_test:
+    if method == "anogan" and not st.toggle(t("anomaly.run_search", n=500 if card["data"]["name"] == "mnist5k"
+                                               else 200, steps=steps), key="a_test_search"):
+        st.info(t("anomaly.search_off"))
+        st.stop()
+    try:
+        r = _score_test_set(str(path), path.stat().st_mtime_ns, method, steps)
+    except ValueError as e:
+        st.info(str(e))
+        st.stop()
+    labels, scores = r["labels"], r["score"]
+    st.caption(t("anomaly.test_caption", name=r["name"], n=len(scores), k=int(labels.sum()),
+                 ms=f"{1000 * r['seconds'] / len(scores):.2f}"))
+    try:
+        a, p = auroc(scores, labels), auprc(scores, labels)
+    except ThresholdError as e:
+        st.warning(str(e))
+        st.stop()
+    cm = confusion(scores, labels, threshold)
+    m = st.columns(4)
+    m[0].metric("AUROC", f"{a:.3f}")
+    m[1].metric("AUPRC", f"{p:.3f}")
+    precision = cm["tp"] / max(cm["tp"] + cm["fp"], 1)
+    recall = cm["tp"] / max(cm["tp"] + cm["fn"], 1)
+    m[2].metric(t("anomaly.precision"), f"{precision:.3f}")
+    m[3].metric(t("anomaly.recall"), f"{recall:.3f}")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        st.markdown(f"**{t('anomaly.confusion')}**")
+        st.dataframe({"": [t("anomaly.truth_normal"), t("anomaly.truth_anomalous")],
+                      t("anomaly.called_normal"): [cm["tn"], cm["fn"]],
+                      t("anomaly.called_anomalous"): [cm["fp"], cm["tp"]]}, hide_index=True, key="a_cm")
+    with c2:
+        st.plotly_chart(histogram(scores, labels, threshold, (t("anomaly.normal"), t("anomaly.anomalous"))),
+                        key="a_hist")
+    st.plotly_chart(roc_pr(curves(scores, labels), a, p), key="a_curves")
+    groups = r["groups"]
+    rows = []
+    for g in sorted(set(groups.tolist()), key=lambda v: (len(v), v)):
+        sel = groups == g
+        rows.append({t("anomaly.group"): g, t("anomaly.count"): int(sel.sum()),
+                     t("anomaly.is_anomalous"): bool(labels[sel].any()),
+                     t("anomaly.mean_score"): float(scores[sel].mean()),
+                     t("anomaly.flagged"): float((scores[sel] >= threshold).mean())})
+    st.markdown(f"**{t('anomaly.per_group')}**")
+    st.dataframe(rows, hide_index=True, key="a_groups",
+                 column_config={t("anomaly.flagged"): st.column_config.ProgressColumn(min_value=0, max_value=1)})
+    if r["masks"] is not None:
+        from gan_core.metrics.anomaly import pixel_auroc
+        defective = labels == 1
+        st.metric(t("anomaly.pixel_auroc"), f"{pixel_auroc(r['residual'][defective], r['masks'][defective]):.3f}")
+    st.download_button(t("anomaly.csv"), csv_bytes([f"{r['name']}#{i}" for i in range(len(scores))], scores,
+                                                   threshold), f"{name}_{method}_test_scores.csv", "text/csv",
+                       key="a_csv_test", icon=":material/download:")

@@ -92,6 +92,18 @@ def csv_bytes(names, scores, threshold) -> bytes:
     return buf.getvalue().encode()
 
 
+def about(card: dict) -> str:
+    """What the detector treats as normal, in the page's language (the card's own text is English)."""
+    data = card.get("data") or {}
+    if data.get("name") == "texture":
+        return t("anomaly.about_texture", texture=t(f"anomaly.texture_{data['texture']}"))
+    if data.get("name") == "mnist5k" and data.get("classes") is not None:
+        return t("anomaly.about_normal", digits=", ".join(map(str, data["classes"])))
+    if data.get("name") == "mnist5k" and data.get("exclude_classes"):
+        return t("anomaly.about_anomaly", digits=", ".join(map(str, data["exclude_classes"])))
+    return card.get("description", "")
+
+
 # ---------------------------------------------------------------- the detector and the method
 
 left, right = st.columns([1, 2], gap="large")
@@ -99,7 +111,7 @@ with left:
     names = list(found)
     name = localized_selectbox(t("anomaly.detector"), names, "a_detector", names[0], lambda n: n)
     path, card = found[name]
-    st.caption(card.get("description", ""))
+    st.caption(about(card))
     try:
         det = _load(str(path), path.stat().st_mtime_ns)
     except (CheckpointError, OSError) as e:
@@ -199,12 +211,13 @@ with tab_test:
     recall = cm["tp"] / max(cm["tp"] + cm["fn"], 1)
     m[2].metric(t("anomaly.precision"), f"{precision:.3f}")
     m[3].metric(t("anomaly.recall"), f"{recall:.3f}")
-    c1, c2 = st.columns([1, 2])
+    c1, c2 = st.columns([2, 3])
     with c1:
         st.markdown(f"**{t('anomaly.confusion')}**")
         st.dataframe({"": [t("anomaly.truth_normal"), t("anomaly.truth_anomalous")],
                       t("anomaly.called_normal"): [cm["tn"], cm["fn"]],
-                      t("anomaly.called_anomalous"): [cm["fp"], cm["tp"]]}, hide_index=True, key="a_cm")
+                      t("anomaly.called_anomalous"): [cm["fp"], cm["tp"]]}, hide_index=True, key="a_cm",
+                     width="stretch")
     with c2:
         st.plotly_chart(histogram(scores, labels, threshold, (t("anomaly.normal"), t("anomaly.anomalous"))),
                         key="a_hist")

@@ -21,9 +21,9 @@ def test_a_digit_detector_on_its_test_set(lang):
     at = open_page("views/anomaly.py", lang, a_detector="anomaly_mnist_0")
     assert at.selectbox(key=f"a_detector__{lang}").value == "anomaly_mnist_0"
     assert metric(at, "AUROC") > 0.9                       # the encoder tells zeros from other digits
-    groups = at.dataframe(key="a_groups").value
+    groups = at.dataframe[1].value
     assert len(groups) == 10 and groups.iloc[0, 2] == False  # noqa: E712  (digit 0 is the normal one)
-    cm = at.dataframe(key="a_cm").value
+    cm = at.dataframe[0].value
     assert int(cm.iloc[:, 1:].to_numpy().sum()) == 500
     assert "a_csv_test" in [b.key for b in at.get("download_button")]
 
@@ -35,7 +35,7 @@ def test_a_manual_threshold_moves_the_confusion_matrix():
     at.number_input(key="a_thr_encoder").set_value(1e6).run()
     assert not at.exception
     assert metric(at, "Recall") == 0.0 < auto_recall       # nothing scores that high: nothing is flagged
-    cm = at.dataframe(key="a_cm").value
+    cm = at.dataframe[0].value
     assert cm.iloc[1, 2] == 0 and cm.iloc[0, 1] == 50      # all 50 zeros called normal
 
 
@@ -50,7 +50,7 @@ def test_the_latent_search_runs_only_when_asked():
 
 def test_a_texture_detector_reports_pixel_auroc():
     at = open_page("views/anomaly.py", a_detector="anomaly_grass")
-    groups = at.dataframe(key="a_groups").value
+    groups = at.dataframe[1].value
     assert sorted(groups.iloc[:, 0]) == ["cutpaste", "foreign", "normal", "scratch"]
     assert 0.5 < metric(at, "Pixel AUROC (defect masks)") <= 1.0
 

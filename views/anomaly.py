@@ -139,8 +139,9 @@ with left:
                      m=val["n_anomalous"]))
     else:
         default = float(auto) if auto is not None else 1.0
-        threshold = float(st.number_input(t("anomaly.threshold_value"), min_value=0.0, value=default,
-                                          step=max(default / 50, 1e-4), format="%.4g", key=f"a_thr_{method}"))
+        top = 10 * default   # room far above the automatic choice; its own key per method (scales differ)
+        threshold = float(st.slider(t("anomaly.threshold_value"), 0.0, top, default, step=top / 500,
+                                    format="%.4g", key=f"a_thr_{method}"))
     pixel_t = float(st.slider(t("anomaly.pixel_threshold"), 0.05, 1.5, 0.5, 0.05, key="a_px",
                               help=t("anomaly.pixel_threshold_help")))
 
@@ -167,6 +168,10 @@ with tab_upload:
                 bar.empty()
             st.caption(t("anomaly.timing", n=len(x), ms=f"{1000 * result['seconds']:.0f}",
                          per=f"{1000 * result['seconds'] / len(x):.1f}", method=t(f"anomaly.method_{method}")))
+            if method == "anogan":  # the one-pass encoder on the same pictures, for comparison
+                quick = _score(det, x, "encoder", steps)
+                st.caption(t("anomaly.timing_encoder", ms=f"{1000 * quick['seconds']:.1f}",
+                             ratio=f"{result['seconds'] / max(quick['seconds'], 1e-9):.0f}"))
             vmax = max(float(result["residual"].max()), 1e-6)
             for i in range(min(len(x), MAX_SHOWN)):
                 s = float(result["score"][i])

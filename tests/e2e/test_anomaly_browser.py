@@ -54,10 +54,13 @@ def test_anomaly_upload_threshold_and_csv(page, tmp_path):
 
     # a manual threshold above every score calls everything normal
     page.get_by_text("Set by hand").click()
-    box = page.get_by_label("Flag pictures whose score is at least")
-    box.fill(str(max(scores.values()) * 10))
-    box.press("Enter")
+    page.get_by_text("Flag pictures whose score is at least").wait_for()
+    handle = page.locator("[data-testid=stSlider]").filter(
+        has_text="Flag pictures whose score is at least").get_by_role("slider")
+    handle.focus()
+    handle.press("End")                                  # 10x the automatic threshold
     settle(page)
+    assert max(scores.values()) < 10 * 0.334
     page.wait_for_function("() => ![...document.querySelectorAll('strong')].some(e => e.innerText === 'anomalous')")
     page.get_by_role("tab", name="Built-in test set").click()
     page.get_by_text("AUROC").first.wait_for()

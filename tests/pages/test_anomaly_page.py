@@ -32,7 +32,8 @@ def test_a_manual_threshold_moves_the_confusion_matrix():
     at = open_page("views/anomaly.py", a_detector="anomaly_mnist_0")
     auto_recall = metric(at, "Recall")
     at.radio(key="a_mode").set_value("manual").run()
-    at.number_input(key="a_thr_encoder").set_value(1e6).run()
+    top = at.slider(key="a_thr_encoder").max
+    at.slider(key="a_thr_encoder").set_value(top).run()
     assert not at.exception
     assert metric(at, "Recall") == 0.0 < auto_recall       # nothing scores that high: nothing is flagged
     cm = at.dataframe[0].value
@@ -65,7 +66,7 @@ def test_without_an_automatic_threshold_the_page_asks_for_one(tmp_path, monkeypa
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
     at = open_page("views/anomaly.py")
     assert any("no anomalous ones" in w.value for w in at.warning)
-    assert at.number_input(key="a_thr_encoder").value == 1.0
+    assert at.slider(key="a_thr_encoder").value == 1.0
 
 
 def test_broken_and_missing_detectors_are_messages(tmp_path, monkeypatch):

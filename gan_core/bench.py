@@ -219,7 +219,7 @@ def bench_music(quick: bool = False, checkpoints: str = "checkpoints") -> Iterat
 
 def bench_anomaly(quick: bool = False, protocols: list[str] | None = None, digits: list[str] | None = None
                   ) -> Iterator[dict]:
-    """Per MNIST-5k digit and protocol: train a detector from configs/anomaly_mnist.yaml, score the
+    """Per MNIST-5k digit and protocol: train a detector from configs/anomaly_mnist_0.yaml, score the
     500 held-out test digits with the encoder and with the latent search; AUROC, AUPRC and the
     time per image of each; then the mean AUROC per protocol and method."""
     from pathlib import Path
@@ -234,7 +234,7 @@ def bench_anomaly(quick: bool = False, protocols: list[str] | None = None, digit
         if p not in ("one-normal", "one-anomalous"):
             raise ValueError(f"unknown protocol {p!r}; choose one-normal or one-anomalous")
     classes = [int(d) for d in digits] if digits else list(range(10))
-    recipe_path = Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist.yaml"
+    recipe_path = Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml"
     test = mnist5k("test")
     x, y = test.batch(torch.arange(len(test)))
     quick_sets = ["gan.train.steps=300", "encoder.steps=200", "search.steps=100"] if quick else []

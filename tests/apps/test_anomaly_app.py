@@ -66,7 +66,7 @@ def test_the_encoder_scores_in_one_pass(gan):
 def tiny_detector(tmp_path_factory):
     from gan_core.apps.anomaly import fit_detector, save_detector
     from gan_core.config import load_config
-    recipe = load_config("configs/anomaly_mnist.yaml", [
+    recipe = load_config("configs/anomaly_mnist_0.yaml", [
         "gan.model.nz=8", "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=3", "gan.train.batch_size=16",
         "encoder.steps=3", "encoder.width=4", "search.steps=3", "gan.data.classes=[7]"])
     det = fit_detector(recipe, "cpu", log=lambda *a: None)

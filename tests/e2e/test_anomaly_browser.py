@@ -39,7 +39,8 @@ def test_anomaly_upload_threshold_and_csv(page, tmp_path):
     page.get_by_text("letter.png: not an image").wait_for()
     page.get_by_text("empty.png: the file is empty.").wait_for()
     page.get_by_text("seven_big.jpg: 56×56").wait_for()                       # resized, and said so
-    assert page.get_by_text("reconstruction G(z*)").count() == 4             # four pictures scored
+    page.get_by_text("reconstruction G(z*)").nth(3).wait_for()               # four pictures scored
+    assert page.get_by_text("reconstruction G(z*)").count() == 4
     verdicts = page.locator("strong").filter(has_text="anomalous").count()
     assert verdicts >= 2                                                      # the two sevens at least
     assert_no_exception(page)

@@ -72,7 +72,7 @@ def test_without_an_automatic_threshold_the_page_asks_for_one(tmp_path, monkeypa
 def test_broken_and_missing_detectors_are_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
     at = open_page("views/anomaly.py")
-    assert "configs/anomaly_mnist.yaml" in at.warning[0].value
+    assert "configs/anomaly_mnist_0.yaml" in at.warning[0].value
     for ext in (".json", ".safetensors"):
         shutil.copy(CHECKPOINTS / f"anomaly_mnist_0{ext}", tmp_path / f"anomaly_mnist_0{ext}")
     card = json.loads((tmp_path / "anomaly_mnist_0.json").read_text())

@@ -99,8 +99,11 @@ def test_a_deep_link_to_a_fresh_server_gets_the_whole_app(browser, fresh_server)
     settle(page)
     page.get_by_role("heading", name="生成").wait_for(timeout=60_000)
     nav = page.get_by_test_id("stSidebarNav")
-    assert nav.get_by_text("应用", exact=True).count() == 1  # a section header of app.py's menu
-    assert page.get_by_test_id("stSidebar").get_by_text("简体中文").count() == 1
+    nav.get_by_text("应用", exact=True).wait_for()  # a section header of app.py's menu
+    assert nav.get_by_text("应用", exact=True).count() == 1
+    switch = page.get_by_test_id("stSidebar").get_by_text("简体中文")  # the language switch, drawn by app.py
+    switch.wait_for()
+    assert switch.count() == 1
     page.context.close()
 
 

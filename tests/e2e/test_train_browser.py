@@ -60,7 +60,8 @@ def upload_train_stop_resume(page, tmp_path) -> str:
     page.get_by_text("steps/s").wait_for(timeout=120_000)  # running, with a rate and an ETA
     shot(page, "train_running")
     page.get_by_role("button", name="Stop").click()
-    page.get_by_text("stopped", exact=False).first.wait_for(timeout=120_000)
+    # the status line, not the runs table (its cells are hidden text under a canvas)
+    page.get_by_text("stopped", exact=False).filter(visible=True).first.wait_for(timeout=120_000)
     assert_no_exception(page)
 
     # train on from the last checkpoint, a few steps past where it stopped

@@ -23,12 +23,22 @@ def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp")) -> list[tup
             if (c.get("model") or {}).get("arch", "dcgan") in archs]
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _load(path: str, mtime_ns: int) -> LoadedGenerator:
-    return load_generator(path, "cpu")
+def _loaders() -> dict:
+    from gan_core.apps.anomaly import load_detector
+    from gan_core.apps.music import load_music_generator
+    return {"generator": load_generator, "music": load_music_generator, "detector": load_detector}
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _load(kind: str, path: str, mtime_ns: int):
+    return _loaders()[kind](path, "cpu")
+
+
+def cached_model(kind: str, path: Path):
+    """The model at `path` ('generator', 'music' or 'detector'); a rewritten file (new mtime) is
+    loaded afresh. Callers must not modify it: the same object serves every session."""
+    return _load(kind, str(path), path.stat().st_mtime_ns)
 
 
 def cached_generator(path: Path) -> LoadedGenerator:
-    """The generator at `path`; a rewritten file (new mtime) is loaded afresh.
-    Callers must not modify it: the same object serves every session."""
-    return _load(str(path), path.stat().st_mtime_ns)
+    return cached_model("generator", path)

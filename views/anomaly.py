@@ -3,18 +3,19 @@ or f-AnoGAN's encoder), see where they differ from what the GAN can draw, choose
 import csv
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
-from gan_core.apps.anomaly import builtin_test_set, load_detector
+from gan_core.apps.anomaly import builtin_test_set
 from gan_core.checkpoint import CheckpointError, list_checkpoints
 from gan_core.data.images import ImageError, decode_image, to_tensor_image
 from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
 from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
 from ui.i18n import localized_selectbox, t
-from ui.models import checkpoints_dir
+from ui.models import cached_model, checkpoints_dir
 
 MAX_UPLOADS = 64
 MAX_SHOWN = 12
@@ -28,11 +29,6 @@ if not found:
     st.stop()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _load(path: str, mtime_ns: int):
-    return load_detector(path)
-
-
 def _score(det, x: torch.Tensor, method: str, steps: int, progress=None) -> dict[str, np.ndarray]:
     start = time.perf_counter()
     r = det.score(x, method, progress=progress, **({"steps": steps} if method == "anogan" else {}))
@@ -40,13 +36,13 @@ def _score(det, x: torch.Tensor, method: str, steps: int, progress=None) -> dict
             "seconds": time.perf_counter() - start}
 
 
-def _score_test_set(path: str, mtime_ns: int, method: str, steps: int) -> dict[str, np.ndarray]:
+def _score_test_set(path: Path, method: str, steps: int) -> dict[str, np.ndarray]:
     """Scores of the detector's built-in test set, kept for this session (the latent search takes a while)."""
     memo = st.session_state.setdefault("a_test_scores", {})
-    key = (path, mtime_ns, method, steps if method == "anogan" else 0)
+    key = (str(path), path.stat().st_mtime_ns, method, steps if method == "anogan" else 0)
     if key in memo:
         return memo[key]
-    det = _load(path, mtime_ns)
+    det = cached_model("detector", path)
     test = builtin_test_set(det)
     bar = st.progress(0.0, text=t("anomaly.searching", n=len(test.x))) if method == "anogan" else None
     out = _score(det, test.x, method, steps,
@@ -113,7 +109,7 @@ with left:
     path, card = found[name]
     st.caption(about(card))
     try:
-        det = _load(str(path), path.stat().st_mtime_ns)
+        det = cached_model("detector", path)
     except (CheckpointError, OSError) as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()
@@ -196,7 +192,7 @@ with tab_test:
         st.info(t("anomaly.search_off"))
         st.stop()
     try:
-        r = _score_test_set(str(path), path.stat().st_mtime_ns, method, steps)
+        r = _score_test_set(path, method, steps)
     except ValueError as e:
         st.info(str(e))
         st.stop()

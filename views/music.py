@@ -5,11 +5,11 @@ import time
 import numpy as np
 import streamlit as st
 
-from gan_core.apps.music import load_music_generator, midi_bytes, musicxml_bytes, render_wav
+from gan_core.apps.music import midi_bytes, musicxml_bytes, render_wav
 from gan_core.checkpoint import CheckpointError
 from gan_core.data.music import TRACKS, VALIDATION_EVERY, MusicDataError, chorale_excerpt, chorale_paths
 from gan_core.nets.musegan import track_parts
-from ui.models import checkpoints_dir, generator_checkpoints
+from ui.models import cached_model, checkpoints_dir, generator_checkpoints
 from ui.music_plots import piano_roll
 from ui.i18n import localized_selectbox, t
 
@@ -22,11 +22,6 @@ found = {card["name"]: (path, card) for path, card in generator_checkpoints(("mu
 if not found:
     st.warning(t("music.none", folder=str(checkpoints_dir())))
     st.stop()
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _load(path: str, mtime_ns: int):
-    return load_music_generator(path)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -78,7 +73,7 @@ with controls:
     path, card = found[name]
     st.caption(t(f"music.about.{card['model']['design']}"))
     try:
-        mg = _load(str(path), path.stat().st_mtime_ns)
+        mg = cached_model("music", path)
     except (CheckpointError, OSError) as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()

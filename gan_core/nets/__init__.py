@@ -9,10 +9,14 @@ from torch import Tensor, nn
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .musegan import JammingCritic, MuseGANGenerator, RollCritic
+from .patchgan import PatchDiscriminator
+from .rrdb import RRDBNet
+from .srresnet import SRDiscriminator, SRResNet
+from .unet import UNetGenerator
 
 
 def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for a DCGANConfig / MLPConfig / MuseGANConfig (or the equivalent dict from a model card)."""
+    """(G, D) for a model config (DCGAN, MLP, MuseGAN, Pix2Pix, SRResNet, RRDB) (or the equivalent dict from a model card)."""
     m = model if isinstance(model, dict) else model.model_dump()
     if m["arch"] == "dcgan":
         g = DCGANGenerator(m["nz"], m["img_size"], m["channels"], m["ngf"], m["n_classes"], m["embed_dim"])
@@ -25,8 +29,18 @@ def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
         g = MuseGANGenerator(m["design"], m["z_dim"], len(TRACKS), WINDOW // 16, N_PITCHES, m["g_width"])
         critic = JammingCritic if m["design"] == "jamming" else RollCritic
         d = critic(len(TRACKS), WINDOW, N_PITCHES, m["d_width"] // 2 if m["design"] == "jamming" else m["d_width"])
+    elif m["arch"] == "pix2pix":
+        depth = m.get("depth") or m["img_size"].bit_length() - 1
+        g = UNetGenerator(m["in_channels"], m["channels"], depth, m["ngf"], m["dropout"])
+        d = PatchDiscriminator(m["in_channels"] + m["channels"], m["ndf"], m["n_layers"])
+    elif m["arch"] == "srresnet":
+        g = SRResNet(m["scale"], m["width"], m["n_blocks"], m["channels"], m["bn"], m["residual"], m["outer_kernel"])
+        d = SRDiscriminator(m["channels"], m["ndf"])
+    elif m["arch"] == "rrdb":
+        g = RRDBNet(m["scale"], m["channels"], m["channels"], m["num_feat"], m["num_block"], m["num_grow_ch"])
+        d = SRDiscriminator(m["channels"], m["ndf"])
     else:
-        raise ValueError(f"unknown architecture {m['arch']!r}; known: dcgan, mlp, musegan")
+        raise ValueError(f"unknown architecture {m['arch']!r}; known: dcgan, mlp, musegan, pix2pix, srresnet, rrdb")
     return g, d
 
 

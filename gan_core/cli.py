@@ -89,12 +89,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_in(run, cfg, args: argparse.Namespace, world):
     from .config import dump_config
     from .train.callbacks import standard_callbacks
-    from .train.trainer import Trainer, latest_checkpoint
+    from .train.trainer import latest_checkpoint, make_trainer
 
     if world.main:  # rank 0 alone writes the run folder
         run.write_config(dump_config(cfg))
     callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
-    trainer = Trainer(cfg, device=args.device, callbacks=callbacks)
+    trainer = make_trainer(cfg, device=args.device, callbacks=callbacks)
     if args.resume:
         ckpt = latest_checkpoint(run.checkpoints)
         if ckpt is None:
@@ -164,6 +164,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         metrics["reference"] = {split: {k: round(v, 4) for k, v in data_metrics(split).items()}
                                 for split in ("train", "validation")}
         metrics["reference"]["validation_chorales"] = sorted(set(chorale_dataset("validation").chorale))
+    elif gen.model.arch == "pix2pix":
+        from .apps.pix2pix import evaluate_sketcher, load_sketcher
+        metrics = evaluate_sketcher(load_sketcher(args.checkpoint, args.device))
+    elif gen.model.arch in ("srresnet", "rrdb"):
+        from .apps.superres import Upscaler, evaluate_upscaler
+        metrics = evaluate_upscaler(Upscaler(gen))
     elif not gen.is_image:
         raise CLIError("eval measures image and music generators; toy models are measured by `toy` and `bench toy`")
     else:
@@ -340,6 +346,72 @@ def cmd_music(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- image to image
+
+def _read_picture(path: str):
+    from .data.images import decode_image
+    return decode_image(Path(path), name=Path(path).name)
+
+
+def cmd_pix2pix(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .apps.pix2pix import load_sketcher
+    sk = load_sketcher(args.checkpoint, args.device)
+    img = _read_picture(args.sketch)
+    drawing = sk.edges(img, args.size) if args.photo else sk.drawing(img, args.size)
+    if args.edges_out:
+        Image.fromarray(drawing).save(args.edges_out)
+    if sk.has_dropout or args.variation is None:
+        out, seconds = sk.translate(drawing, args.variation)
+    else:
+        raise CLIError(f"{Path(args.checkpoint).name} has no dropout layers, so it has no variations")
+    out.save(args.out)
+    print(json.dumps({"wrote": args.out, "size": out.size[0], "ms": round(seconds * 1000, 1),
+                      "input": "photo edges" if args.photo else "sketch", "variation": args.variation}))
+    return 0
+
+
+def cmd_superres(args: argparse.Namespace) -> int:
+    from .apps.superres import bicubic_upscaler, load_upscaler, upscale_image
+    from tqdm.auto import tqdm
+
+    img = _read_picture(args.image)
+    if args.checkpoint == "bicubic":
+        if not args.scale:
+            raise CLIError("bicubic needs --scale 2 or 4")
+        model, scale = bicubic_upscaler(args.scale), args.scale
+    else:
+        model = load_upscaler(args.checkpoint, args.device)
+        scale = model.scale
+        if args.scale and args.scale != scale:
+            raise CLIError(f"{Path(args.checkpoint).name} upscales {scale}x, not {args.scale}x")
+    bar = tqdm(total=1, desc="tiles", disable=args.quiet, unit="tile")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+    start = time.perf_counter()
+    out = upscale_image(img, model, scale, args.tile, args.overlap, progress)
+    bar.close()
+    out.save(args.out)
+    print(json.dumps({"wrote": args.out, "scale": scale, "input": list(img.size), "output": list(out.size),
+                      "seconds": round(time.perf_counter() - start, 2)}))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .apps.pix2pix import import_official_pix2pix
+    from .apps.superres import import_esrgan
+    if args.kind == "pix2pix":
+        path = import_official_pix2pix(args.weights, args.out, args.name)
+    else:
+        path = import_esrgan(args.weights, args.out, args.name)
+    print(json.dumps({"wrote": str(path), "kind": args.kind}))
+    return 0
+
+
 # ---------------------------------------------------------------- info
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -407,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "features against the held-out MNIST-5k test split, with the train-vs-test "
                                    "baseline; label accuracy for conditional models. Music: MuseGAN's metrics "
                                    "(EB, UPC, QN, TD, in-scale, polyphony) of up to 1,000 samples beside the "
-                                   "training and validation chorales.")
+                                   "training and validation chorales. Pix2Pix: digits recognised by the classifier, or PSNR on "
+                                   "the held-out photos. Super-resolution: PSNR/SSIM (luma) against bicubic on the "
+                                   "held-out photos.")
     e.add_argument("checkpoint")
     e.add_argument("--classifier", default=None, help="default: the shipped checkpoints/mnist_classifier")
     e.add_argument("--n", type=int, default=4500, help="generated samples (default 4500, the train split size)")
@@ -435,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dcgan (training speed against a textbook loop), music (metrics of the shipped "
                                    "music models and of the chorales, and generation + audio time), anomaly "
                                    "(per-digit AUROC of both methods for both protocols on MNIST-5k, and time per "
-                                   "image), anomaly-texture (image and pixel AUROC per texture).")
+                                   "image), anomaly-texture (image and pixel AUROC per texture), pix2pix (sketch "
+                                   "time; digits recognised), sr (PSNR/SSIM on the held-out photos, speed, memory).")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
     b.add_argument("--datasets", help="toy: only these datasets, comma-separated (ring8,grid25)")
@@ -477,6 +552,42 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--device", default="cpu")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_music)
+
+    x = sub.add_parser("pix2pix", help="turn a sketch (or a photo's edges) into a picture",
+                       description="Pad the sketch to a square with white, resize it, thin its lines to the "
+                                   "1-pixel edges the model learned from, and translate it.")
+    x.add_argument("checkpoint", help="a Pix2Pix checkpoint, e.g. checkpoints/pix2pix_photos.safetensors")
+    x.add_argument("sketch", help="dark lines on a light background (PNG, JPEG, WebP, ...)")
+    x.add_argument("--out", required=True, help="picture to write")
+    x.add_argument("--photo", action="store_true", help="the input is a photo: draw its edges first")
+    x.add_argument("--edges-out", help="also write the drawing the model saw")
+    x.add_argument("--size", type=int, help="working size (default: the model's; rounded to its multiple)")
+    x.add_argument("--variation", type=int, help="seed for test-time dropout (the paper's variations)")
+    x.add_argument("--device", default="cpu")
+    x.set_defaults(func=cmd_pix2pix)
+
+    r = sub.add_parser("superres", help="upscale a picture 2x or 4x (tiled, any size)",
+                       description="Upscale with a super-resolution checkpoint (or 'bicubic'), tile by tile with "
+                                   "feathered overlaps; alpha is upscaled apart, EXIF rotation applied.")
+    r.add_argument("checkpoint", help="an SR checkpoint, e.g. checkpoints/sr_srresnet_x4.safetensors, or 'bicubic'")
+    r.add_argument("image")
+    r.add_argument("--out", required=True)
+    r.add_argument("--scale", type=int, choices=[2, 4], help="checked against the model's (required for bicubic)")
+    r.add_argument("--tile", type=int, default=256, help="tile side in input pixels (default 256)")
+    r.add_argument("--overlap", type=int, default=16, help="overlap of neighbouring tiles (default 16)")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_superres)
+
+    w = sub.add_parser("import", help="convert public .pth weights into a GAN Studio checkpoint",
+                       description="pix2pix: latest_net_G.pth of junyanz/pytorch-CycleGAN-and-pix2pix (unet_256 or "
+                                   "unet_128, batch norm). esrgan: RealESRGAN_x4plus.pth or an ESRGAN RRDBNet. "
+                                   "Read with torch.load(weights_only=True): files holding code are refused.")
+    w.add_argument("kind", choices=["pix2pix", "esrgan"])
+    w.add_argument("weights", help="the .pth file")
+    w.add_argument("--out", required=True, type=Path, help="e.g. checkpoints/realesrgan_x4 (writes .safetensors + .json)")
+    w.add_argument("--name", help="name on the model card (default: the file's)")
+    w.set_defaults(func=cmd_import)
 
     i = sub.add_parser("info", help="versions, devices and shipped checkpoints; or one checkpoint's card")
     i.add_argument("checkpoint", nargs="?")

@@ -86,21 +86,87 @@ class MuseGANConfig(_Strict):
         return self.z_dim * len(latent_parts(self.design, 4))
 
 
+class Pix2PixConfig(_Strict):
+    """U-Net generator and PatchGAN discriminator (gan_core/nets/unet.py, patchgan.py)."""
+    arch: Literal["pix2pix"] = "pix2pix"
+    img_size: int = Field(256, description="side of the training crops; a multiple of 2**depth")
+    depth: int | None = Field(None, ge=5, le=10, description="stride-2 steps of the U-Net; default log2(img_size)")
+    in_channels: Literal[1, 3] = Field(1, description="channels of the input drawing")
+    channels: Literal[1, 3] = 3
+    ngf: int = Field(64, ge=1, le=512)
+    ndf: int = Field(64, ge=1, le=512)
+    n_layers: int = Field(3, ge=1, le=6, description="PatchGAN depth: 3 judges 70x70 patches")
+    dropout: bool = Field(True, description="dropout 0.5 in the inner decoder layers (also at test time for "
+                                            "'variations')")
+    n_classes: Literal[0] = 0
+
+    @property
+    def unet_depth(self) -> int:
+        return self.depth or (self.img_size.bit_length() - 1)
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.img_size % 2 ** self.unet_depth:
+            raise ValueError(f"model.img_size {self.img_size} is not a multiple of 2**depth = "
+                             f"{2 ** self.unet_depth}; use 32, 64, 128 or 256, or set model.depth")
+        return self
+
+
+class SRConfig(_Strict):
+    """SRResNet generator and SRGAN discriminator (gan_core/nets/srresnet.py)."""
+    arch: Literal["srresnet"] = "srresnet"
+    scale: Literal[2, 4] = 4
+    width: int = Field(64, ge=4, le=512, description="feature channels")
+    n_blocks: int = Field(16, ge=1, le=64)
+    bn: bool = Field(False, description="batch norm in the residual blocks (the paper's; off, as in EDSR)")
+    residual: bool = Field(True, description="predict a correction to the bicubic upscale")
+    outer_kernel: Literal[3, 5, 9] = 9
+    ndf: int = Field(64, ge=4, le=512)
+    img_size: int = Field(96, ge=8, le=1024, description="side of the high-resolution training crops")
+    channels: Literal[3] = 3
+    n_classes: Literal[0] = 0
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.img_size % self.scale:
+            raise ValueError(f"model.img_size {self.img_size} must be a multiple of model.scale {self.scale}")
+        return self
+
+
+class RRDBConfig(_Strict):
+    """ESRGAN's RRDBNet (gan_core/nets/rrdb.py); imported public weights use this."""
+    arch: Literal["rrdb"] = "rrdb"
+    scale: Literal[1, 2, 4] = 4
+    num_feat: int = Field(64, ge=4, le=512)
+    num_block: int = Field(23, ge=1, le=64)
+    num_grow_ch: int = Field(32, ge=4, le=512)
+    ndf: int = Field(64, ge=4, le=512)
+    img_size: int = Field(128, ge=8, le=1024)
+    channels: Literal[3] = 3
+    n_classes: Literal[0] = 0
+
+
+PAIRED_ARCHS = ("pix2pix", "srresnet", "rrdb")
+SR_ARCHS = ("srresnet", "rrdb")
+
+
 def _arch(value: Any) -> str:
     return value.get("arch", "dcgan") if isinstance(value, dict) else getattr(value, "arch", "dcgan")
 
 
+ARCHS = ("dcgan", "mlp", "musegan", "pix2pix", "srresnet", "rrdb")
 ModelConfig = Annotated[Union[Annotated[DCGANConfig, Tag("dcgan")], Annotated[MLPConfig, Tag("mlp")],
-                              Annotated[MuseGANConfig, Tag("musegan")]],
+                              Annotated[MuseGANConfig, Tag("musegan")], Annotated[Pix2PixConfig, Tag("pix2pix")],
+                              Annotated[SRConfig, Tag("srresnet")], Annotated[RRDBConfig, Tag("rrdb")]],
                         Discriminator(_arch, custom_error_type="unknown_arch",
-                                      custom_error_message="model.arch must be 'dcgan', 'mlp' or 'musegan'")]
+                                      custom_error_message="model.arch must be one of " + ", ".join(ARCHS))]
 
 TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixture1d")
 
 
 class DataConfig(_Strict):
     name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales",
-                  "texture"] = "mnist5k"
+                  "texture", "photos", "paired"] = "mnist5k"
     root: str | None = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
     download: bool = False
     path: str | None = Field(None, description="folder or .zip of images (name: folder)")
@@ -113,6 +179,14 @@ class DataConfig(_Strict):
     classes: list[int] | None = Field(None, description="keep only images of these labels (e.g. the normal "
                                                         "class of a one-class anomaly detector)")
     exclude_classes: list[int] = Field(default_factory=list, description="leave out images of these labels")
+    # image-to-image (pix2pix, super-resolution)
+    edges: Literal["canny", "skeleton"] = Field("canny", description="pix2pix: how drawings are made from the "
+                                                "pictures (also from photos uploaded to the sketch page)")
+    edge_sigma: float = Field(2.0, gt=0.0, le=10.0, description="Gaussian sigma of the Canny edges")
+    direction: Literal["AtoB", "BtoA"] = Field("AtoB", description="data.name paired: which side is the input")
+    photo_scales: list[float] = Field(default_factory=lambda: [1.0, 0.5], description="data.name photos: each "
+                                      "photo is used at these scales (crops then see more or less of it)")
+    flip: bool = Field(True, description="random horizontal flips of training crops (pictures, not digits)")
 
     @model_validator(mode="after")
     def _needs(self):
@@ -154,6 +228,14 @@ class TrainConfig(_Strict):
     eval_every: int | None = Field(None, ge=1, description="every N steps: FD, KID, precision/recall of 1,000 "
                                                           "samples on the digit classifier (greyscale models)")
     n_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+    # image-to-image: G's loss is adv_weight * g_loss + pixel_weight * pixel + perceptual_weight * perceptual
+    pixel_loss: Literal["l1", "mse"] = Field("l1", description="pix2pix: l1; super-resolution: mse")
+    pixel_weight: float = Field(100.0, ge=0.0, description="lambda of pix2pix (100), alpha of SRGAN (1)")
+    perceptual_weight: float = Field(0.0, ge=0.0, description="beta: distance of VGG19 features (SRGAN)")
+    perceptual_layer: Literal["relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4"] = "relu2_2"
+    adv_weight: float = Field(1.0, ge=0.0, description="gamma: 1 for pix2pix, 1e-3 for SRGAN; 0 trains G alone "
+                                                       "(SRResNet pretraining) and no D at all")
+    init_g: str | None = Field(None, description="start G from this checkpoint's G (SRGAN from SRResNet)")
 
     # Schedules are pure functions of the generator step, so a resumed run continues exactly.
     def lr_scale(self, step: int) -> float:
@@ -185,13 +267,24 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         loss = LOSSES[self.train.loss]
-        if loss.gradient_penalty and getattr(self.model, "d_norm", "none") == "batch":
+        if loss.gradient_penalty and (getattr(self.model, "d_norm", "none") == "batch"
+                                      or self.model.arch in PAIRED_ARCHS):
             raise ValueError("train.loss 'wgan-gp' penalises per-sample gradients, which batch norm mixes: "
                              "set model.d_norm to 'layer', 'spectral' or 'none'")
         if self.train.clip_value is not None and not loss.critic:
             raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
+        arch = self.model.arch
         pairs = {"toy": "mlp", "bach_chorales": "musegan"}
-        if pairs.get(self.data.name, "dcgan") != self.model.arch:
+        if arch in PAIRED_ARCHS:
+            if self.data.name in ("toy", "bach_chorales", "texture"):
+                raise ValueError(f"model.arch '{arch}' learns from pictures: data.name must be mnist5k, mnist, "
+                                 "fashion_mnist, cifar10, folder, photos or paired")
+            if arch in SR_ARCHS and self.data.name == "paired":
+                raise ValueError("super-resolution makes its low-resolution inputs itself: use single pictures "
+                                 "(data.name photos or folder), not data.name 'paired'")
+        elif self.data.name in ("photos", "paired"):
+            raise ValueError(f"data.name '{self.data.name}' is for model.arch pix2pix or srresnet")
+        elif pairs.get(self.data.name, "dcgan") != arch:
             raise ValueError("data.name 'toy' goes with model.arch 'mlp', 'bach_chorales' with 'musegan', "
                              "image data with 'dcgan'")
         return self
@@ -272,11 +365,11 @@ class AnomalyRecipe(_Strict):
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if str(p) not in ("dcgan", "mlp", "musegan"))
+        loc = ".".join(str(p) for p in e["loc"] if str(p) not in ARCHS)
         if e["type"] == "extra_forbidden":
             lines.append(f"unknown key '{loc}'")
         elif e["type"] == "unknown_arch":
-            lines.append(f"{loc}.arch: got {e['input'].get('arch')!r}; allowed: 'dcgan', 'mlp', 'musegan'")
+            lines.append(f"{loc}.arch: got {e['input'].get('arch')!r}; allowed: " + ", ".join(map(repr, ARCHS)))
         else:
             msg = e["msg"].removeprefix("Value error, ")
             lines.append(msg if not loc else f"{loc}: {msg}")
@@ -328,7 +421,8 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config | Cla
     except ValidationError as err:
         sections = {"data": DataConfig, "train": ClassifierTrain if schema is ClassifierRecipe else TrainConfig,
                     "model": ClassifierModel if schema is ClassifierRecipe else
-                    {"mlp": MLPConfig, "musegan": MuseGANConfig}.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
+                    {"mlp": MLPConfig, "musegan": MuseGANConfig, "pix2pix": Pix2PixConfig, "srresnet": SRConfig,
+                     "rrdb": RRDBConfig}.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
         hints = set()
         for e in err.errors():
             if e["type"] == "extra_forbidden":

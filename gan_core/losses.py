@@ -155,3 +155,52 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+# ---------------------------------------------------------------- image-to-image content losses
+
+VGG19_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
+
+
+def vgg19_weights_path():
+    """Where torchvision keeps VGG19's ImageNet weights once downloaded (nothing is fetched here)."""
+    from pathlib import Path
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+
+
+class PerceptualLoss(torch.nn.Module):
+    """SRGAN's content loss: mean squared distance of VGG19 features, MSE(phi(x), phi(y)), with
+    phi = VGG19 up to `layer` on ImageNet-normalised [0, 1] pictures (Ledig et al. 2017, eq. 5).
+
+    With torchvision's ImageNet weights in the local torch cache those are used. Otherwise the same
+    network with random weights (He init, seed 0) stands in, a fallback `source` names: random
+    convolutional features still compare local structure at several scales (He, Wang & Hopcroft
+    2016), but they are not the features the paper meant."""
+
+    def __init__(self, layer: str = "relu2_2"):
+        super().__init__()
+        from torchvision.models.vgg import cfgs, make_layers
+        features = make_layers(cfgs["E"])  # VGG19's convolutional part only (no 100M-weight classifier)
+        path = vgg19_weights_path()
+        if path.exists():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+            self.source = "VGG19, torchvision ImageNet weights"
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                for m in features:
+                    if isinstance(m, torch.nn.Conv2d):
+                        torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                        torch.nn.init.zeros_(m.bias)
+            self.source = (f"VGG19 with random weights (seed 0): {VGG19_FILE} is not in the local torch cache "
+                           f"({path.parent})")
+        self.features = features[: VGG19_LAYERS[layer] + 1].eval().requires_grad_(False)
+        self.layer = layer
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        phi = lambda v: self.features((v - self.mean) / self.std)  # noqa: E731
+        return F.mse_loss(phi(x), phi(y).detach())

@@ -71,3 +71,32 @@ def tiny_music_cfg():
             "train.steps=2", "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2",
             *overrides])
     return make
+
+
+@pytest.fixture
+def tiny_pix2pix_cfg():
+    """A 32-px edges -> digits Pix2Pix (U-Net depth 5, ngf 4)."""
+    from gan_core.config import load_config
+
+    def make(*overrides: str):
+        return load_config(None, [
+            "name=tiny_pix2pix", "model.arch=pix2pix", "model.img_size=32", "model.in_channels=1",
+            "model.channels=1", "model.ngf=4", "model.ndf=4", "model.n_layers=2", "data.name=mnist5k",
+            "data.edges=skeleton", "data.flip=false", "train.batch_size=4", "train.steps=2", "train.log_every=1",
+            "train.sample_every=2", "train.checkpoint_every=2", "train.n_samples=4", *overrides])
+    return make
+
+
+@pytest.fixture
+def tiny_sr_cfg():
+    """A x2 SRResNet with one residual block of 4 channels, on 16-px crops of the photos."""
+    from gan_core.config import load_config
+
+    def make(*overrides: str):
+        return load_config(None, [
+            "name=tiny_sr", "model.arch=srresnet", "model.scale=2", "model.width=4", "model.n_blocks=1",
+            "model.ndf=4", "model.img_size=16", "model.outer_kernel=3", "data.name=photos",
+            "data.photo_scales=[0.5]", "train.batch_size=2", "train.steps=2", "train.pixel_loss=mse",
+            "train.pixel_weight=1", "train.adv_weight=0", "train.log_every=1", "train.sample_every=2",
+            "train.checkpoint_every=2", "train.n_samples=2", *overrides])
+    return make

@@ -149,3 +149,29 @@ def test_kl_directions_cover_or_seek_modes():
     # KL(q||p) settles on one mode with about its width
     assert abs(m_seek) == pytest.approx(3.0, abs=0.1) and s_seek == pytest.approx(0.7, rel=0.1)
     assert v_seek == pytest.approx(math.log(2), abs=0.01)  # q = one mode: KL(q||p) = log(1 / (1/2))
+
+
+def test_perceptual_loss_is_zero_for_equal_pictures_and_names_its_weights(tmp_path, monkeypatch):
+    from gan_core.losses import PerceptualLoss
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))      # an empty torch cache
+    loss = PerceptualLoss("relu1_2")
+    assert "random weights" in loss.source and str(tmp_path) in loss.source
+    x = torch.rand(2, 3, 16, 16)
+    assert float(loss(x, x)) == 0.0
+    assert float(loss(x, x.flip(-1))) > 0.0
+    again = PerceptualLoss("relu1_2")                                      # the fallback is the same every time
+    assert float(again(x, x.flip(-1))) == pytest.approx(float(loss(x, x.flip(-1))))
+
+
+def test_perceptual_loss_uses_torchvision_weights_when_cached(tmp_path, monkeypatch):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from gan_core.losses import VGG19_FILE, PerceptualLoss
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    feats = make_layers(cfgs["E"])
+    torch.save({f"features.{k}": torch.full_like(v, 0.01) for k, v in feats.state_dict().items()},
+               tmp_path / "checkpoints" / VGG19_FILE)
+    loss = PerceptualLoss("relu1_2")
+    assert loss.source == "VGG19, torchvision ImageNet weights"
+    assert float(loss.features[0].weight.mean()) == pytest.approx(0.01)

@@ -63,6 +63,10 @@ class SampleWriter(Callback):
     def on_start(self, trainer: Trainer) -> None:
         cfg = trainer.cfg
         self.every = self.every or cfg.train.sample_every
+        if hasattr(trainer, "preview"):  # image-to-image: fixed pairs, no noise
+            if trainer.step == 0:
+                self.write(trainer)
+            return
         n = self.n or (cfg.train.n_samples if not isinstance(trainer.data, ToyDistribution) else 2500)
         g = torch.Generator().manual_seed(cfg.train.seed + 12345)
         self.z = sample_noise(n, cfg.model.nz, cfg.model.noise, generator=g)
@@ -80,6 +84,10 @@ class SampleWriter(Callback):
 
     def write(self, trainer: Trainer) -> Path:
         stem = self.run.samples / f"step_{trainer.step:07d}"
+        if hasattr(trainer, "preview"):
+            path = stem.with_suffix(".png")
+            trainer.preview().save(path)
+            return path
         if isinstance(trainer.data, RollData):  # music: four phrases as piano rolls
             from ..apps.music import rolls_sheet
             from ..nets.musegan import binarize
@@ -216,7 +224,7 @@ class TensorBoardWriter(Callback):
         if trainer.step % t.log_every == 0:
             for k, v in stats.items():
                 self.writer.add_scalar(f"train/{k}", v, trainer.step)
-        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch in ("dcgan", "musegan"):
+        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch != "mlp":
             grids = sorted(self.run.samples.glob(f"step_{trainer.step:07d}.png"))
             if grids:  # the grid SampleWriter just wrote (it runs first)
                 arr = np.asarray(Image.open(grids[0]).convert("RGB"))

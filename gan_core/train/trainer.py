@@ -62,6 +62,10 @@ def make_optimizer(params, name: str, lr: float, betas: tuple[float, float], mom
 
 
 def load_training_data(cfg: Config) -> ImageData | ToyDistribution:
+    from ..config import PAIRED_ARCHS
+    if cfg.model.arch in PAIRED_ARCHS:
+        from ..data.pairs import load_pairs
+        return load_pairs(cfg)
     if cfg.data.name == "toy":
         return get_toy(cfg.data.toy)
     if cfg.data.name == "bach_chorales":
@@ -369,11 +373,21 @@ class Trainer:
         return save_checkpoint(path, tensors, card)
 
 
+def make_trainer(cfg: Config, device: str | torch.device = "auto", data=None,
+                 callbacks: list[Callback] | None = None) -> Trainer:
+    """The Trainer for a recipe: image-to-image models (pix2pix, srresnet, rrdb) get PairedTrainer."""
+    from ..config import PAIRED_ARCHS
+    if cfg.model.arch in PAIRED_ARCHS:
+        from .paired import PairedTrainer
+        return PairedTrainer(cfg, device, data, callbacks)
+    return Trainer(cfg, device, data, callbacks)
+
+
 def time_per_step(cfg: Config, device: str | torch.device = "auto",
                   data: ImageData | ToyDistribution | None = None, steps: int = 3) -> float:
     """Seconds per Algorithm-1 iteration of `cfg` on `device`, measured after one warm-up step
     (the estimate the Train page shows before a run starts)."""
-    trainer = Trainer(cfg, device, data=data)
+    trainer = make_trainer(cfg, device, data=data)
     trainer.train_step()
     if trainer.device.type == "cuda":
         torch.cuda.synchronize(trainer.device)

@@ -282,8 +282,81 @@ def bench_anomaly_texture(quick: bool = False) -> Iterator[dict]:
                **{k: round(v, 4) for k, v in evaluate_texture(det).items()}}
 
 
+def _shipped(checkpoints: str, arch: tuple[str, ...]):
+    from pathlib import Path
+
+    from .checkpoint import list_checkpoints
+    return [(p, c) for p, c in list_checkpoints(Path(checkpoints), kinds=("gan",))
+            if (c.get("model") or {}).get("arch") in arch]
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def bench_pix2pix(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
+    """Per shipped Pix2Pix model: time of one 256x256 sketch -> picture (median of 20), then its
+    held-out figures (apps.pix2pix.evaluate_sketcher): for the digit model the share of MNIST-5k
+    test digits the metric classifier reads as the digit whose skeleton was drawn."""
+    import numpy as np
+
+    from .apps.pix2pix import evaluate_sketcher, load_sketcher
+
+    for path, card in _shipped(checkpoints, ("pix2pix",)):
+        sk = load_sketcher(path)
+        drawing = np.full((256, 256), 255, np.uint8)
+        drawing[64:192, 128] = 0
+        drawing[128, 64:192] = 0
+        seconds = _median_seconds(lambda: sk.translate(drawing), 5 if quick else 20)
+        row = {"bench": "pix2pix", "model": path.stem, "size": 256, "ms_256": round(seconds * 1000, 1)}
+        row.update(evaluate_sketcher(sk, 100 if quick else None))
+        yield row
+
+
+def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
+    """Per shipped super-resolution model and bicubic: PSNR / SSIM (Y, border = scale) on the held-out
+    china and flower pictures, shrunk by the training degradation; time of a 256x256 upscale; and
+    (not --quick) the peak memory of upscaling a 4000x3000 picture 4x, in a fresh process."""
+    import subprocess
+    import sys
+
+    from .apps.superres import evaluate_upscaler, load_upscaler
+
+    models = [load_upscaler(p) for p, _ in _shipped(checkpoints, ("srresnet", "rrdb"))]
+    for m in models:
+        yield {"bench": "sr", "model": m.name, "scale": m.scale, **evaluate_upscaler(m)}
+    from PIL import Image
+    picture = Image.fromarray(torch.randint(0, 256, (256, 256, 3), dtype=torch.uint8).numpy())
+    for m in models:
+        seconds = _median_seconds(lambda: m.upscale(picture), 2 if quick else 5)
+        yield {"bench": "sr-speed", "model": m.name, "scale": m.scale, "input": "256x256",
+               "seconds": round(seconds, 3)}
+    x4 = sorted((m for m in models if m.scale == 4), key=lambda m: "srresnet" not in m.name)
+    if x4 and not quick:
+        code = ("import resource, sys, time, numpy as np, torch\n"
+                "from PIL import Image\nfrom gan_core.apps.superres import load_upscaler\n"
+                "torch.set_num_threads(%d)\n"
+                "img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8))\n"
+                "t = time.perf_counter(); out = load_upscaler(sys.argv[1]).upscale(img, tile=256)\n"
+                "print(out.size[0], out.size[1], time.perf_counter() - t, "
+                "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n") % torch.get_num_threads()
+        done = subprocess.run([sys.executable, "-c", code, str(x4[0].net.path)], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"the 4000x3000 upscale failed: {done.stderr.strip()[-500:]}")
+        w, h, seconds, rss_kb = done.stdout.split()
+        yield {"bench": "sr-memory", "model": x4[0].name, "input": "4000x3000", "output": f"{w}x{h}",
+               "seconds": round(float(seconds), 1), "peak_rss_gb": round(int(rss_kb) / 2**20, 3)}
+
+
 AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan, "music": bench_music,
-         "anomaly": bench_anomaly, "anomaly-texture": bench_anomaly_texture}
+         "anomaly": bench_anomaly, "anomaly-texture": bench_anomaly_texture, "pix2pix": bench_pix2pix,
+         "sr": bench_sr}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:

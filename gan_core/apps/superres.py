@@ -1,0 +1,239 @@
+"""Super-resolution of whole pictures: tiled inference, alpha, the bicubic baseline, measurements.
+
+`upscale` cuts the low-resolution picture into overlapping tiles, runs the model on each and
+blends the outputs with feathered weights (linear ramps across every overlap, normalised by
+their sum), so no seam shows. Tiles are processed one row of tiles at a time and finished rows
+are written straight into the 8-bit result, so memory grows with the width of the picture,
+not its area: a 4000x3000 picture upscaled 4x needs the 576 MB result and a few strips.
+Alpha is upscaled apart from the colours (bicubic): the model was trained on opaque photos.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from ..checkpoint import CheckpointError, import_torch_state_dict, load_module, save_checkpoint
+from ..config import SR_ARCHS, RRDBConfig
+from ..metrics.restore import psnr_y, ssim_y
+from ..nets.rrdb import RRDBNet, from_public_state_dict, infer_rrdb_shape
+from ..nets.srresnet import bicubic
+from ..sampling import LoadedGenerator, load_generator
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Upscaler:
+    """A loaded super-resolution generator (SRResNet or RRDBNet): pictures in [0, 1]."""
+
+    net: LoadedGenerator
+
+    @property
+    def scale(self) -> int:
+        return self.net.model.scale
+
+    @property
+    def name(self) -> str:
+        return self.net.card.get("name") or self.net.path.stem
+
+    @property
+    def card(self) -> dict:
+        return self.net.card
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.net.G(x.to(self.net.device)).float().clamp_(0, 1).cpu()
+
+    def upscale(self, img: Image.Image, tile: int = 256, overlap: int = 16,
+                progress: Progress | None = None) -> Image.Image:
+        return upscale_image(img, self, self.scale, tile, overlap, progress)
+
+
+def load_upscaler(path: str | Path, device: str | torch.device = "cpu") -> Upscaler:
+    net = load_generator(path, device)
+    if net.model.arch not in SR_ARCHS:
+        raise CheckpointError(f"{Path(path).name} is a {net.model.arch!r} model, not a super-resolution one "
+                              f"({', '.join(SR_ARCHS)})")
+    return Upscaler(net)
+
+
+def bicubic_upscaler(scale: int) -> Callable[[Tensor], Tensor]:
+    """The baseline, with the same tiling interface as a model."""
+    return lambda x: bicubic(x, scale).clamp_(0, 1)
+
+
+# ---------------------------------------------------------------- tiling
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins covering [0, length): stride tile - overlap, the last tile flush with the end."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride)) + [length - tile]
+    return sorted(set(starts))
+
+
+def _ramp(n: int, fade_start: int, fade_end: int) -> np.ndarray:
+    """1-D weights of a tile of n pixels: rising over its first fade_start pixels, falling over its
+    last fade_end (0 at a picture border: no neighbour to blend with)."""
+    w = np.ones(n, dtype=np.float32)
+    if fade_start:
+        w[:fade_start] = (np.arange(fade_start, dtype=np.float32) + 0.5) / fade_start
+    if fade_end:
+        w[n - fade_end:] = np.minimum(w[n - fade_end:], (np.arange(fade_end, 0, -1, dtype=np.float32) - 0.5) / fade_end)
+    return w
+
+
+def upscale_array(lr: np.ndarray, model: Callable[[Tensor], Tensor], scale: int, tile: int = 256,
+                  overlap: int = 16, progress: Progress | None = None) -> np.ndarray:
+    """uint8 (H, W, C) -> uint8 (sH, sW, C) through `model` (floats (1, C, h, w) in [0, 1] -> (1, C, sh, sw)),
+    tile by tile with feathered overlaps."""
+    h, w, c = lr.shape
+    tile = max(tile, 2 * overlap + 1)
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    out = np.empty((h * scale, w * scale, c), dtype=np.uint8)
+    total, done = len(ys) * len(xs), 0
+    acc = wsum = None
+    acc_top = 0  # HR row where the accumulators begin
+    for r, y0 in enumerate(ys):
+        y1 = min(y0 + tile, h)
+        hr_y0, hr_y1 = y0 * scale, y1 * scale
+        if acc is None:
+            acc = np.zeros((hr_y1 - hr_y0, w * scale, c), dtype=np.float32)
+            wsum = np.zeros((hr_y1 - hr_y0, w * scale, 1), dtype=np.float32)
+            acc_top = hr_y0
+        elif hr_y1 - acc_top > len(acc):  # grow the strip downwards
+            grow = hr_y1 - acc_top - len(acc)
+            acc = np.concatenate([acc, np.zeros((grow, *acc.shape[1:]), np.float32)])
+            wsum = np.concatenate([wsum, np.zeros((grow, *wsum.shape[1:]), np.float32)])
+        fade_top = (ys[r - 1] + tile - y0) * scale if r > 0 else 0
+        fade_bottom = (y1 - ys[r + 1]) * scale if r + 1 < len(ys) else 0
+        wy = _ramp(hr_y1 - hr_y0, max(fade_top, 0), max(fade_bottom, 0))
+        for k, x0 in enumerate(xs):
+            x1 = min(x0 + tile, w)
+            patch = torch.from_numpy(np.array(lr[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255
+            sr = model(patch)[0].permute(1, 2, 0).numpy()
+            if sr.shape[:2] != ((y1 - y0) * scale, (x1 - x0) * scale):
+                raise ValueError(f"the model returned {sr.shape[1]}x{sr.shape[0]} for a "
+                                 f"{x1 - x0}x{y1 - y0} tile; expected {scale}x that")
+            fade_left = (xs[k - 1] + tile - x0) * scale if k > 0 else 0
+            fade_right = (x1 - xs[k + 1]) * scale if k + 1 < len(xs) else 0
+            wx = _ramp((x1 - x0) * scale, max(fade_left, 0), max(fade_right, 0))
+            weight = wy[:, None, None] * wx[None, :, None]
+            rows = slice(hr_y0 - acc_top, hr_y1 - acc_top)
+            acc[rows, x0 * scale:x1 * scale] += sr * weight
+            wsum[rows, x0 * scale:x1 * scale] += weight
+            done += 1
+            if progress:
+                progress(done, total)
+        # rows above the next tile row are final: write them out and drop them
+        final = (ys[r + 1] * scale if r + 1 < len(ys) else h * scale) - acc_top
+        if final > 0:
+            block = acc[:final] / np.maximum(wsum[:final], 1e-8)
+            out[acc_top:acc_top + final] = np.clip(block * 255 + 0.5, 0, 255).astype(np.uint8)
+            acc, wsum = acc[final:], wsum[final:]
+            acc_top += final
+    return out
+
+
+def upscale_image(img: Image.Image, model: Callable[[Tensor], Tensor], scale: int, tile: int = 256,
+                  overlap: int = 16, progress: Progress | None = None) -> Image.Image:
+    """A decoded picture (RGB, RGBA or L; see data.images.decode_image) upscaled by `model`.
+    Grey pictures are upscaled as RGB and returned grey; alpha is upscaled by bicubic, apart."""
+    mode = img.mode
+    rgb = np.asarray(img.convert("RGB"))
+    out = Image.fromarray(upscale_array(rgb, model, scale, tile, overlap, progress))
+    if mode == "L":
+        return out.convert("L")
+    if mode == "RGBA":
+        alpha = img.getchannel("A").resize(out.size, Image.Resampling.BICUBIC)
+        out.putalpha(alpha)
+    return out
+
+
+# ---------------------------------------------------------------- simulate and measure
+
+def shrink(img: Image.Image, scale: int) -> tuple[Image.Image, Image.Image]:
+    """(original cropped to a multiple of `scale`, that crop shrunk `scale` times by antialiased
+    bicubic): the degradation the shipped models were trained on."""
+    rgb = img.convert("RGB")
+    w, h = (rgb.width // scale) * scale, (rgb.height // scale) * scale
+    if w < scale * 8 or h < scale * 8:
+        raise ValueError(f"a {img.width}x{img.height} picture is too small to shrink {scale}x and measure")
+    hr = rgb.crop((0, 0, w, h))
+    x = torch.from_numpy(np.array(hr)).permute(2, 0, 1)[None].float() / 255
+    lr = (bicubic(x, 1 / scale).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return hr, Image.fromarray(lr)
+
+
+@dataclass
+class Measured:
+    method: str
+    image: Image.Image
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+def simulate(img: Image.Image, methods: dict[str, Callable[[Tensor], Tensor]], scale: int, tile: int = 256,
+             overlap: int = 16) -> tuple[Image.Image, Image.Image, list[Measured]]:
+    """Shrink `img`, restore it with each method, and measure PSNR/SSIM (Y, `scale` border) against
+    the original: (original, shrunk input, one Measured per method)."""
+    hr, lr = shrink(img, scale)
+    ref = np.asarray(hr)
+    results = []
+    for name, fn in methods.items():
+        start = time.perf_counter()
+        out = upscale_array(np.asarray(lr), fn, scale, tile, overlap)
+        seconds = time.perf_counter() - start
+        results.append(Measured(name, Image.fromarray(out), psnr_y(out, ref, scale), ssim_y(out, ref, scale),
+                                seconds))
+    return hr, lr, results
+
+
+# ---------------------------------------------------------------- public ESRGAN weights
+
+def import_esrgan(pth: str | Path, out: str | Path, name: str | None = None) -> Path:
+    """RealESRGAN_x4plus.pth (or an ESRGAN RRDBNet .pth) -> our checkpoint (safetensors + card).
+    Read with torch.load(weights_only=True): a file holding anything but tensors is refused."""
+    state = from_public_state_dict(import_torch_state_dict(pth))
+    try:
+        shape = infer_rrdb_shape(state)
+    except ValueError as e:
+        sample = ", ".join(sorted(state)[:6])
+        raise CheckpointError(f"{Path(pth).name}: {e}; expected Real-ESRGAN/ESRGAN RRDBNet keys such as "
+                              f"conv_first.weight, body.0.rdb1.conv1.weight; found {sample}") from None
+    model = RRDBConfig(scale=shape["scale"], num_feat=shape["num_feat"], num_block=shape["num_block"],
+                       num_grow_ch=shape["num_grow_ch"])
+    net = RRDBNet(**shape)
+    load_module(net, {f"G.{k}": v for k, v in state.items()}, "G", Path(pth).name)
+    card = {"kind": "gan", "task": "superres", "name": name or Path(pth).stem,
+            "description": f"RRDBNet x{shape['scale']} imported from {Path(pth).name} "
+                           f"({shape['num_block']} blocks, {shape['num_feat']} features)",
+            "imported_from": Path(pth).name, "model": model.model_dump(mode="json"), "metrics": {}}
+    return save_checkpoint(out, {f"G.{k}": v for k, v in net.state_dict().items()}, card)
+
+
+
+def evaluate_upscaler(up: Upscaler) -> dict:
+    """PSNR / SSIM (luma, `scale`-pixel border) of `up` and of bicubic on the held-out photos
+    (scikit-learn's china and flower, shrunk by the training degradation), for a model card."""
+    from ..data.pairs import validation_photos
+    per, base = {}, {}
+    for name, photo in validation_photos().items():
+        img = Image.fromarray(photo.permute(1, 2, 0).numpy())
+        _, _, (bic, mine) = simulate(img, {"bicubic": bicubic_upscaler(up.scale), "model": up}, up.scale, tile=256)
+        per[name] = {"psnr_y": round(mine.psnr, 3), "ssim_y": round(mine.ssim, 4)}
+        base[name] = {"psnr_y": round(bic.psnr, 3), "ssim_y": round(bic.ssim, 4)}
+    mean = lambda d, k: round(sum(v[k] for v in d.values()) / len(d), 4)  # noqa: E731
+    return {"psnr_y": mean(per, "psnr_y"), "ssim_y": mean(per, "ssim_y"),
+            "bicubic_psnr_y": mean(base, "psnr_y"), "bicubic_ssim_y": mean(base, "ssim_y"),
+            "gain_db": round(mean(per, "psnr_y") - mean(base, "psnr_y"), 3),
+            "per_image": per, "bicubic_per_image": base, "held_out": "scikit-learn china.jpg, flower.jpg"}

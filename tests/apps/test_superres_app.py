@@ -1,0 +1,125 @@
+"""Super-resolution of whole pictures: seamless tiles, bounded memory, every picture mode, measuring,
+and importing public ESRGAN weights."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_core.apps.superres import (bicubic_upscaler, import_esrgan, load_upscaler, shrink, simulate,
+                                    upscale_array, upscale_image)
+from gan_core.checkpoint import CheckpointError
+from gan_core.train.trainer import make_trainer
+from public_layouts import official_unet_state, public_rrdb_state
+
+
+def nearest(scale):
+    return lambda x: x.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
+
+
+@pytest.fixture
+def upscaler(tiny_sr_cfg, tmp_path):
+    return load_upscaler(make_trainer(tiny_sr_cfg(), "cpu").export(tmp_path / "sr"))
+
+
+@pytest.mark.parametrize("h,w,tile,overlap", [(77, 131, 32, 8), (40, 40, 16, 4), (10, 90, 32, 8), (5, 5, 64, 8)])
+def test_tiles_blend_back_into_the_whole_picture(h, w, tile, overlap):
+    lr = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    tiled = upscale_array(lr, nearest(3), 3, tile, overlap)
+    assert np.array_equal(tiled, np.asarray(Image.fromarray(lr).resize((3 * w, 3 * h), Image.Resampling.NEAREST)))
+
+
+def test_no_seams_with_a_model_that_sees_its_neighbours():
+    lr = np.random.default_rng(1).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    whole = upscale_array(lr, bicubic_upscaler(2), 2, tile=1000).astype(int)
+    tiled = upscale_array(lr, bicubic_upscaler(2), 2, tile=32, overlap=8).astype(int)
+    # bicubic reads 2 pixels around each: a tile's own border differs, the feathering hides it
+    assert np.abs(tiled - whole).mean() < 0.5 and np.abs(tiled - whole).max() <= 12
+
+
+def test_progress_counts_every_tile():
+    seen = []
+    upscale_array(np.zeros((50, 70, 3), np.uint8), nearest(2), 2, 32, 8, progress=lambda d, n: seen.append((d, n)))
+    assert seen == [(i, 6) for i in range(1, 7)]                      # 2 rows x 3 columns
+
+
+def test_grey_rgba_and_rgb_keep_their_mode(upscaler):
+    for mode, colour in (("L", 120), ("RGB", (10, 200, 30)), ("RGBA", (10, 200, 30, 128))):
+        out = upscaler.upscale(Image.new(mode, (12, 9), colour))
+        assert out.mode == mode and out.size == (24, 18)
+    rgba = Image.new("RGBA", (12, 9), (255, 0, 0, 0))
+    rgba.putpixel((3, 3), (255, 0, 0, 255))
+    alpha = np.asarray(upscaler.upscale(rgba).getchannel("A"))
+    assert alpha[6:8, 6:8].min() > 100 and alpha[:, 16:].max() == 0  # alpha upscaled apart, not blurred away
+
+
+def test_the_model_returns_the_scale_it_claims(upscaler):
+    assert upscaler.scale == 2
+    out = upscaler(torch.rand(1, 3, 10, 14))
+    assert out.shape == (1, 3, 20, 28) and 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+def test_a_model_of_the_wrong_scale_is_caught():
+    with pytest.raises(ValueError, match="expected 4x"):
+        upscale_array(np.zeros((8, 8, 3), np.uint8), nearest(2), 4)
+
+
+def test_shrink_then_measure_against_the_original():
+    photo = Image.fromarray(np.random.default_rng(2).integers(0, 256, (67, 101, 3), dtype=np.uint8))
+    hr, lr = shrink(photo, 4)
+    assert hr.size == (100, 64) and lr.size == (25, 16)
+    original, small, results = simulate(photo, {"bicubic": bicubic_upscaler(4), "nearest": nearest(4)}, 4)
+    assert [r.method for r in results] == ["bicubic", "nearest"]
+    assert all(r.image.size == (100, 64) and np.isfinite(r.psnr) and 0 < r.ssim < 1 for r in results)
+    with pytest.raises(ValueError, match="too small"):
+        shrink(Image.new("RGB", (20, 20)), 4)
+
+
+def test_a_model_that_knows_the_picture_scores_infinite_psnr():
+    photo = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    hr, _ = shrink(photo, 2)
+    truth = torch.from_numpy(np.asarray(hr)).permute(2, 0, 1)[None].float() / 255
+    _, _, (r,) = simulate(photo, {"oracle": lambda x: truth}, 2, tile=1000)
+    assert r.psnr == float("inf") and r.ssim == pytest.approx(1.0)
+
+
+def test_public_esrgan_weights_import_and_upscale(tmp_path):
+    torch.save({"params_ema": public_rrdb_state()}, tmp_path / "RealESRGAN_x4plus.pth")
+    up = load_upscaler(import_esrgan(tmp_path / "RealESRGAN_x4plus.pth", tmp_path / "realesrgan"))
+    assert up.scale == 4 and up.net.model.arch == "rrdb" and up.net.model.num_block == 2
+    assert up.upscale(Image.new("RGB", (8, 6), "gray")).size == (32, 24)
+
+
+def test_a_pickle_payload_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps({"params_ema": Payload()}))
+    with pytest.raises(CheckpointError, match="refused"):
+        import_esrgan(tmp_path / "evil.pth", tmp_path / "out")
+    assert not marker.exists()
+
+
+def test_weights_of_another_architecture_are_named(tmp_path):
+    torch.save(official_unet_state(3, 3, 5, 4), tmp_path / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match="(?s)RRDBNet keys.*model.model.0.weight"):
+        import_esrgan(tmp_path / "latest_net_G.pth", tmp_path / "out")
+    bent = public_rrdb_state()
+    bent["conv_hr.weight"] = torch.zeros(8, 8, 5, 5)
+    torch.save(bent, tmp_path / "bent.pth")
+    with pytest.raises(CheckpointError, match="(?s)shape mismatches.*conv_hr.weight"):
+        import_esrgan(tmp_path / "bent.pth", tmp_path / "out")
+
+
+def test_a_pix2pix_checkpoint_is_not_an_upscaler(tiny_pix2pix_cfg, tmp_path):
+    path = make_trainer(tiny_pix2pix_cfg(), "cpu").export(tmp_path / "p2p")
+    with pytest.raises(CheckpointError, match="not a super-resolution"):
+        load_upscaler(path)
+
+
+def test_upscale_image_takes_a_plain_callable_too():
+    out = upscale_image(Image.new("L", (5, 4), 77), bicubic_upscaler(2), 2)
+    assert out.mode == "L" and out.size == (10, 8) and np.asarray(out).min() == 77

@@ -158,13 +158,22 @@ def import_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
     """A .pth/.pt state dict from elsewhere, loaded with weights_only=True: no code runs, pickled
     objects other than tensors and plain containers are refused."""
     import pickle
+    import re
+    import warnings
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: not the user's business
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{Path(path).name}: no such file") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, OSError) as e:
-        raise CheckpointError(f"{Path(path).name}: refused, not a plain tensor state dict "
-                              f"(only weights are ever loaded, never code): {str(e).splitlines()[0]}") from None
+        # torch's message suggests weights_only=False, which would run the file's code: name the
+        # offending object, never that advice
+        found = re.search(r"(Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+|[^\n]*truncat[^\n]*|"
+                          r"invalid load key[^\n]*)", str(e))
+        detail = found.group(1).strip() if found else type(e).__name__
+        raise CheckpointError(f"{Path(path).name}: refused, not a plain tensor state dict (only weights are ever "
+                              f"loaded, never code; {detail})") from None
     for key in ("params_ema", "params", "state_dict", "model"):  # common wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -240,17 +240,71 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- anomaly
 
 def _train_detector(recipe, args: argparse.Namespace) -> int:
-    from .apps.anomaly import fit_detector, save_detector
+    """An anomaly recipe: the GAN, the encoder, the thresholds. With --out alone it trains in memory;
+    in a run folder (--resume RUN_DIR, which is how a job from the app runs) the GAN stage writes
+    the usual status, samples and checkpoints, resumes from its last checkpoint, and the detector is
+    written to RUN_DIR/detector (unless --out says otherwise)."""
+    from .apps.anomaly import TrainingStopped, fit_detector, save_detector
     from .train.callbacks import ProgressBar
-    if not args.out:
-        raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
-    det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)],
-                       log=(lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr)))
-    det.card["made_by"] = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    made_by = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
         + f" --out {args.out}"
-    path = save_detector(det, args.out)
-    print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"], "validation": det.card["validation"]}))
-    return 0
+    if not args.resume:
+        if not args.out:
+            raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
+        det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)], log=log)
+        det.card["made_by"] = made_by
+        path = save_detector(det, args.out)
+        print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"],
+                          "validation": det.card["validation"]}))
+        return 0
+
+    from .config import dump_config
+    from .runs import RunDir, RunIndex
+    from .train.callbacks import standard_callbacks
+    from .train.trainer import latest_checkpoint
+    run = RunDir(args.resume)
+    run.write_config(dump_config(recipe))
+    out = args.out or run.path / "detector"
+    stop = {"requested": False}
+
+    def request_stop(signum, frame):
+        stop["requested"] = True
+        signal.signal(signum, signal.SIG_DFL)
+
+    def stop_asked() -> bool:  # SIGTERM, or the STOP file (seen once, then removed, as StopFile does)
+        if (run.path / "STOP").exists():
+            (run.path / "STOP").unlink(missing_ok=True)
+            stop["requested"] = True
+        return stop["requested"]
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        det = fit_detector(recipe, args.device, callbacks=standard_callbacks(run, progress=not args.quiet),
+                           log=lambda msg: (run.log(msg), log(msg)), resume_from=latest_checkpoint(run.checkpoints),
+                           stop=stop_asked,
+                           on_stage=lambda msg: run.set_status("running", message=msg))
+        det.card["made_by"] = f"python -m gan_core train --resume {run.path}"
+        path = save_detector(det, out)
+        run.log(f"detector written to {path}")
+        run.set_status("finished", message=f"detector written to {path}", detector=str(path), ended_at=time.time())
+        print(json.dumps({"run": str(run.path), "state": "finished", "out": str(path),
+                          "thresholds": det.card["thresholds"]}))
+        return 0
+    except TrainingStopped as e:
+        run.set_status("stopped", message=str(e), ended_at=time.time())
+        print(json.dumps({"run": str(run.path), "state": "stopped"}))
+        return 0
+    except _known_errors() as e:
+        run.log(f"failed: {e}")
+        run.set_status("failed", message=str(e), ended_at=time.time())
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if (run.path / "job.json").exists():  # a queued job: the next one may start now
+            from .jobs import schedule
+            RunIndex(run.path.parent).update(run)
+            schedule(run.path.parent)
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:

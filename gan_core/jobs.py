@@ -201,7 +201,9 @@ def resume(run: RunDir, steps: int | None = None) -> None:
         atomic_write_json(job_file(run), {"device": "auto", "nproc": 1, "submitted_at": time.time()})
     if steps is not None:
         from .config import dump_config, load_config
-        run.write_config(dump_config(load_config(run.path / "config.yaml", [f"train.steps={int(steps)}"])))
+        detector = getattr(load_config(run.path / "config.yaml"), "task", "gan") == "anomaly"
+        key = "gan.train.steps" if detector else "train.steps"  # a detector's GAN is its `gan` section
+        run.write_config(dump_config(load_config(run.path / "config.yaml", [f"{key}={int(steps)}"])))
     (run.path / "STOP").unlink(missing_ok=True)
     run.set_status("queued", message="", queued_at=time.time())
     RunIndex(run.path.parent).update(run)

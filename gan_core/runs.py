@@ -140,7 +140,9 @@ def describe(run: RunDir) -> dict[str, Any]:
         row["message"] = f"unreadable run folder: {e}"
         return row
     import hashlib
-    data, model, train = (raw.get(k) if isinstance(raw.get(k), dict) else {} for k in ("data", "model", "train"))
+    detector = raw.get("task") == "anomaly" and isinstance(raw.get("gan"), dict)
+    recipe = raw["gan"] if detector else raw  # an anomaly detector's GAN is its `gan` section
+    data, model, train = (recipe.get(k) if isinstance(recipe.get(k), dict) else {} for k in ("data", "model", "train"))
     dataset = data.get("name", "")
     if dataset == "toy":
         dataset = f"toy/{data.get('toy', '')}"
@@ -153,6 +155,8 @@ def describe(run: RunDir) -> dict[str, Any]:
         arch += f" {model['img_size']}px"
     if model.get("design"):
         arch += f" {model['design']}"
+    if detector:
+        arch = f"anomaly detector ({arch})"
     status = run.status()
     job = {}
     with contextlib.suppress(OSError, json.JSONDecodeError):

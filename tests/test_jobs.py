@@ -132,3 +132,13 @@ def test_index_takes_writers_from_several_processes(root):
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert len(RunIndex(root).rows()) == 60
     assert len(RunIndex(root).rows(text="w")) == 60 and RunIndex(root).rows(state="running") == []
+
+
+def test_resuming_a_detector_run_with_more_steps_raises_its_gans_steps(root, monkeypatch):
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
+    detector = load_config(Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml")
+    run = jobs.submit(dump_config(detector), "detector", root=root, start=False)
+    run.set_status("stopped", step=300)
+    jobs.resume(run, steps=2500)
+    again = load_config(run.path / "config.yaml")
+    assert again.task == "anomaly" and again.gan.train.steps == 2500 and run.status()["state"] == "queued"

@@ -68,7 +68,7 @@ def run_panel(run: RunDir, on_clone=None) -> str:
         st.error(t("jobs.failed", message=status.get("message", "")))
     elif state == "queued":
         st.info(t("jobs.queued", limit=jobs.max_jobs()))
-    elif state == "stopped" and status.get("message"):
+    elif status.get("message"):  # stopped where, what a detector's run is doing after its GAN, ...
         st.caption(status["message"])
 
     b1, b2, b3, b4 = st.columns([1, 1.4, 1, 1])

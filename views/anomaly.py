@@ -2,6 +2,8 @@
 or f-AnoGAN's encoder), see where they differ from what the GAN can draw, choose the threshold."""
 import csv
 import io
+import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -9,12 +11,18 @@ import numpy as np
 import streamlit as st
 import torch
 
-from gan_core.apps.anomaly import builtin_test_set
+from gan_core.apps.anomaly import builtin_test_set, detector_recipe, folder_parts, run_detectors, submit_detector
 from gan_core.checkpoint import CheckpointError, list_checkpoints
-from gan_core.data.images import ImageError, decode_image, to_tensor_image
+from gan_core.config import load_config
+from gan_core.data.images import DataError, ImageError, decode_image, image_collection, to_tensor_image
+from gan_core.jobs import refresh
+from gan_core.jobs import resume as resume_job
+from gan_core.jobs import stop as stop_job
+from gan_core.runs import RunDir
 from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
 from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
 from ui.i18n import localized_selectbox, t
+from ui.jobs_view import state_label
 from ui.models import cached_model, checkpoints_dir
 
 MAX_UPLOADS = 64
@@ -23,7 +31,98 @@ MAX_SHOWN = 12
 st.title(t("anomaly.title"))
 st.caption(t("anomaly.intro"))
 
-found = {card["name"]: (path, card) for path, card in list_checkpoints(checkpoints_dir(), kinds=("anomaly",))}
+
+
+
+def detectors() -> dict[str, tuple[Path, dict]]:
+    """Shipped detectors, then those trained in runs (from this page, the Train section or the CLI)."""
+    out = {card["name"]: (path, card) for path, card in list_checkpoints(checkpoints_dir(), kinds=("anomaly",))}
+    for path, card in run_detectors():
+        label = card["name"] if card["name"] not in out else f"{card['name']} ({path.parent.name})"
+        out[label] = (path, card)
+    return out
+
+
+def train_here() -> None:
+    """A new detector from a few choices, trained as a background job; progress below."""
+    source = st.radio(t("anomaly.new_source"), ["mnist5k", "texture", "folder"], key="a_new_source",
+                      horizontal=True, format_func=lambda v: t(f"anomaly.new_source_{v}"))
+    c1, c2 = st.columns(2)
+    choice, pictures = {}, None
+    if source == "mnist5k":
+        digit = c1.selectbox(t("anomaly.new_digit"), list(range(10)), key="a_new_digit")
+        digit_is = c2.radio(t("anomaly.new_digit_is"), ["normal", "anomaly"], key="a_new_digit_is",
+                            format_func=lambda v: t(f"anomaly.new_digit_is_{v}"))
+        choice, default_name = {"digit": digit, "digit_is": digit_is}, f"mnist_{digit}_{digit_is}"
+    elif source == "texture":
+        texture = c1.selectbox(t("anomaly.new_texture"), ["brick", "grass", "gravel"], key="a_new_texture",
+                               format_func=lambda v: t(f"anomaly.texture_{v}"))
+        choice, default_name = {"texture": texture}, f"texture_{texture}"
+    else:
+        st.caption(t("anomaly.new_layout"))
+        upload = st.file_uploader(t("anomaly.new_zip"), type=["zip"], key="a_new_zip")
+        if upload is None:
+            return
+        pictures = upload.getvalue()
+        with tempfile.NamedTemporaryFile(suffix=".zip") as f:
+            f.write(pictures)
+            f.flush()
+            try:
+                parts = folder_parts(f.name)
+                if not parts["normal"]:
+                    raise DataError(t("anomaly.new_no_normal", name=upload.name))
+                image_collection(f.name, 8, 1, subfolder="normal")  # every normal picture must decode
+            except DataError as e:
+                st.error(str(e))
+                return
+        st.caption(t("anomaly.new_parts", normal=parts["normal"], test_normal=parts["test/normal"],
+                     test_abnormal=parts["test/abnormal"]))
+        if not parts["test/abnormal"]:
+            st.info(t("anomaly.new_no_abnormal"))
+        choice, default_name = {"path": "uploaded.zip"}, Path(upload.name).stem
+    s1, s2, s3 = st.columns(3)
+    name = s1.text_input(t("anomaly.new_name"), value=default_name, max_chars=60, key=f"a_new_name_{default_name}")
+    gan_steps = s2.number_input(t("anomaly.new_gan_steps"), 100, 20000, 2000, step=100, key="a_new_gan_steps",
+                                help=t("anomaly.new_gan_steps_help"))
+    enc_steps = s3.number_input(t("anomaly.new_encoder_steps"), 100, 20000, 1500, step=100, key="a_new_enc_steps")
+    if st.button(t("anomaly.new_start"), type="primary", icon=":material/play_arrow:", key="a_new_start"):
+        recipe = detector_recipe(source, re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "detector",
+                                 gan_steps=gan_steps, encoder_steps=enc_steps, **choice)
+        run = submit_detector(recipe, pictures)
+        st.session_state["a_job"] = str(run.path)
+
+
+@st.fragment(run_every=2)
+def job_progress() -> None:
+    """The detector being trained from this page: its state, step and message, until it is ready."""
+    run = RunDir(st.session_state["a_job"])
+    status = refresh(run)
+    recipe = load_config(run.path / "config.yaml")
+    state, step = status.get("state", "queued"), int(status.get("step") or 0)
+    total = status.get("total_steps") or recipe.gan.train.steps
+    if state in ("queued", "starting", "running"):
+        frac = min(step / total, 1.0) if total else 0.0
+        st.progress(frac, text=t("anomaly.new_progress", state=state_label(state), step=step, total=total,
+                                 message=status.get("message", "")))
+        if st.button(t("anomaly.new_stop"), key="a_new_stop", icon=":material/stop:"):
+            stop_job(run)
+    elif state == "finished" and status.get("detector"):
+        st.success(t("anomaly.new_ready", name=recipe.name))
+        if st.button(t("anomaly.new_use"), key="a_new_use"):
+            del st.session_state["a_job"]
+            st.rerun(scope="app")
+    else:
+        st.warning(t("anomaly.new_ended", state=state_label(state), message=status.get("message", "")))
+        if st.button(t("anomaly.new_resume"), key="a_new_resume"):
+            resume_job(run)
+
+
+found = detectors()
+with st.expander(t("anomaly.new_title"), expanded=not found, icon=":material/add:"):
+    st.caption(t("anomaly.new_intro"))
+    train_here()
+    if st.session_state.get("a_job"):
+        job_progress()
 if not found:
     st.warning(t("anomaly.none", folder=str(checkpoints_dir())))
     st.stop()
@@ -97,6 +196,8 @@ def about(card: dict) -> str:
         return t("anomaly.about_normal", digits=", ".join(map(str, data["classes"])))
     if data.get("name") == "mnist5k" and data.get("exclude_classes"):
         return t("anomaly.about_anomaly", digits=", ".join(map(str, data["exclude_classes"])))
+    if data.get("name") == "folder":
+        return t("anomaly.about_folder", name=Path(str(data.get("path", ""))).name)
     return card.get("description", "")
 
 

@@ -119,6 +119,7 @@ class ImageData:
     name: str
     classes: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) not used
+    files: list[str] = field(default_factory=list)  # the file of each image, where it came from one
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -135,7 +136,7 @@ class ImageData:
 
     def to(self, device: torch.device | str) -> "ImageData":
         return ImageData(self.images.to(device), None if self.labels is None else self.labels.to(device),
-                         self.name, self.classes, self.skipped)
+                         self.name, self.classes, self.skipped, self.files)
 
     def batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
         x = self.images[idx].float().div_(127.5).sub_(1.0)
@@ -273,9 +274,10 @@ def iter_image_files(path: str | Path, max_files: int = 200_000):
 
 
 def image_collection(path: str | Path, size: int, channels: int, max_images: int = 200_000,
-                     min_side: int = 8) -> ImageData:
+                     min_side: int = 8, subfolder: str | None = None) -> ImageData:
     """A folder or .zip of pictures -> ImageData at size x size.
 
+    `subfolder` (e.g. 'test/normal') keeps only the pictures below it, named relative to it.
     Files whose suffix is not an image type are skipped and listed in `skipped`.
     Files that claim to be images but do not decode make the whole set fail,
     listing every bad file, so nobody trains on half their data unknowingly.
@@ -285,7 +287,11 @@ def image_collection(path: str | Path, size: int, channels: int, max_images: int
     names: list[str] = []
     skipped: list[tuple[str, str]] = []
     bad: list[str] = []
+    prefix = subfolder.strip("/") + "/" if subfolder else ""
     for rel, src in iter_image_files(path, max_files=max_images * 4):
+        if not rel.startswith(prefix):
+            continue
+        rel = rel[len(prefix):]
         if PurePosixPath(rel).suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((rel, "not an image file type"))
             continue
@@ -302,13 +308,15 @@ def image_collection(path: str | Path, size: int, channels: int, max_images: int
         more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
         raise DataError(f"{Path(path).name}: {len(bad)} file(s) could not be used{more}:\n  " + "\n  ".join(bad[:10]))
     if not tensors:
-        raise DataError(f"{Path(path).name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        where = f"{Path(path).name}/{prefix}" if prefix else Path(path).name
+        raise DataError(f"{where}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     tops = [PurePosixPath(n).parts[0] if len(PurePosixPath(n).parts) > 1 else None for n in names]
     labels, classes = None, []
     if all(t is not None for t in tops) and len(set(tops)) >= 2:
         classes = sorted(set(tops))
         labels = torch.tensor([classes.index(t) for t in tops], dtype=torch.int64)
-    return ImageData(torch.stack(tensors), labels, Path(path).name, classes, skipped)
+    return ImageData(torch.stack(tensors), labels, Path(path).name + (f"/{prefix.rstrip('/')}" if prefix else ""),
+                     classes, skipped, names)
 
 
 def load_images(data_cfg, size: int, channels: int) -> ImageData:

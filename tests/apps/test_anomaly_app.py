@@ -107,3 +107,124 @@ def test_the_score_command_writes_a_csv_and_skips_what_it_cannot_read(tiny_detec
     assert main(["anomaly", "score", str(path), str(tmp_path / "notes.png")]) == 2
     assert main(["anomaly", "score", "checkpoints/mnist_dcgan.safetensors", str(tmp_path / "black.png")]) == 2
     assert "not an anomaly detector" in capsys.readouterr().err
+
+
+def _folder_of_pictures(root, layout):
+    """layout: {"normal": n, "test/normal": n, "test/abnormal": n}; normal pictures are dark
+    squares with a bright bar, abnormal ones bright noise."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for part, n in layout.items():
+        (root / part).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            if part.endswith("abnormal"):
+                arr = rng.integers(100, 256, (28, 28), dtype=np.uint8)
+            else:
+                arr = np.zeros((28, 28), np.uint8)
+                arr[4:24, 12:16] = 200
+            Image.fromarray(arr).save(root / part / f"{i}.png")
+    return root
+
+
+def test_a_folder_with_normal_and_test_parts_trains_thresholds_and_a_test_set(tmp_path):
+    from gan_core.apps.anomaly import builtin_test_set, fit_detector, folder_parts
+    from gan_core.config import load_config
+    folder = _folder_of_pictures(tmp_path / "mine", {"normal": 20, "test/normal": 6, "test/abnormal": 10})
+    assert folder_parts(folder) == {"normal": 20, "test/normal": 6, "test/abnormal": 10}
+    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+        "gan.data.name=folder", f"gan.data.path={folder}", "gan.data.classes=null", "gan.model.nz=8",
+        "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=2", "gan.train.batch_size=8", "encoder.steps=2",
+        "encoder.width=4", "search.steps=2", "validation=0.2"])
+    det = fit_detector(recipe, "cpu", log=lambda *a: None)
+    v = det.card["validation"]["encoder"]
+    assert v["n_normal"] == 4 and v["n_anomalous"] == 4       # 20% of normal/, and as many of the 5 kept
+    test = builtin_test_set(det)                                 # test/normal + the other half of test/abnormal
+    assert test.labels.tolist() == [0] * 6 + [1] * 5 and set(test.groups) == {"normal", "abnormal"}
+
+
+def test_a_folder_of_normal_pictures_only_says_the_threshold_is_set_by_hand(tmp_path):
+    from gan_core.apps.anomaly import builtin_test_set, fit_detector
+    from gan_core.config import load_config
+    folder = _folder_of_pictures(tmp_path / "plain", {"normal": 12})
+    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+        "gan.data.name=folder", f"gan.data.path={folder}", "gan.data.classes=null", "gan.model.nz=8",
+        "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=2", "gan.train.batch_size=8", "encoder.steps=2",
+        "encoder.width=4"])
+    det = fit_detector(recipe, "cpu", log=lambda *a: None)
+    assert det.card["thresholds"] == {} and "test/abnormal" in det.card["validation"]["note"]
+    with pytest.raises(ValueError, match="no test/normal"):
+        builtin_test_set(det)
+
+
+def test_a_detector_job_stops_resumes_and_writes_its_detector_into_the_run(tmp_path, capsys):
+    import json
+
+    from gan_core.cli import main
+    from gan_core.config import dump_config, load_config
+    from gan_core.runs import RunDir, RunIndex
+    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+        "gan.model.nz=8", "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=6", "gan.train.batch_size=8",
+        "gan.train.log_every=2", "gan.train.checkpoint_every=2", "encoder.steps=2", "encoder.width=4",
+        "search.steps=2", "gan.data.classes=[1]"])
+    run = RunDir.create("detector", root=tmp_path)
+    run.write_config(dump_config(recipe))
+    (run.path / "STOP").touch()                                   # seen at the first logged step
+    assert main(["train", "--resume", str(run.path), "--device", "cpu", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "stopped"
+    stopped_at = run.status()["step"]
+    assert run.status()["state"] == "stopped" and 1 <= stopped_at < 6 and not (run.path / "STOP").exists()
+    assert not (run.path / "detector.json").exists()
+    assert main(["train", "--resume", str(run.path), "--device", "cpu", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "finished" and out["out"].endswith("detector.safetensors")
+    assert f"resuming the GAN from step {stopped_at}" in (run.path / "log.txt").read_text()
+    status = run.status()
+    assert status["state"] == "finished" and status["detector"] == out["out"]
+    RunIndex(tmp_path).update(run)
+    assert RunIndex(tmp_path).rows()[0]["model"] == "anomaly detector (dcgan 28px)"
+
+
+def test_recipes_for_new_detectors_follow_the_shipped_ones():
+    from gan_core.apps.anomaly import detector_recipe
+    r = detector_recipe("mnist5k", "mine", digit=3, digit_is="anomaly", gan_steps=300, encoder_steps=200)
+    assert r.gan.data.classes is None and r.gan.data.exclude_classes == [3]
+    assert r.gan.train.steps == 300 and r.encoder.steps == 200 and r.gan.model.nz == 32
+    assert detector_recipe("texture", "t", texture="grass").gan.data.texture == "grass"
+    f = detector_recipe("folder", "f", path="/data/parts.zip")
+    assert f.gan.data.name == "folder" and f.gan.data.path == "/data/parts.zip" and "parts.zip" in f.description
+    with pytest.raises(ValueError, match="unknown source"):
+        detector_recipe("cifar", "x")
+
+
+def test_a_submitted_detector_keeps_its_pictures_in_the_run(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    from gan_core.apps.anomaly import detector_recipe, run_detectors, submit_detector
+    from gan_core.config import load_config
+    from gan_core.runs import RunDir
+    monkeypatch.setattr("gan_core.jobs.schedule", lambda root=None: [])   # queue it, start nothing
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("normal/a.png", b"")
+    run = submit_detector(detector_recipe("folder", "zipped", path="placeholder"), buf.getvalue(), root=tmp_path)
+    assert (run.path / "pictures.zip").read_bytes() == buf.getvalue()
+    cfg = load_config(run.path / "config.yaml")
+    assert cfg.gan.data.path == str((run.path / "pictures.zip").resolve())
+    assert RunDir(run.path).status()["state"] == "queued" and run_detectors(tmp_path) == []
+
+
+def test_scoring_leaves_the_networks_exactly_as_it_found_them(gan):
+    G, D = gan
+    first = next(G.parameters())
+    first.requires_grad_(False)                      # a caller that froze part of G
+    D.train()
+    try:
+        anogan_score(G, D, torch.zeros(1, 1, 28, 28), steps=2)
+        train_encoder(G, D, torch.zeros(4, 1, 28, 28), steps=1, batch_size=2, width=4)
+        assert first.requires_grad is False and all(p.requires_grad for p in list(G.parameters())[1:])
+        assert D.training and not G.training
+    finally:
+        first.requires_grad_(True)
+        D.eval()

@@ -80,3 +80,80 @@ def test_broken_and_missing_detectors_are_messages(tmp_path, monkeypatch):
     (tmp_path / "anomaly_mnist_0.json").write_text(json.dumps(card))
     at = open_page("views/anomaly.py")
     assert len(at.error) == 1 and "shape mismatches" in at.error[0].value and not at.tabs
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _png(value: int) -> bytes:
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("L", (28, 28), value).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_detector_trained_in_a_run_is_offered_beside_the_shipped_ones(monkeypatch, tmp_path):
+    from gan_core.runs import RunDir
+    run = RunDir.create("zeros", root=tmp_path / "runs")
+    shutil.copy(CHECKPOINTS / "anomaly_mnist_0.safetensors", run.path / "detector.safetensors")
+    card = json.loads((CHECKPOINTS / "anomaly_mnist_0.json").read_text())
+    card["name"] = "my_zeros"
+    (run.path / "detector.json").write_text(json.dumps(card))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    at = open_page("views/anomaly.py", a_detector="my_zeros")
+    picker = at.selectbox(key="a_detector__en")
+    assert "anomaly_mnist_0" in picker.options and picker.value == "my_zeros"
+    assert metric(at, "AUROC") > 0.9                                 # the same weights as the shipped one
+
+
+def test_training_a_detector_here_queues_a_job_that_can_be_stopped(monkeypatch, tmp_path):
+    import time
+
+    from gan_core.config import load_config
+    from gan_core.runs import RunDir
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    at = open_page("views/anomaly.py")
+    at.selectbox(key="a_new_digit").set_value(3).run()
+    at.radio(key="a_new_digit_is").set_value("anomaly").run()
+    at.number_input(key="a_new_gan_steps").set_value(100).run()
+    at.button(key="a_new_start").click().run()
+    assert not at.exception
+    run = RunDir(at.session_state["a_job"])
+    recipe = load_config(run.path / "config.yaml")
+    assert recipe.name == "mnist_3_anomaly" and recipe.gan.data.exclude_classes == [3]
+    assert recipe.gan.train.steps == 100 and "Digit 3 is the anomaly" in recipe.description
+    assert any("step" in p.text for p in at.get("progress"))
+    at.button(key="a_new_stop").click().run()
+    for _ in range(120):                                             # the process checkpoints and exits
+        if run.status().get("state") not in ("queued", "starting", "running"):
+            break
+        time.sleep(0.5)
+    assert run.status()["state"] == "stopped"
+    at.run()
+    assert any("stopped" in w.value.lower() for w in at.warning)
+    assert "a_new_resume" in [b.key for b in at.button]
+
+
+def test_a_zip_of_my_pictures_is_checked_before_training(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    at = open_page("views/anomaly.py")
+    at.radio(key="a_new_source").set_value("folder").run()
+    at.file_uploader(key="a_new_zip").set_value(("mine.zip", _zip({"pics/a.png": _png(0)}), "application/zip")).run()
+    assert "no normal/ folder" in at.error[0].value and "a_new_start" not in [b.key for b in at.button]
+    good = _zip({**{f"normal/{i}.png": _png(0) for i in range(4)}, "test/abnormal/x.png": _png(255),
+                 "test/normal/y.png": _png(0)})
+    at.file_uploader(key="a_new_zip").set_value(("mine.zip", good, "application/zip")).run()
+    assert not at.error and any("4 normal pictures, 1 in test/normal and 1 in test/abnormal" in c.value
+                                for c in at.caption)
+    bad = _zip({"normal/a.png": b"not a picture"})
+    at.file_uploader(key="a_new_zip").set_value(("bad.zip", bad, "application/zip")).run()
+    assert "could not be used" in at.error[0].value and not at.exception

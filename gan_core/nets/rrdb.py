@@ -61,13 +61,16 @@ class RRDBNet(nn.Module):
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.scale < 4:
-            x = F.pixel_unshuffle(x, 4 // self.scale)
+        h, w = x.shape[-2:]
+        if self.scale < 4:  # unshuffling needs sides divisible by 4 // scale: repeat edge pixels, crop after
+            m = 4 // self.scale
+            x = F.pixel_unshuffle(F.pad(x, (0, -w % m, 0, -h % m), mode="replicate"), m)
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
         feat = F.leaky_relu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")), 0.2)
         feat = F.leaky_relu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")), 0.2)
-        return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+        out = self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+        return out[..., : h * self.scale, : w * self.scale]
 
 
 _OLD_NAMES = [(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.", r"body.\1.rdb\2."), (r"^trunk_conv\.", "conv_body."),

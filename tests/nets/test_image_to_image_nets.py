@@ -96,6 +96,11 @@ def test_rrdbnet_loads_public_names_and_upscales(scale):
     assert net(torch.rand(1, 3, 8, 8)).shape == (1, 3, 8 * scale, 8 * scale)
 
 
+def test_rrdbnet_x2_takes_odd_sides():
+    net = RRDBNet(**infer_rrdb_shape(public_rrdb_state(scale=2)))
+    assert net(torch.rand(1, 3, 7, 9)).shape == (1, 3, 14, 18)
+
+
 def test_original_esrgan_names_are_renamed():
     state = public_rrdb_state()
     old = {}

@@ -26,7 +26,10 @@ def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp")) -> list[tup
 def _loaders() -> dict:
     from gan_core.apps.anomaly import load_detector
     from gan_core.apps.music import load_music_generator
-    return {"generator": load_generator, "music": load_music_generator, "detector": load_detector}
+    from gan_core.apps.pix2pix import load_sketcher
+    from gan_core.apps.superres import load_upscaler
+    return {"generator": load_generator, "music": load_music_generator, "detector": load_detector,
+            "sketcher": load_sketcher, "upscaler": load_upscaler}
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -35,7 +38,7 @@ def _load(kind: str, path: str, mtime_ns: int):
 
 
 def cached_model(kind: str, path: Path):
-    """The model at `path` ('generator', 'music' or 'detector'); a rewritten file (new mtime) is
+    """The model at `path` ('generator', 'music', 'detector', 'sketcher' or 'upscaler'); a rewritten file (new mtime) is
     loaded afresh. Callers must not modify it: the same object serves every session."""
     return _load(kind, str(path), path.stat().st_mtime_ns)
 

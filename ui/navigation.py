@@ -22,6 +22,8 @@ SECTIONS: dict[str, list[PageSpec]] = {
               PageSpec("views/toy_lab.py", "toy_lab", ":material/scatter_plot:")],
     "train": [PageSpec("views/train.py", "training", ":material/model_training:")],
     "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:"),
+              PageSpec("views/sketch.py", "sketch", ":material/draw:"),
+              PageSpec("views/superres.py", "superres", ":material/zoom_in:"),
               PageSpec("views/anomaly.py", "anomaly", ":material/troubleshoot:"),
               PageSpec("views/music.py", "music", ":material/music_note:")],
     "share": [PageSpec("views/gallery.py", "gallery", ":material/photo_library:")],

@@ -1,0 +1,407 @@
+"""Super-resolution: upscale a picture 2x or 4x with SRResNet / SRGAN (or imported Real-ESRGAN weights),
+compare with bicubic in synchronized zoomed crops and a before/after split, and measure PSNR / SSIM
+on a picture shrunk first."""
+import hashlib
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from gan_core.apps.superres import bicubic_upscaler, import_esrgan, simulate, upscale_image
+from gan_core.checkpoint import CheckpointError, list_checkpoints
+from gan_core.config import SR_ARCHS
+from gan_core.data.images import ImageError, decode_image
+from gan_core.data.pairs import validation_photos
+from ui.i18n import current_language, localized_selectbox, t
+from ui.models import cached_model, checkpoints_dir, generator_checkpoints
+from ui.superres_view import (before_after, centre_crop, from_tensor, outlined, output_size, png_bytes, safe_stem,
+                              scaled, zoom_box, zoomed)
+
+MAX_OUTPUT_PIXELS = 64_000_000   # bigger results: the command line, which tiles with bounded memory
+MIN_SIDE = 8                     # a smaller picture has nothing to upscale
+TILE, OVERLAP = 128, 16
+CROPS = [0, 256, 128, 96]        # input pixels per side kept from the centre; 0 = the whole picture
+ZOOMS = [12, 24, 48, 96]         # side of the zoomed region, in input pixels
+ZOOM_WIDTH = 300                 # about this many screen pixels per zoomed crop
+EXAMPLES = ["china", "flower"]
+CLI = "python -m gan_core superres {checkpoint} IN.png --scale {scale} --out OUT.png"
+IMPORT_CLI = "python -m gan_core import esrgan RealESRGAN_x4plus.pth --out checkpoints/realesrgan_x4"
+
+st.title(t("superres.title"))
+st.caption(t("superres.intro"))
+
+
+@st.cache_resource(show_spinner=False)
+def _examples() -> dict[str, Image.Image]:
+    """scikit-learn's china and flower (held out from training); shared, never modified."""
+    return {k: from_tensor(v) for k, v in validation_photos().items()}
+
+
+def _session_folder() -> Path:
+    """This session's folder for imported weights; removed when the session is gone."""
+    if "sr_tmp" not in st.session_state:
+        st.session_state["sr_tmp"] = tempfile.TemporaryDirectory(prefix="gan_studio_sr_")
+    return Path(st.session_state["sr_tmp"].name)
+
+
+def kind(card: dict) -> str:
+    model = card.get("model") or {}
+    if model.get("arch") == "rrdb":
+        return t("superres.kind_rrdb")
+    adversarial = (card.get("train") or {}).get("adv_weight", 0) > 0
+    return t("superres.kind_srgan") if adversarial else t("superres.kind_srresnet")
+
+
+def _import_weights(upload, taken: set[str]) -> None:
+    """Convert an uploaded .pth into a checkpoint in this session's folder, once per file content."""
+    imports = st.session_state.setdefault("sr_imports", {})
+    digests = st.session_state.setdefault("sr_import_ids", {})  # upload id -> content digest (hashed once)
+    if upload.file_id not in digests:
+        digests[upload.file_id] = hashlib.sha256(upload.getvalue()).hexdigest()
+    digest = digests[upload.file_id]
+    if digest not in imports:
+        data = upload.getvalue()
+        folder = _session_folder()
+        stem = safe_stem(upload.name, "weights")
+        taken = taken | {v["name"] for v in imports.values() if "name" in v}
+        name = stem if stem not in taken else f"{stem}_{digest[:6]}"
+        src = folder / f"{stem}{Path(upload.name).suffix.lower() or '.pth'}"
+        try:
+            if not data:
+                raise CheckpointError(f"{upload.name}: the file is empty")
+            src.write_bytes(data)
+            with st.spinner(t("superres.own_importing", name=upload.name)):
+                path = import_esrgan(src, folder / name, name=name)
+            imports[digest] = {"name": name, "path": str(path)}
+        except (CheckpointError, ValueError, RuntimeError, OSError) as e:
+            imports[digest] = {"error": str(e)}
+        finally:
+            src.unlink(missing_ok=True)
+    done = imports[digest]
+    if "error" in done:
+        st.error(t("superres.own_failed", message=done["error"]))
+    else:
+        st.success(t("superres.own_done", name=done["name"]))
+
+
+def _read_upload(upload) -> tuple[Image.Image | None, str]:
+    """The decoded upload (kept for the session, so reruns do not decode it again) and its id."""
+    memo = st.session_state.get("sr_decoded")
+    if memo and memo[0] == upload.file_id:
+        return memo[1], upload.file_id
+    data = upload.getvalue()
+    if not data:
+        st.error(t("superres.empty_file", name=upload.name))
+        return None, upload.file_id
+    try:
+        img = decode_image(data, name=upload.name, min_side=MIN_SIDE)
+    except ImageError as e:
+        st.error(str(e))
+        return None, upload.file_id
+    st.session_state["sr_decoded"] = (upload.file_id, img)
+    return img, upload.file_id
+
+
+def shown_path(path: Path) -> str:
+    """A checkpoint's path as one would type it here (relative to the working folder when inside it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def card_facts(card: dict) -> None:
+    """What the picker's model is: description, perceptual-loss source, measured metrics."""
+    st.caption(card.get("description", ""))
+    if card.get("imported_from"):
+        st.caption(t("superres.card_imported", file=card["imported_from"]))
+    elif card.get("step"):
+        st.caption(t("superres.card_step", step=card["step"]))
+    if card.get("perceptual"):
+        st.caption(t("superres.card_perceptual", source=card["perceptual"]))
+    metrics = card.get("metrics") or {}
+    flat = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{k2}": v2 for k2, v2 in v.items() if not isinstance(v2, (dict, list))})
+        elif not isinstance(v, list):
+            flat[k] = v
+    if flat:
+        st.dataframe([{t("superres.card_metric"): k, t("superres.card_value"): str(v)} for k, v in flat.items()],
+                     hide_index=True, key="sr_card_metrics")
+    else:
+        st.caption(t("superres.card_no_metrics"))
+
+
+def localized_radio(label: str, options: list, key: str, default, labels: dict):
+    """A horizontal radio whose value lives in st.session_state[key], keyed per language like
+    localized_selectbox (the option texts are worked out here, in the page's language)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+    choice = st.radio(label, options, index=options.index(st.session_state[key]), format_func=labels.get,
+                      key=f"{key}__{current_language()}", horizontal=True)
+    st.session_state[key] = choice
+    return choice
+
+
+def grid(pictures: list[tuple[Image.Image, str]]) -> None:
+    """Pictures with captions, two or three to a row: large enough to see single pixels."""
+    per_row = 2 if len(pictures) in (2, 4) else 3
+    for i in range(0, len(pictures), per_row):
+        for col, (img, caption) in zip(st.columns(per_row), pictures[i:i + per_row]):
+            col.image(img, output_format="PNG", width="stretch", caption=caption)
+
+
+def _run_with_progress(label: str, fn):
+    """fn(progress) under a progress bar that follows the tiles; (result, seconds)."""
+    bar = st.progress(0.0, text=t("superres.working", name=label))
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=t("superres.tiles", name=label, done=done, total=total))
+    start = time.perf_counter()
+    try:
+        return fn(progress), time.perf_counter() - start
+    finally:
+        bar.empty()
+
+
+# ---------------------------------------------------------------- models: shipped and this session's
+
+shipped = {card["name"]: (path, card) for path, card in generator_checkpoints(SR_ARCHS)}
+controls, main = st.columns([1, 3], gap="large")
+
+with controls:
+    source = localized_radio(t("superres.source"), ["example", "upload"], "sr_source", "example",
+                             {s: t(f"superres.source_{s}") for s in ("example", "upload")})
+    upload = None
+    if source == "example":
+        example = localized_selectbox(t("superres.example"), EXAMPLES, "sr_example", EXAMPLES[0],
+                                      {e: t(f"superres.example_{e}") for e in EXAMPLES}.get,
+                                      help=t("superres.example_help"))
+    else:
+        upload = st.file_uploader(t("superres.upload"), type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif",
+                                                             "tiff"], key="sr_file")
+    # a part of the example by default (the whole one takes a while on a CPU), all of an upload
+    crop = localized_selectbox(t("superres.crop"), CROPS, f"sr_crop_{source}", 256 if source == "example" else 0,
+                               {c: t("superres.crop_centre", n=c) if c else t("superres.crop_whole")
+                                for c in CROPS}.get, in_url=False, help=t("superres.crop_help"))
+    picker = st.container()
+    with st.expander(t("superres.own_title"), icon=":material/upload_file:"):
+        st.markdown(t("superres.own_intro"))
+        pth = st.file_uploader(t("superres.own_upload"), type=["pth", "pt"], key="sr_pth")
+        if pth is not None:
+            _import_weights(pth, set(shipped))
+        st.caption(t("superres.own_cli"))
+        st.code(IMPORT_CLI, language="bash")
+
+mine = {}
+if "sr_tmp" in st.session_state:
+    mine = {c["name"]: (p, c) for p, c in list_checkpoints(_session_folder(), kinds=("gan",))
+            if (c.get("model") or {}).get("arch") in SR_ARCHS}
+models = {**shipped, **mine}
+scales = sorted({2, 4} | {int(c["model"]["scale"]) for _, c in models.values()}, reverse=True)
+
+with picker:
+    scale = st.radio(t("superres.scale"), scales, key="sr_scale", horizontal=True, format_func=lambda s: f"×{s}")
+    of_scale = [n for n, (_, c) in models.items() if int(c["model"]["scale"]) == scale]
+    chosen = None
+    if of_scale:
+        chosen = localized_selectbox(t("superres.model"), of_scale, "sr_model", of_scale[0],
+                                     {n: f"{n} · {kind(models[n][1])}" + (t("superres.yours") if n in mine else "")
+                                      for n in of_scale}.get)
+        card_facts(models[chosen][1])
+    else:
+        st.warning(t("superres.none", scale=scale, folder=str(checkpoints_dir())))
+
+# ---------------------------------------------------------------- the picture
+
+with main:
+    if source == "example":
+        picture, picture_id, stem = _examples()[example], f"example:{example}", example
+    elif upload is None:
+        st.info(t("superres.upload_hint", min=MIN_SIDE))
+        st.stop()
+    else:
+        picture, picture_id = _read_upload(upload)
+        stem = safe_stem(upload.name)
+        if picture is None:
+            st.stop()
+    picture = centre_crop(picture, crop)
+    out_w, out_h = output_size(picture.size, scale)
+    too_large = out_w * out_h > MAX_OUTPUT_PIXELS
+    st.caption(t("superres.sizes", w=picture.width, h=picture.height, mode=picture.mode, scale=scale, ow=out_w,
+                 oh=out_h, mp=f"{out_w * out_h / 1e6:.2f}"))
+
+methods = [("bicubic", t("superres.bicubic"), None)] + [(n, f"{n} · {kind(models[n][1])}", models[n][0])
+                                                        for n in of_scale]
+
+
+def method_key(path: Path | None) -> tuple:
+    """What a result depends on: the scale and the method (a model file's version)."""
+    if path is None:
+        return scale, "bicubic"
+    try:
+        return scale, str(path), path.stat().st_mtime_ns
+    except OSError:  # a card without its weights: loading it says so
+        return scale, str(path), 0
+
+
+def method_fn(name: str, path: Path | None):
+    if path is None:
+        return bicubic_upscaler(scale)
+    return cached_model("upscaler", path)
+
+
+# Results live in this session for this picture: moving a slider or switching tabs never runs a model again.
+results = st.session_state.setdefault("sr_results", {"input": None, "out": {}})
+if results["input"] != (picture_id, crop):
+    results.update(input=(picture_id, crop), out={})
+out = results["out"]
+
+with main:
+    # one container for the limit, the button, progress and errors, so the tabs below keep their place
+    # (and the tab one is looking at) whatever shows up here
+    status = st.container()
+    tab_compare, tab_split, tab_measure = st.tabs(
+        [t("superres.tab_compare"), t("superres.tab_split"), t("superres.tab_measure")],
+        key=f"sr_tabs__{current_language()}")
+
+with status:
+    if too_large:
+        st.error(t("superres.too_large", ow=out_w, oh=out_h, mp=f"{out_w * out_h / 1e6:.0f}",
+                   max=MAX_OUTPUT_PIXELS // 1_000_000))
+        st.code(CLI.format(checkpoint=shown_path(models[chosen][0]) if chosen else "bicubic", scale=scale),
+                language="bash")
+    missing = [m for m in methods if method_key(m[2]) not in out]
+    if not too_large and missing:
+        slot = st.empty()
+        if slot.button(t("superres.run", n=len(methods), scale=scale), key="sr_run", type="primary",
+                       icon=":material/zoom_in:"):
+            slot.empty()
+            for name, label, path in missing:
+                try:
+                    fn = method_fn(name, path)
+                    img, seconds = _run_with_progress(
+                        label, lambda progress: upscale_image(picture, fn, scale, TILE, OVERLAP, progress))
+                except (CheckpointError, OSError) as e:
+                    st.error(t("errors.checkpoint", message=str(e)))
+                    continue
+                except (RuntimeError, ValueError, MemoryError) as e:
+                    st.error(t("superres.failed", name=name, message=str(e)))
+                    continue
+                out[method_key(path)] = (img, seconds)
+            missing = [m for m in methods if method_key(m[2]) not in out]
+
+# ---------------------------------------------------------------- side by side, with synchronized zoomed crops
+
+with tab_compare:
+    c = st.columns(3)
+    cx = c[0].slider(t("superres.zoom_x"), 0, 100, 50, key="sr_cx", format="%d%%")
+    cy = c[1].slider(t("superres.zoom_y"), 0, 100, 50, key="sr_cy", format="%d%%")
+    with c[2]:
+        side = localized_selectbox(t("superres.zoom_side"), ZOOMS, "sr_zoom", 24,
+                                   {z: t("superres.zoom_px", n=z) for z in ZOOMS}.get, in_url=False)
+    box = zoom_box(picture.size, cx, cy, side)
+    factor = max(1, round(ZOOM_WIDTH / ((box[2] - box[0]) * scale)))
+    # the whole pictures, small, with the zoomed region marked
+    cols = st.columns(1 + len(methods))
+    cols[0].image(outlined(picture, box, enlarge=scale), output_format="PNG", width="stretch",
+                  caption=t("superres.input_caption", w=picture.width, h=picture.height))
+    crops = [(t("superres.input"), zoomed(picture, box, factor * scale))]
+    for col, (name, label, path) in zip(cols[1:], methods):
+        if method_key(path) not in out:
+            col.caption(t("superres.not_yet", name=label))
+            continue
+        img, seconds = out[method_key(path)]
+        col.image(outlined(img, scaled(box, scale)), output_format="PNG", width="stretch",
+                  caption=t("superres.result_caption", name=label, w=img.width, h=img.height, s=f"{seconds:.2f}"))
+        crops.append((label, zoomed(img, scaled(box, scale), factor)))
+    # the same region of each, enlarged: two or three to a row, so they are large enough to see pixels
+    st.caption(t("superres.zoom_caption", x=box[0], y=box[1], n=box[2] - box[0], scale=scale, f=factor))
+    grid([(crop_img, t("superres.zoom_of", name=label)) for label, crop_img in crops])
+    if missing and not too_large:
+        st.info(t("superres.press_run", size=f"{out_w}×{out_h}"))
+    chosen_key = method_key(models[chosen][0]) if chosen else None
+    target = chosen or "bicubic"                     # without a model of this scale, bicubic's result
+    if method_key(models[chosen][0] if chosen else None) in out:
+        result = out[method_key(models[chosen][0] if chosen else None)][0]
+        st.download_button(t("superres.download", name=target, w=result.width, h=result.height),
+                           lambda: png_bytes(result), f"{stem}_{target}_x{scale}.png", "image/png",
+                           key="sr_download", on_click="ignore", icon=":material/download:")
+        if result.mode == "RGBA":
+            st.caption(t("superres.alpha_note"))
+
+# ---------------------------------------------------------------- before / after
+
+with tab_split:
+    bicubic_key = method_key(None)
+    if not chosen:
+        st.info(t("superres.split_no_model", scale=scale))
+    elif chosen_key not in out or bicubic_key not in out:
+        st.info(t("superres.split_wait"))
+    else:
+        split = st.slider(t("superres.split"), 0, 100, 50, key="sr_split", format="%d%%",
+                          help=t("superres.split_help"))
+        only_zoom = st.toggle(t("superres.split_zoom"), key="sr_split_zoom")
+        new, old = out[chosen_key][0], out[bicubic_key][0]
+        if only_zoom:
+            hr_box = scaled(box, scale)
+            new, old = zoomed(new, hr_box, factor), zoomed(old, hr_box, factor)
+        st.image(before_after(new, old, split / 100), output_format="PNG", width="stretch",
+                 caption=t("superres.split_caption", new=chosen, p=split, q=100 - split))
+
+# ---------------------------------------------------------------- simulate: shrink first, then measure
+
+with tab_measure:
+    st.markdown(t("superres.measure_intro", scale=scale))
+    sim_key = (picture_id, crop, tuple(method_key(p) for _, _, p in methods))
+    sim = st.session_state.get("sr_sim")
+    if sim is None or sim[0] != sim_key:
+        sim = None
+        slot = st.empty()
+        if slot.button(t("superres.measure_run", scale=scale, w=picture.width, h=picture.height),
+                       key="sr_sim_run", icon=":material/straighten:"):
+            slot.empty()
+            rows, hr, lr = [], None, None
+            bar = st.progress(0.0)
+            try:
+                for i, (name, label, path) in enumerate(methods):
+                    bar.progress(i / len(methods), text=t("superres.measuring", name=label, i=i + 1,
+                                                          n=len(methods)))
+                    hr, lr, (measured,) = simulate(picture, {name: method_fn(name, path)}, scale, TILE, OVERLAP)
+                    rows.append((name, measured))
+            except (CheckpointError, OSError) as e:
+                st.error(t("errors.checkpoint", message=str(e)))
+            except ValueError as e:
+                st.error(t("superres.measure_failed", message=str(e)))
+            except (RuntimeError, MemoryError) as e:
+                st.error(t("superres.failed", name=name, message=str(e)))
+            else:
+                sim = (sim_key, hr, lr, rows)
+                st.session_state["sr_sim"] = sim
+            finally:
+                bar.empty()
+    if sim is not None:
+        _, hr, lr, rows = sim
+        labels = {name: label for name, label, _ in methods}
+        rows = [(labels.get(name, name), m) for name, m in rows]
+        base = rows[0][1].psnr
+        st.dataframe([{t("superres.col_method"): label, t("superres.col_psnr"): m.psnr, t("superres.col_ssim"): m.ssim,
+                       t("superres.col_gain"): m.psnr - base if math.isfinite(m.psnr) else None,
+                       t("superres.col_time"): m.seconds} for label, m in rows],
+                     hide_index=True, key="sr_sim_table",
+                     column_config={t("superres.col_psnr"): st.column_config.NumberColumn(format="%.2f"),
+                                    t("superres.col_ssim"): st.column_config.NumberColumn(format="%.4f"),
+                                    t("superres.col_gain"): st.column_config.NumberColumn(format="%+.2f"),
+                                    t("superres.col_time"): st.column_config.NumberColumn(format="%.3f")})
+        st.caption(t("superres.measure_caption", w=hr.width, h=hr.height, lw=lr.width, lh=lr.height, scale=scale))
+        sbox = zoom_box(lr.size, cx, cy, min(side, *lr.size))
+        f = max(1, round(ZOOM_WIDTH / ((sbox[2] - sbox[0]) * scale)))
+        grid([(zoomed(hr, scaled(sbox, scale), f), t("superres.original")),
+              (zoomed(lr, sbox, f * scale), t("superres.shrunk"))] +
+             [(zoomed(m.image, scaled(sbox, scale), f),
+               t("superres.measured_caption", name=label, psnr=f"{m.psnr:.2f}", ssim=f"{m.ssim:.3f}"))
+              for label, m in rows])

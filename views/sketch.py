@@ -117,7 +117,7 @@ def measured(m: dict) -> str:
         return " " + t("sketch.metrics_digits", pct=f"{100 * m['recognised']:.0f}",
                        real=f"{100 * m.get('classifier_on_real', 1):.0f}", n=m.get("test_digits", 500))
     if "psnr_y" in m:
-        return " " + t("sketch.metrics_photos", psnr=f"{m['psnr_y']:.1f}",
+        return " " + t("sketch.metrics_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m.get('grey_psnr_y', 0):.1f}",
                        photos=", ".join(m.get("validation_photos", [])))
     return ""
 

@@ -166,7 +166,8 @@ def evaluate_sketcher(sk: Sketcher, n: int | None = None) -> dict[str, float]:
     was drawn (`classifier_on_real`: its accuracy on the real digits, the ceiling).
     Picture models: the edges of the held-out photos (scikit-learn's china and flower, shorter side
     resized to 256, centre 256x256) are translated and compared with the photo: PSNR (luma) and
-    mean absolute error. A drawing leaves colour open, so these figures are low by nature."""
+    mean absolute error, beside the same figures for a plain mid-grey picture (`grey_*`): a drawing
+    leaves colour open, so these figures are low by nature, and the grey baseline says how low."""
     from ..data.images import mnist5k, resize_images
     from ..data.pairs import drawing_of, validation_photos
     from ..metrics.restore import psnr_y
@@ -185,12 +186,15 @@ def evaluate_sketcher(sk: Sketcher, n: int | None = None) -> dict[str, float]:
                 "recognised": round(float((clf(out).argmax(1) == labels).float().mean()), 4),
                 "classifier_on_real": round(float((clf(real).argmax(1) == labels).float().mean()), 4),
                 "mean_abs_error": round(float((out - real).abs().mean() / 2), 4)}
-    scores = {}
+    scores, grey = {}, {}
     for name, photo in validation_photos().items():
         img = ImageOps.fit(Image.fromarray(photo.permute(1, 2, 0).numpy()), (256, 256), Image.Resampling.LANCZOS)
         out, _ = sk.translate(sk.edges(img, 256))
         ref = np.asarray(img.convert(out.mode))
+        flat = np.full_like(ref, 128)
         scores[name] = (psnr_y(np.asarray(out), ref), float(np.abs(np.asarray(out, float) - ref).mean() / 255))
-    return {"validation_photos": sorted(scores),
-            "psnr_y": round(sum(p for p, _ in scores.values()) / len(scores), 3),
-            "mean_abs_error": round(sum(e for _, e in scores.values()) / len(scores), 4)}
+        grey[name] = (psnr_y(flat, ref), float(np.abs(flat.astype(float) - ref).mean() / 255))
+    mean = lambda d, i: sum(v[i] for v in d.values()) / len(d)  # noqa: E731
+    return {"validation_photos": sorted(scores), "psnr_y": round(mean(scores, 0), 3),
+            "mean_abs_error": round(mean(scores, 1), 4), "grey_psnr_y": round(mean(grey, 0), 3),
+            "grey_mean_abs_error": round(mean(grey, 1), 4)}

@@ -183,7 +183,7 @@ def test_the_digit_model_and_chinese(page):
     page.get_by_role("heading", name="草图生成图像").wait_for()
     page.get_by_role("button", name="随机示例").click()
     new_result(page, None)
-    page.get_by_text("真实照片").wait_for()
+    page.get_by_text("真实照片（“").wait_for()
     page.get_by_text("毫秒").wait_for()
     assert_no_exception(page)
     shot(page, "sketch_zh")

@@ -186,6 +186,8 @@ class DataConfig(_Strict):
     direction: Literal["AtoB", "BtoA"] = Field("AtoB", description="data.name paired: which side is the input")
     photo_scales: list[float] = Field(default_factory=lambda: [1.0, 0.5], description="data.name photos: each "
                                       "photo is used at these scales (crops then see more or less of it)")
+    photo_set: Literal["colour", "all"] = Field("colour", description="data.name photos: the colour photos, or "
+                                                "all: also the greyscale photos and textures")
     flip: bool = Field(True, description="random horizontal flips of training crops (pictures, not digits)")
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from .images import IMAGE_SUFFIXES, DataError, ImageError, decode_image, flatten
 # scikit-image's bundled colour photos (no download); the textures serve the anomaly detectors
 TRAIN_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
                 "retina", "stereo_motorcycle")
+GREY_PHOTOS = ("camera", "coins", "page", "text", "clock", "moon", "brick", "grass", "gravel", "cell")
 VALIDATION_PHOTOS = ("china.jpg", "flower.jpg")
 
 
@@ -101,14 +102,16 @@ def _scaled(t: Tensor, scale: float) -> Tensor:
     return TF.resize(t, [max(1, round(h * scale)), max(1, round(w * scale))], antialias=True)
 
 
-def train_photos(scales: list[float] = (1.0,)) -> list[Tensor]:
-    """scikit-image's colour photos as uint8 (3, H, W), each at every scale (the stereo pair both)."""
+def train_photos(scales: list[float] = (1.0,), grey: bool = False) -> list[Tensor]:
+    """scikit-image's colour photos as uint8 (3, H, W), each at every scale (the stereo pair both);
+    with `grey`, also its greyscale photos and textures (as three equal channels)."""
     import skimage.data
     out = []
-    for name in TRAIN_PHOTOS:
+    for name in TRAIN_PHOTOS + (GREY_PHOTOS if grey else ()):
         arr = getattr(skimage.data, name)()
         for a in (arr[:2] if isinstance(arr, tuple) else (arr,)):  # stereo: left and right, not the disparity
-            t = torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).contiguous()
+            a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3]
+            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()
             out += [_scaled(t, s) for s in scales]
     return out
 
@@ -197,9 +200,10 @@ def load_pairs(cfg) -> PairData:
     if d.name == "paired":
         a, b = paired_folder(d.path, m.in_channels, m.channels, d.direction, d.max_images)
         return PairData(b, a, Path(d.path).name, crop, d.flip)
-    if d.name == "photos":
-        pictures = [_fit_channels(t, m.channels) for t in train_photos(d.photo_scales)]
-        name = "scikit-image photos"
+    if d.name == "photos":  # at a small scale some photos are smaller than a crop: those are left out
+        pictures = [_fit_channels(t, m.channels) for t in train_photos(d.photo_scales, d.photo_set == "all")
+                    if min(t.shape[-2:]) >= crop]
+        name = "scikit-image photos" + (" (colour and grey)" if d.photo_set == "all" else "")
     elif d.name == "folder":  # whole pictures, not squashed to one size: crops are taken per batch
         name = Path(d.path).name
         pictures = []

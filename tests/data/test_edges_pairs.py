@@ -85,6 +85,9 @@ def test_the_validation_photos_are_never_in_the_training_photos():
     assert set(val) == {"china", "flower"} and all(v.shape == (3, 427, 640) for v in val.values())
     assert len(train) == 9                                   # 8 photos, the stereo pair counted twice
     assert not any(t.shape == v.shape and torch.equal(t, v) for t in train for v in val.values())
+    everything = train_photos([1.0], grey=True)
+    assert len(everything) == 19 and all(t.shape[0] == 3 for t in everything)
+    assert torch.equal(everything[-1][0], everything[-1][2])          # a grey photo: three equal channels
 
 
 def test_drawing_of_a_picture_has_one_channel_and_its_size():

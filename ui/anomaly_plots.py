@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from .i18n import t
 from .plots import COLORS
 
 
@@ -38,22 +39,23 @@ def histogram(scores: np.ndarray, labels: np.ndarray, threshold: float | None, n
     if threshold is not None:
         fig.add_vline(x=threshold, line={"color": "black", "dash": "dash"})
     fig.update_layout(barmode="overlay", height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis_title="score", legend={"orientation": "h", "y": 1.1})
+                      xaxis_title=t("anomaly.axis_score"), legend={"orientation": "h", "y": 1.1})
     return fig
 
 
 def roc_pr(curves: dict[str, np.ndarray], auroc: float, auprc: float) -> go.Figure:
     from plotly.subplots import make_subplots
-    fig = make_subplots(1, 2, subplot_titles=(f"ROC (AUROC {auroc:.3f})", f"Precision-recall (AUPRC {auprc:.3f})"))
+    fig = make_subplots(1, 2, subplot_titles=(t("anomaly.axis_roc", auroc=f"{auroc:.3f}"),
+                                              t("anomaly.axis_pr", auprc=f"{auprc:.3f}")))
     fig.add_trace(go.Scatter(x=curves["fpr"], y=curves["tpr"], mode="lines", line={"color": COLORS[0]},
                              showlegend=False), 1, 1)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#bbbbbb", "dash": "dot"},
                              showlegend=False), 1, 1)
     fig.add_trace(go.Scatter(x=curves["recall"], y=curves["precision"], mode="lines", line={"color": COLORS[1]},
                              showlegend=False), 1, 2)
-    fig.update_xaxes(title_text="false positive rate", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title_text="true positive rate", range=[0, 1.02], row=1, col=1)
-    fig.update_xaxes(title_text="recall", range=[0, 1], row=1, col=2)
-    fig.update_yaxes(title_text="precision", range=[0, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text=t("anomaly.axis_fpr"), range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text=t("anomaly.axis_tpr"), range=[0, 1.02], row=1, col=1)
+    fig.update_xaxes(title_text=t("anomaly.axis_recall"), range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text=t("anomaly.axis_precision"), range=[0, 1.02], row=1, col=2)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig

@@ -157,3 +157,11 @@ def test_a_zip_of_my_pictures_is_checked_before_training(monkeypatch, tmp_path):
     bad = _zip({"normal/a.png": b"not a picture"})
     at.file_uploader(key="a_new_zip").set_value(("bad.zip", bad, "application/zip")).run()
     assert "could not be used" in at.error[0].value and not at.exception
+
+
+def test_the_curves_speak_chinese_on_the_chinese_page():
+    at = open_page("views/anomaly.py", "zh", a_detector="anomaly_mnist_0")
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    text = json.dumps(figures, ensure_ascii=False)
+    assert "假阳性率" in text and "精确率" in text and "分数" in text
+    assert "false positive rate" not in text and '"score"' not in text

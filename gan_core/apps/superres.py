@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..checkpoint import CheckpointError, import_torch_state_dict, load_module, save_checkpoint
 from ..config import SR_ARCHS, RRDBConfig
-from ..metrics.restore import psnr_y, ssim_y
+from ..metrics.restore import gradient_ratio, psnr_y, ssim_y
 from ..nets.rrdb import RRDBNet, from_public_state_dict, infer_rrdb_shape
 from ..nets.srresnet import bicubic
 from ..sampling import LoadedGenerator, load_generator
@@ -180,6 +180,7 @@ class Measured:
     psnr: float
     ssim: float
     seconds: float
+    sharpness: float = 1.0  # metrics.restore.gradient_ratio against the original
 
 
 def simulate(img: Image.Image, methods: dict[str, Callable[[Tensor], Tensor]], scale: int, tile: int = 256,
@@ -194,7 +195,7 @@ def simulate(img: Image.Image, methods: dict[str, Callable[[Tensor], Tensor]], s
         out = upscale_array(np.asarray(lr), fn, scale, tile, overlap)
         seconds = time.perf_counter() - start
         results.append(Measured(name, Image.fromarray(out), psnr_y(out, ref, scale), ssim_y(out, ref, scale),
-                                seconds))
+                                seconds, gradient_ratio(out, ref, scale)))
     return hr, lr, results
 
 
@@ -223,17 +224,20 @@ def import_esrgan(pth: str | Path, out: str | Path, name: str | None = None) -> 
 
 
 def evaluate_upscaler(up: Upscaler) -> dict:
-    """PSNR / SSIM (luma, `scale`-pixel border) of `up` and of bicubic on the held-out photos
-    (scikit-learn's china and flower, shrunk by the training degradation), for a model card."""
+    """PSNR / SSIM (luma, `scale`-pixel border) and sharpness (gradient_ratio: 1 = the original's edge
+    contrast) of `up` and of bicubic on the held-out photos (scikit-learn's china and flower, shrunk by
+    the training degradation), for a model card."""
     from ..data.pairs import validation_photos
     per, base = {}, {}
     for name, photo in validation_photos().items():
         img = Image.fromarray(photo.permute(1, 2, 0).numpy())
         _, _, (bic, mine) = simulate(img, {"bicubic": bicubic_upscaler(up.scale), "model": up}, up.scale, tile=256)
-        per[name] = {"psnr_y": round(mine.psnr, 3), "ssim_y": round(mine.ssim, 4)}
-        base[name] = {"psnr_y": round(bic.psnr, 3), "ssim_y": round(bic.ssim, 4)}
+        per[name] = {"psnr_y": round(mine.psnr, 3), "ssim_y": round(mine.ssim, 4),
+                     "sharpness": round(mine.sharpness, 3)}
+        base[name] = {"psnr_y": round(bic.psnr, 3), "ssim_y": round(bic.ssim, 4), "sharpness": round(bic.sharpness, 3)}
     mean = lambda d, k: round(sum(v[k] for v in d.values()) / len(d), 4)  # noqa: E731
-    return {"psnr_y": mean(per, "psnr_y"), "ssim_y": mean(per, "ssim_y"),
+    return {"psnr_y": mean(per, "psnr_y"), "ssim_y": mean(per, "ssim_y"), "sharpness": mean(per, "sharpness"),
             "bicubic_psnr_y": mean(base, "psnr_y"), "bicubic_ssim_y": mean(base, "ssim_y"),
+            "bicubic_sharpness": mean(base, "sharpness"),
             "gain_db": round(mean(per, "psnr_y") - mean(base, "psnr_y"), 3),
             "per_image": per, "bicubic_per_image": base, "held_out": "scikit-learn china.jpg, flower.jpg"}

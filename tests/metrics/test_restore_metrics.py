@@ -40,3 +40,14 @@ def test_sizes_must_match_and_fit_the_border():
         psnr_y(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))
     with pytest.raises(ValueError, match="too small"):
         psnr_y(np.zeros((6, 6), np.uint8), np.zeros((6, 6), np.uint8), border=4)
+
+
+def test_gradient_ratio_is_one_for_the_original_and_falls_when_blurred():
+    from scipy.ndimage import gaussian_filter
+
+    from gan_core.metrics.restore import gradient_ratio
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+    blurred = gaussian_filter(a.astype(float), 1.5).astype(np.uint8)
+    assert gradient_ratio(a, a) == pytest.approx(1.0)
+    assert gradient_ratio(blurred, a) < 0.5 < 1.5 < gradient_ratio(a, blurred)

@@ -17,9 +17,11 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or ROOT / "checkpoints")
 
 
-def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp")) -> list[tuple[Path, dict]]:
-    """Shipped generators of these architectures (images and points by default; music has its own page)."""
-    return [(p, c) for p, c in list_checkpoints(checkpoints_dir(), kinds=("gan",))
+def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp"), folder: Path | str | None = None
+                          ) -> list[tuple[Path, dict]]:
+    """Generators of these architectures (images and points by default; music has its own page) in
+    `folder`, by default the shipped checkpoints (a page's per-session imports live elsewhere)."""
+    return [(p, c) for p, c in list_checkpoints(folder or checkpoints_dir(), kinds=("gan",))
             if (c.get("model") or {}).get("arch", "dcgan") in archs]
 
 

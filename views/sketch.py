@@ -8,7 +8,7 @@ import streamlit as st
 from PIL import Image
 
 from gan_core.apps.pix2pix import import_official_pix2pix, load_sketcher
-from gan_core.checkpoint import CheckpointError, list_checkpoints
+from gan_core.checkpoint import CheckpointError
 from gan_core.data.images import ImageError, decode_image
 from ui.i18n import current_language, t
 from ui.images import enlarge, png_bytes
@@ -24,15 +24,10 @@ st.title(t("sketch.title"))
 st.caption(t("sketch.intro"))
 
 
-def pix2pix_in(folder) -> dict[str, tuple[Path, dict]]:
-    return {c["name"]: (p, c) for p, c in list_checkpoints(folder, kinds=("gan",))
-            if (c.get("model") or {}).get("arch") == "pix2pix"}
-
-
 def own_models() -> dict[str, tuple[Path, dict]]:
     """Weights this session imported (a temporary folder of its own, deleted with the session)."""
     tmp = st.session_state.get("sk_tmp")
-    return pix2pix_in(tmp.name) if tmp is not None else {}
+    return {c["name"]: (p, c) for p, c in generator_checkpoints(("pix2pix",), tmp.name)} if tmp is not None else {}
 
 
 def import_weights(key: str) -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from gan_core.apps.superres import bicubic_upscaler, import_esrgan, simulate, upscale_image
-from gan_core.checkpoint import CheckpointError, list_checkpoints
+from gan_core.checkpoint import CheckpointError
 from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
 from gan_core.data.pairs import validation_photos
@@ -199,8 +199,7 @@ with controls:
 
 mine = {}
 if "sr_tmp" in st.session_state:
-    mine = {c["name"]: (p, c) for p, c in list_checkpoints(_session_folder(), kinds=("gan",))
-            if (c.get("model") or {}).get("arch") in SR_ARCHS}
+    mine = {c["name"]: (p, c) for p, c in generator_checkpoints(SR_ARCHS, _session_folder())}
 models = {**shipped, **mine}
 scales = sorted({2, 4} | {int(c["model"]["scale"]) for _, c in models.values()}, reverse=True)
 

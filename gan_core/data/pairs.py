@@ -194,7 +194,7 @@ def paired_folder(path: str | Path, in_channels: int, channels: int, direction: 
 
 def load_pairs(cfg) -> PairData:
     """PairData for a Config whose model is pix2pix, srresnet or rrdb."""
-    from .images import image_collection, load_images
+    from .images import load_images
     d, m = cfg.data, cfg.model
     crop = m.img_size
     if d.name == "paired":
@@ -209,12 +209,9 @@ def load_pairs(cfg) -> PairData:
         pictures = []
         for rel, src in iter_image_files(d.path):
             if PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
-                try:
-                    pictures.append(_read_picture(src, rel, m.channels))
-                except ImageError as e:
-                    raise DataError(str(e)) from None
+                pictures.append(_read_picture(src, rel, m.channels))  # an ImageError is a DataError
         if not pictures:
-            image_collection(d.path, crop, m.channels)  # raises its "no images found" message
+            raise DataError(f"{name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     else:  # a labelled image dataset (digits): whole pictures at the crop size
         data = load_images(d, crop, m.channels)
         pictures, name = list(data.images), data.name

@@ -151,8 +151,10 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
     images = torch.randint(0, 256, (512, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     data = ImageData(images, None, "random")
     steps, warmup = (3, 1) if quick else (20, 3)
+    fp32 = cfg.model_copy(update={"train": cfg.train.model_copy(update={"amp": False})})
     for dev in [d["device"] for d in describe_devices() if d["device"] in ("cpu", "cuda:0")]:
         tr = Trainer(cfg, dev, data=data)
+        tr_fp32 = Trainer(fp32, dev, data=data)
         torch.manual_seed(0)
         G, D = build_gan(cfg.model)
         G, D = G.to(dev), D.to(dev)
@@ -163,11 +165,14 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
         def ours() -> None:
             tr.train_step()
 
+        def ours_fp32() -> None:
+            tr_fp32.train_step()
+
         def textbook() -> None:
             _reference_dcgan_step(G, D, opt_G, opt_D, x, cfg.model.nz)
 
         rates = {}
-        for name, fn in (("ours", ours), ("textbook", textbook), ("ours_again", ours)):
+        for name, fn in (("ours", ours), ("textbook", textbook), ("ours_fp32", ours_fp32), ("ours_again", ours)):
             for _ in range(warmup):
                 fn()
             if dev.startswith("cuda"):
@@ -183,7 +188,10 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
                "threads": torch.get_num_threads(), "ours_images_s": round(ours_rate, 1),
                "textbook_images_s": round(rates["textbook"], 1),
                "speedup": round(ours_rate / rates["textbook"], 2),
-               "amp_bf16": bool(tr.amp), "channels_last": dev.startswith("cuda"), "fused_d": tr.fuse_d}
+               "amp_bf16": bool(tr.amp), "channels_last": tr.channels_last, "fused_d": tr.fuse_d,
+               # the same Trainer without autocast: what channels_last and the loop alone give
+               "ours_fp32_images_s": round(rates["ours_fp32"], 1),
+               "fp32_speedup": round(rates["ours_fp32"] / rates["textbook"], 2)}
 
 
 def bench_music(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:

@@ -223,7 +223,8 @@ class TrainConfig(_Strict):
                                                                        "train.steps")
     ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
     instance_noise: InstanceNoise = InstanceNoise()
-    amp: bool = Field(True, description="bfloat16 autocast on CUDA; ignored on CPU")
+    amp: bool = Field(True, description="bfloat16 autocast where it is native: CUDA (Ampere on) for every "
+                                        "model, CPUs with AVX512-BF16/AMX for DCGANs")
     log_every: int = Field(10, ge=1)
     sample_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(500, ge=1)

@@ -35,6 +35,29 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bfloat16 natively, so autocast to it is a speed-up rather
+    than an emulation: CUDA GPUs from Ampere on, and CPUs with AVX512-BF16 or AMX (on other
+    CPUs oneDNN converts to and from float32 and bf16 is slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def describe_devices() -> list[dict]:
     """What this machine offers, for the UI and `info`."""
     import os

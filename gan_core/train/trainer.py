@@ -28,7 +28,7 @@ from ..checkpoint import (CheckpointError, load_module, load_optimizer, module_t
 from ..config import Config, dump_config
 from ..data.images import DataError, ImageData, load_images
 from ..data.toy import ToyDistribution, get_toy
-from ..devices import resolve_device
+from ..devices import native_bf16, resolve_device
 from ..losses import get_loss, gradient_penalty
 from ..nets import build_gan, sample_noise
 from . import ddp
@@ -89,7 +89,11 @@ class Trainer:
         self.G, self.D = build_gan(cfg.model)
         self.G.to(self.device)
         self.D.to(self.device)
-        if self.device.type == "cuda" and cfg.model.arch == "dcgan":
+        # DCGAN's convolutions run faster in NHWC and, on hardware with native bf16, under bf16
+        # autocast (bench dcgan: 1.13x and 1.8x on a 2-core AVX512-BF16 CPU). Other models keep
+        # float32 on the CPU: the 2D MLPs need its precision (a ring mode is 0.02 wide).
+        self.channels_last = cfg.model.arch == "dcgan" and self.device.type in ("cuda", "cpu")
+        if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema_decay is not None else None
@@ -103,7 +107,7 @@ class Trainer:
         # real and fake batches go through D separately, as in the DCGAN paper; without
         # it one fused pass over [x; G(z)] is the same maths at half the launches.
         self.fuse_d = not has_batchnorm(self.D)
-        self.amp = t.amp and self.device.type == "cuda"
+        self.amp = t.amp and (self.device.type == "cuda" or self.channels_last) and native_bf16(self.device)
         # Several processes (torchrun): each keeps its slice of every global batch, and G and D
         # average their gradients through DDP (gan_core/train/ddp.py says why this is exact).
         self.world = ddp.current()
@@ -146,7 +150,7 @@ class Trainer:
             return self.data.sample(b, g)[self.rows].to(self.device), None
         idx = torch.randint(len(self.data), (b,), generator=g)[self.rows].to(self.device)
         x, y = self.data.batch(idx)
-        if self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
@@ -170,7 +174,7 @@ class Trainer:
         return x + sigma * noise.to(x.device, x.dtype)
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
     # ------------------------------------------------------------------ Algorithm 1
 

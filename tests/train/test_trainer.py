@@ -104,6 +104,26 @@ def test_linear_learning_rate_decay(tiny_toy_cfg):
     assert flat.opt_G.param_groups[0]["lr"] == flat.cfg.train.lr_g
 
 
+def test_cpu_speed_settings_follow_the_hardware(tiny_dcgan_cfg, tiny_toy_cfg, monkeypatch):
+    """DCGANs train channels_last, under bf16 autocast only where the CPU has native bf16;
+    MLPs stay float32 whatever the CPU (a toy mode is 0.02 wide, finer than bf16 near 2)."""
+    from gan_core import devices
+    for flags, native in (({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True), ({"avx2", "avx512f"}, False)):
+        monkeypatch.setattr(devices, "cpu_flags", lambda flags=flags: flags)
+        assert devices.native_bf16(torch.device("cpu")) is native
+        tr = Trainer(tiny_dcgan_cfg(), "cpu")
+        assert tr.channels_last and tr.amp is native
+        assert tr.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert not Trainer(tiny_dcgan_cfg("train.amp=false"), "cpu").amp
+        toy = Trainer(tiny_toy_cfg(), "cpu")
+        assert not toy.amp and not toy.channels_last
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512_bf16"})
+    tr = Trainer(tiny_dcgan_cfg(), "cpu")
+    tr.fit(2)  # a bf16 step on this CPU gives finite float32 weights and float32 samples
+    assert tr.weights_finite() and all(p.dtype == torch.float32 for p in tr.G.parameters())
+    assert tr.sample(torch.randn(3, tr.cfg.model.nz)).dtype == torch.float32
+
+
 def test_ema_tracks_generator(tiny_dcgan_cfg):
     tr = Trainer(tiny_dcgan_cfg("train.ema_decay=0.0"), "cpu")
     tr.fit(1)

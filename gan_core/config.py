@@ -66,6 +66,8 @@ class MLPConfig(_Strict):
     d_depth: int = Field(2, ge=0, le=16)
     d_width: int = Field(128, ge=1, le=4096)
     activation: Activation = "relu"
+    pack: int = Field(1, ge=1, le=8, description="PacGAN: D judges this many samples at once, concatenated "
+                                                 "(1: the plain GAN)")
     n_classes: Literal[0] = 0
 
 
@@ -274,6 +276,10 @@ class Config(_Strict):
                                       or self.model.arch in PAIRED_ARCHS):
             raise ValueError("train.loss 'wgan-gp' penalises per-sample gradients, which batch norm mixes: "
                              "set model.d_norm to 'layer', 'spectral' or 'none'")
+        pack = getattr(self.model, "pack", 1)
+        if self.train.batch_size % pack:
+            raise ValueError(f"model.pack {pack}: train.batch_size ({self.train.batch_size}) must be a multiple "
+                             "of it, since D judges the batch in packs")
         if self.train.clip_value is not None and not loss.critic:
             raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
         arch = self.model.arch

@@ -145,7 +145,8 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 
     `critic` is any callable mapping a batch to scores (close over labels for a
     conditional critic). The graph is kept so the penalty trains the critic. `eps` (one per
-    sample) may be given, else it is drawn from `generator`.
+    sample) may be given, else it is drawn from `generator`. A critic that scores packs of
+    consecutive samples (PacGAN) gets the norm of the gradient with respect to each whole pack.
     """
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     if eps is None:
@@ -154,7 +155,7 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+    return (grad.reshape(scores.numel(), -1).norm(2, dim=1) - 1).pow(2).mean()
 
 
 # ---------------------------------------------------------------- image-to-image content losses

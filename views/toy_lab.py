@@ -170,6 +170,7 @@ for i, col in enumerate(cols):
             c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise", persist_state=KEEP)
             c2.selectbox(t("toylab.lr_decay"), ["linear", "none"], key=f"tl{i}_lr_decay", persist_state=KEEP,
                          format_func=lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"))
+            c1.number_input(t("toylab.pack"), 1, 8, key=f"tl{i}_pack", persist_state=KEEP, help=t("toylab.pack_help"))
 
 spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
 link = spec.to_url()

@@ -290,8 +290,14 @@ def shape_key(cfg: Config) -> tuple:
     """Configurations with equal keys share one stack of weights. k_d is part of the key so that a
     k = 1 model does not ride along (computing, then discarding) the extra D steps of a k = 5 one."""
     m = cfg.model
-    return (m.nz, m.data_dim, m.g_depth, m.g_width, m.d_depth, m.d_width, m.activation, cfg.train.batch_size,
-            cfg.train.k_d)
+    return (m.nz, m.data_dim, m.g_depth, m.g_width, m.d_depth, m.d_width, m.activation, m.pack,
+            cfg.train.batch_size, cfg.train.k_d)
+
+
+def _packed(x: Tensor, pack: int) -> Tensor:
+    """(M, N, d) -> (M, N / pack, d * pack): consecutive rows side by side, as MLPDiscriminator packs them."""
+    M, N, d = x.shape
+    return x.reshape(M, N // pack, d * pack)
 
 
 @dataclass
@@ -299,7 +305,7 @@ class _Group:
     index: list[int]          # positions of these configurations in the lab
     cfgs: list[Config]
     G: StackedMLP
-    D: StackedMLP
+    D: StackedMLP                        # input: `pack` samples side by side (PacGAN; 1: one sample)
     opt_G: StackedOptimizer
     opt_D: StackedOptimizer
     losses: list = field(default_factory=list)
@@ -336,7 +342,7 @@ class ToyLab:
                 ds.append(d)
             m = cfgs[idx[0]].model
             G = StackedMLP([m.nz] + [m.g_width] * m.g_depth + [m.data_dim], m.activation, gs)
-            D = StackedMLP([m.data_dim] + [m.d_width] * m.d_depth + [1], m.activation, ds)
+            D = StackedMLP([m.data_dim * m.pack] + [m.d_width] * m.d_depth + [1], m.activation, ds)
             t = [cfgs[i].train for i in idx]
             opt_G = StackedOptimizer(G, [x.optimizer for x in t], [x.lr_g for x in t], [x.betas for x in t],
                                      [x.momentum for x in t])
@@ -386,9 +392,11 @@ class ToyLab:
                          for xi, s, g, a in zip(x, sigmas, gens, on)])
         fake = torch.stack([fi + s * torch.randn(fi.shape, generator=g) if s > 0 and a else fi
                             for fi, s, g, a in zip(fake, sigmas, gens, on)])
-        out, cache = grp.D.forward(torch.cat([x, fake], 1), keep=True)
+        pack = cfgs[0].model.pack
+        out, cache = grp.D.forward(_packed(torch.cat([x, fake], 1), pack), keep=True)
         out = out.squeeze(-1)
-        (d_real, d_fake), values = self._loss_grads(grp.losses, "d_loss", out[:, :B], out[:, B:])
+        n = B // pack  # scores per side
+        (d_real, d_fake), values = self._loss_grads(grp.losses, "d_loss", out[:, :n], out[:, n:])
         grp.D.backward(cache, torch.cat([d_real, d_fake], 1).unsqueeze(-1))
         gp_values = self._gradient_penalty(grp, x, fake, gens, on)
         grp.opt_D.step(active)
@@ -396,7 +404,7 @@ class ToyLab:
             grp.D.params.copy_(torch.maximum(torch.minimum(grp.D.params, grp.clip), -grp.clip))
         stats = []
         for m, c in enumerate(cfgs):
-            r, f = out[m, :B], out[m, B:]
+            r, f = out[m, :n], out[m, n:]
             squash = (lambda v: v) if grp.losses[m].critic else torch.sigmoid
             s = {"loss_d": values[m], "d_real": float(squash(r).mean()), "d_fake": float(squash(f).mean())}
             if gp_values is not None and grp.losses[m].gradient_penalty:
@@ -410,9 +418,11 @@ class ToyLab:
         use = [loss.gradient_penalty and a for loss, a in zip(grp.losses, on)]
         if not any(use):
             return None
-        eps = torch.stack([torch.rand((x.shape[1], 1), generator=g) if u else torch.zeros(x.shape[1], 1)
-                           for u, g in zip(use, gens)])
-        x_hat = (eps * x + (1 - eps) * fake).requires_grad_(True)
+        pack, n = grp.cfgs[0].model.pack, x.shape[1]
+        # one eps per pack, drawn as the Trainer draws it
+        eps = torch.stack([torch.rand((n // pack, 1), generator=g).repeat_interleave(pack, 0) if u
+                           else torch.zeros(n, 1) for u, g in zip(use, gens)])
+        x_hat = _packed(eps * x + (1 - eps) * fake, pack).requires_grad_(True)
         out, flat = grp.D.autograd_forward(x_hat)
         (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         per_model = (grad.norm(2, dim=2) - 1).pow(2).mean(1)
@@ -428,9 +438,9 @@ class ToyLab:
         fake, g_cache = grp.G.forward(z, keep=True)
         noisy = torch.stack([fi + s * torch.randn(fi.shape, generator=g) if s > 0 else fi
                              for fi, s, g in zip(fake, sigmas, gens)])
-        out, d_cache = grp.D.forward(noisy, keep=True)
+        out, d_cache = grp.D.forward(_packed(noisy, cfgs[0].model.pack), keep=True)
         (d_out,), values = self._loss_grads(grp.losses, "g_loss", out.squeeze(-1))
-        d_fake = grp.D.backward(d_cache, d_out.unsqueeze(-1), weights=False, inputs=True)
+        d_fake = grp.D.backward(d_cache, d_out.unsqueeze(-1), weights=False, inputs=True).reshape(fake.shape)
         grp.G.backward(g_cache, d_fake)
         grp.opt_G.step()
         if grp.ema is not None:  # theta_ema <- d theta_ema + (1 - d) theta, as the Trainer does
@@ -508,10 +518,12 @@ class ToyLab:
     @torch.no_grad()
     def discriminator(self, points: Tensor) -> list[Tensor]:
         """D(x) on `points` (N, dim): sigmoid(logit) for the log-loss family, the raw score for critics
-        and for LSGAN/hinge, whose outputs are not probabilities."""
+        and for LSGAN/hinge, whose outputs are not probabilities. A packing D (PacGAN) is shown on
+        packs of one point repeated, D(x, x, ..., x)."""
         out = [None] * len(self.cfgs)
         for grp in self.groups:
-            v, _ = grp.D.forward(points.expand(len(grp.cfgs), -1, -1).contiguous())
+            packs = points.repeat(1, grp.cfgs[0].model.pack)
+            v, _ = grp.D.forward(packs.expand(len(grp.cfgs), -1, -1).contiguous())
             v = v.squeeze(-1)
             for m, i in enumerate(grp.index):
                 name = grp.losses[m].name
@@ -566,9 +578,10 @@ class ToyLab:
         total = 0
         for grp in self.groups:
             B, M = grp.cfgs[0].train.batch_size, len(grp.cfgs)
-            fG, fD = grp.G.matmul_flops(B), grp.D.matmul_flops(B)
+            Bd = B // grp.cfgs[0].model.pack  # D sees B / pack packed rows
+            fG, fD = grp.G.matmul_flops(B), grp.D.matmul_flops(Bd)
             f1G = 2 * B * M * grp.G.shapes[0][0] * grp.G.shapes[0][1]
-            f1D = 2 * B * M * grp.D.shapes[0][0] * grp.D.shapes[0][1]
+            f1D = 2 * Bd * M * grp.D.shapes[0][0] * grp.D.shapes[0][1]
             d_step = fG + 6 * fD - 2 * f1D
             g_step = 3 * fG - f1G + 2 * fD
             total += max(c.train.k_d for c in grp.cfgs) * d_step + g_step
@@ -602,6 +615,7 @@ class ModelSpec(BaseModel):
     activation: str = "relu"
     nz: int = Field(2, ge=1, le=64)
     noise: str = "normal"
+    pack: int = Field(1, ge=1, le=8)
 
     @classmethod
     def default(cls, loss: str) -> "ModelSpec":
@@ -611,7 +625,7 @@ class ModelSpec(BaseModel):
         return cls(loss=loss, optimizer=t.optimizer, lr_g=t.lr_g, lr_d=t.lr_d, lr_decay=t.lr_decay, beta1=t.betas[0], beta2=t.betas[1],
                    k_d=t.k_d, clip=t.clip_value or 0.01, gp=t.gp_weight, sigma=t.instance_noise.sigma,
                    anneal=t.instance_noise.anneal, g_depth=m.g_depth, g_width=m.g_width, d_depth=m.d_depth,
-                   d_width=m.d_width, activation=m.activation, nz=m.nz, noise=m.noise)
+                   d_width=m.d_width, activation=m.activation, nz=m.nz, noise=m.noise, pack=m.pack)
 
     def overrides(self) -> list[str]:
         out = [f"train.optimizer={self.optimizer}", f"train.lr_g={self.lr_g}", f"train.lr_d={self.lr_d}",
@@ -620,7 +634,7 @@ class ModelSpec(BaseModel):
                f"train.instance_noise.sigma={self.sigma}", f"train.instance_noise.anneal={self.anneal}",
                f"model.g_depth={self.g_depth}", f"model.g_width={self.g_width}", f"model.d_depth={self.d_depth}",
                f"model.d_width={self.d_width}", f"model.activation={self.activation}", f"model.nz={self.nz}",
-               f"model.noise={self.noise}"]
+               f"model.noise={self.noise}", f"model.pack={self.pack}"]
         out.append(f"train.clip_value={self.clip}" if self.loss == "wgan" else "train.clip_value=null")
         return out
 

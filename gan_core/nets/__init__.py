@@ -23,7 +23,7 @@ def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
         d = DCGANDiscriminator(m["img_size"], m["channels"], m["ndf"], m["n_classes"], m["d_norm"])
     elif m["arch"] == "mlp":
         g = MLPGenerator(m["nz"], m["data_dim"], m["g_depth"], m["g_width"], m["activation"])
-        d = MLPDiscriminator(m["data_dim"], m["d_depth"], m["d_width"], m["activation"])
+        d = MLPDiscriminator(m["data_dim"], m["d_depth"], m["d_width"], m["activation"], m.get("pack", 1))
     elif m["arch"] == "musegan":
         from ..data.music import N_PITCHES, TRACKS, WINDOW
         g = MuseGANGenerator(m["design"], m["z_dim"], len(TRACKS), WINDOW // 16, N_PITCHES, m["g_width"])

@@ -41,12 +41,23 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """D(x): an MLP from the data space to one logit (or critic score)."""
+    """D(x): an MLP from the data space to one logit (or critic score).
 
-    def __init__(self, in_dim: int = 2, depth: int = 2, width: int = 128, activation: str = "relu"):
+    With pack m > 1 it is PacGAN's discriminator (Lin et al. 2018): D(x_1, ..., x_m) judges m
+    samples at once, concatenated, all real or all fake. A generator that drops modes makes packs
+    whose lack of variety D can see, so packing penalises mode collapse. A batch of N rows is
+    read as N/m packs of consecutive rows and gets N/m scores."""
+
+    def __init__(self, in_dim: int = 2, depth: int = 2, width: int = 128, activation: str = "relu",
+                 pack: int = 1):
         super().__init__()
-        self.net = mlp(in_dim, 1, depth, width, activation)
+        self.in_dim, self.pack = in_dim, pack
+        self.net = mlp(in_dim * pack, 1, depth, width, activation)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.pack > 1:
+            if len(x) % self.pack:
+                raise ValueError(f"a batch of {len(x)} samples cannot be cut into packs of {self.pack}")
+            x = x.reshape(len(x) // self.pack, self.in_dim * self.pack)
         return self.net(x).squeeze(-1)
 

@@ -188,13 +188,16 @@ class Trainer:
         with self._autocast():
             if self.fuse_d:
                 out = self.D_train(torch.cat([x, fake]), None if y is None else torch.cat([y, y])).float()
-                real_out, fake_out = out[: len(x)], out[len(x):]
+                real_out, fake_out = out.chunk(2)  # (one score per pack where D packs samples)
             else:
                 real_out, fake_out = self.D_train(x, y).float(), self.D_train(fake, y).float()
             loss = self.loss.d_loss(real_out, fake_out)
         stats = {"loss_d": loss.detach()}
         if self.loss.gradient_penalty:
-            eps = torch.rand(self.cfg.train.batch_size, generator=g)[self.rows]  # global draw, as for x
+            # a global draw, as for x; one eps per pack, so each x_hat pack lies on the segment
+            # between a real pack and a fake one
+            pack = getattr(self.cfg.model, "pack", 1)
+            eps = torch.rand(self.cfg.train.batch_size // pack, generator=g).repeat_interleave(pack)[self.rows]
             gp = gradient_penalty(lambda v: self.D(v, y).float(), x, fake, eps=eps)
             loss = loss + self.cfg.train.gp_weight * gp
             stats["gp"] = gp.detach()

@@ -23,6 +23,8 @@ VARIANTS = [
     ["model.activation=leaky_relu", "train.instance_noise.sigma=0.2", "train.instance_noise.anneal=exponential"],
     ["train.ema_decay=0.9"],
     ["train.lr_decay=linear", "train.steps=8", "train.lr_g=3e-3", "train.lr_d=3e-3"],
+    ["model.pack=4", "train.loss=hinge"],
+    ["model.pack=2", "train.loss=wgan-gp", "train.k_d=2"],
 ]
 
 
@@ -53,9 +55,10 @@ def test_side_by_side_equals_the_trainer_alone():
             assert torch.allclose(lab.sample(50, seed=5)[i], tr.sample(z), atol=1e-5)
 
 
-def test_losses_match_the_trainer_step_by_step():
+@pytest.mark.parametrize("pack", [1, 4])
+def test_losses_match_the_trainer_step_by_step(pack):
     data = get_toy("grid25")
-    cfg = load_config(None, BASE + ["train.loss=wgan-gp", "train.k_d=2"])
+    cfg = load_config(None, BASE + ["train.loss=wgan-gp", "train.k_d=2", f"model.pack={pack}"])
     lab, tr = ToyLab([cfg], data), Trainer(cfg, "cpu", data=data)
     for _ in range(3):
         lab.train(1)
@@ -111,6 +114,12 @@ def test_flops_per_step_counts_the_matmuls():
     # G: 2->8->2 = 32 MACs/row, D: 2->8->1 = 24 MACs/row; first layers 16 each
     fG, fD, f1G, f1D = 2 * 10 * 32, 2 * 10 * 24, 2 * 10 * 16, 2 * 10 * 16
     assert lab.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
+    packed = ToyLab([load_config(None, [*cfg_args, "model.pack=2"]) for cfg_args in [[
+        "model.arch=mlp", "data.name=toy", "model.g_width=8", "model.d_width=8", "model.g_depth=1",
+        "model.d_depth=1", "train.batch_size=10"]]], get_toy("ring8"))
+    # D: 4->8->1 = 40 MACs on each of 5 packed rows, its first layer 32
+    fD, f1D = 2 * 5 * 40, 2 * 5 * 32
+    assert packed.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
 
 
 @pytest.mark.parametrize("loss", list(LOSS_DEFAULTS))
@@ -124,11 +133,13 @@ def test_default_recipes(loss):
 
 def test_lab_spec_round_trips_through_a_link():
     spec = LabSpec(data="grid25", seed=3, batch=128,
-                   models=[ModelSpec.default("wgan-gp"), ModelSpec.default("minimax").model_copy(update={"lr_d": 1e-3})])
+                   models=[ModelSpec.default("wgan-gp"),
+                           ModelSpec.default("minimax").model_copy(update={"lr_d": 1e-3, "pack": 4})])
     link = spec.to_url()
     assert len(link) < 200 and LabSpec.from_url(link) == spec
     cfgs = LabSpec.from_url(link).configs()
     assert [c.train.loss for c in cfgs] == ["wgan-gp", "minimax"] and cfgs[1].train.lr_d == 1e-3
+    assert [c.model.pack for c in cfgs] == [1, 4]
     assert cfgs[0].train.k_d == 5 and cfgs[0].train.batch_size == 128
     import base64
     too_wide = base64.urlsafe_b64encode(b'{"models":[{"loss":"hinge","g_width":9999}]}').decode()

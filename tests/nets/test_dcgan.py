@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from gan_core.config import load_config
 from gan_core.nets import build_gan, sample_noise
 from gan_core.nets.dcgan import DCGANDiscriminator, DCGANGenerator, spatial_plan
 from gan_core.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -78,6 +79,20 @@ def test_mlp_nets():
     assert sum(isinstance(m, nn.Linear) for m in G.modules()) == 4
     with pytest.raises(ValueError, match="activation"):
         MLPGenerator(activation="swish9")
+
+
+def test_packing_discriminator_scores_consecutive_samples_together():
+    """PacGAN: D with pack m is one MLP on m samples side by side, one score per pack."""
+    D = MLPDiscriminator(in_dim=2, depth=2, width=8, pack=3)
+    x = torch.randn(6, 2)
+    out = D(x)
+    assert out.shape == (2,)
+    assert torch.allclose(out, D.net(torch.stack([x[:3].flatten(), x[3:].flatten()])).squeeze(-1))
+    assert D.net[0].in_features == 6
+    with pytest.raises(ValueError, match="packs of 3"):
+        D(torch.randn(5, 2))
+    with pytest.raises(ValueError, match="multiple"):
+        load_config(None, ["model.arch=mlp", "data.name=toy", "model.pack=3", "train.batch_size=64"])
 
 
 def test_build_gan_from_config(tiny_dcgan_cfg):

@@ -125,3 +125,17 @@ def test_settings_survive_a_visit_to_another_page():
     assert at.session_state["tl_n"] == 2 and at.session_state["tl_batch"] == 64
     assert [at.session_state[f"tl{i}_loss"] for i in range(2)] == ["wgan-gp", "lsgan"]
     assert at.session_state["tl0_k_d"] == 5 and at.session_state["tl_data"] == "grid25"
+
+
+def test_packing_trains_and_a_pack_that_does_not_divide_the_batch_is_explained():
+    at = open_lab(tiny_link("hinge", batch=64))
+    at.number_input(key="tl0_pack").set_value(4).run()
+    assert not at.exception and not at.error
+    assert at.session_state["tl_lab"].cfgs[0].model.pack == 4
+    at.button(key="tl_step").click().run()
+    assert "Step 1" in " ".join(m.value for m in at.markdown)
+    link = at.query_params["lab"]
+    assert LabSpec.from_url(link[0] if isinstance(link, list) else link).models[0].pack == 4
+    at.number_input(key="tl0_pack").set_value(3).run()
+    assert not at.exception
+    assert "cannot be trained" in at.error[0].value and "multiple" in at.error[0].value

@@ -108,15 +108,13 @@ def test_exploding_learning_rate_is_reported_not_raised():
 
 
 def test_flops_per_step_counts_the_matmuls():
-    cfg = load_config(None, ["model.arch=mlp", "data.name=toy", "model.g_width=8", "model.d_width=8",
-                             "model.g_depth=1", "model.d_depth=1", "train.batch_size=10"])
-    lab = ToyLab([cfg], get_toy("ring8"))
+    small = ["model.arch=mlp", "data.name=toy", "model.g_width=8", "model.d_width=8", "model.g_depth=1",
+             "model.d_depth=1", "train.batch_size=10"]
+    lab = ToyLab([load_config(None, small)], get_toy("ring8"))
     # G: 2->8->2 = 32 MACs/row, D: 2->8->1 = 24 MACs/row; first layers 16 each
     fG, fD, f1G, f1D = 2 * 10 * 32, 2 * 10 * 24, 2 * 10 * 16, 2 * 10 * 16
     assert lab.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
-    packed = ToyLab([load_config(None, [*cfg_args, "model.pack=2"]) for cfg_args in [[
-        "model.arch=mlp", "data.name=toy", "model.g_width=8", "model.d_width=8", "model.g_depth=1",
-        "model.d_depth=1", "train.batch_size=10"]]], get_toy("ring8"))
+    packed = ToyLab([load_config(None, [*small, "model.pack=2"])], get_toy("ring8"))
     # D: 4->8->1 = 40 MACs on each of 5 packed rows, its first layer 32
     fD, f1D = 2 * 5 * 40, 2 * 5 * 32
     assert packed.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)

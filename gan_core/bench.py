@@ -76,44 +76,47 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
     """Steps/s and GFLOP/s of the default 2D model (nonsaturating, ring8) in the lab, against a
     textbook autograd loop of the same model (the Trainer) and the same run's sgemm rate.
 
-    The lab runs torch on one thread (as the app does: a 128-wide layer is too small to share),
-    so its rate is compared with one-thread sgemm and, for reference, with sgemm on all cores."""
+    Each figure is taken twice: on one thread against one-thread sgemm (the app's setting: on a
+    machine also serving pages and rendering, threads fight; see lab.one_thread), and on all
+    cores against all-core sgemm."""
+    from contextlib import nullcontext
+
     from .data.toy import get_toy
     from .lab import one_thread
     from .lab.toy2d import ToyLab, toy_recipe
     from .train import Trainer
 
     data = get_toy("ring8")
-    peak_all = sgemm_gflops()
     steps = 100 if quick else 500
-    with one_thread():
-        peak = sgemm_gflops()
-        for models, batch in ((1, 256), (4, 256), (1, 512)):
-            cfgs = [toy_recipe("ring8", "nonsaturating", seed, [f"train.batch_size={batch}"])
-                    for seed in range(models)]
-            lab = ToyLab(cfgs, data)
-            lab.train(20)
-            start = time.perf_counter()
-            lab.train(steps)
-            dt = (time.perf_counter() - start) / steps
-            gflops = lab.flops_per_step() / dt / 1e9
-            row = {"bench": "toy-speed", "models": models, "batch": batch, "width": cfgs[0].model.g_width,
-                   "threads": torch.get_num_threads(), "lab_ms_per_step": round(dt * 1e3, 3),
-                   "lab_gflops": round(gflops, 1), "sgemm_gflops": round(peak, 1),
-                   "lab_fraction_of_sgemm": round(gflops / peak, 3), "sgemm_gflops_all_cores": round(peak_all, 1),
-                   "lab_fraction_of_all_core_sgemm": round(gflops / peak_all, 3)}
-            if models == 1:
-                tr = Trainer(cfgs[0], "cpu", data=data)
-                for _ in range(20):
-                    tr.train_step()
-                start = time.perf_counter()
-                for _ in range(steps):
-                    tr.train_step()
-                dt_ref = (time.perf_counter() - start) / steps
-                row.update({"autograd_ms_per_step": round(dt_ref * 1e3, 3),
-                            "autograd_fraction_of_sgemm": round(lab.flops_per_step() / dt_ref / 1e9 / peak, 3),
-                            "speedup": round(dt_ref / dt, 2)})
-            yield row
+
+    def timed(step) -> float:
+        for _ in range(20):
+            step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - start) / steps
+
+    for threads in (one_thread, nullcontext):
+        with threads():
+            peak = sgemm_gflops()
+            for models, batch in ((1, 256), (4, 256), (1, 512)):
+                cfgs = [toy_recipe("ring8", "nonsaturating", seed, [f"train.batch_size={batch}"])
+                        for seed in range(models)]
+                lab = ToyLab(cfgs, data)
+                dt = timed(lambda: lab.train(1))
+                gflops = lab.flops_per_step() / dt / 1e9
+                row = {"bench": "toy-speed", "models": models, "batch": batch, "width": cfgs[0].model.g_width,
+                       "depth": cfgs[0].model.g_depth, "threads": torch.get_num_threads(),
+                       "lab_ms_per_step": round(dt * 1e3, 3), "lab_gflops": round(gflops, 1),
+                       "sgemm_gflops": round(peak, 1), "lab_fraction_of_sgemm": round(gflops / peak, 3)}
+                if models == 1:
+                    tr = Trainer(cfgs[0], "cpu", data=data)
+                    dt_ref = timed(tr.train_step)
+                    row.update({"autograd_ms_per_step": round(dt_ref * 1e3, 3),
+                                "autograd_fraction_of_sgemm": round(lab.flops_per_step() / dt_ref / 1e9 / peak, 3),
+                                "speedup": round(dt_ref / dt, 2)})
+                yield row
 
 
 def _reference_dcgan_step(G, D, opt_G, opt_D, x: torch.Tensor, nz: int) -> None:

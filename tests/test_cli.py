@@ -139,12 +139,14 @@ def test_bench_rejects_unknown_areas(capsys):
 
 
 def test_bench_toy_speed_rows_are_consistent():
-    """Each row's fraction is its own GFLOP/s over the same run's sgemm; the lab runs on one thread."""
+    """Each row's fraction is its own GFLOP/s over the same run's sgemm (on one thread, then on all)."""
+    import torch
     from gan_core.bench import bench_toy_speed
     rows = list(bench_toy_speed(quick=True))
-    assert [(r["models"], r["batch"]) for r in rows] == [(1, 256), (4, 256), (1, 512)]
+    assert [(r["models"], r["batch"]) for r in rows] == [(1, 256), (4, 256), (1, 512)] * 2
+    assert [r["threads"] for r in rows] == [1] * 3 + [torch.get_num_threads()] * 3
     for r in rows:
-        assert r["threads"] == 1 and r["lab_gflops"] > 0
+        assert r["lab_gflops"] > 0
         assert r["lab_fraction_of_sgemm"] == pytest.approx(r["lab_gflops"] / r["sgemm_gflops"], abs=2e-3)
     assert rows[0]["speedup"] == pytest.approx(rows[0]["autograd_ms_per_step"] / rows[0]["lab_ms_per_step"], abs=0.02)
 

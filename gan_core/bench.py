@@ -313,14 +313,13 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def bench_pix2pix(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
     """Per shipped Pix2Pix model: time of a 256x256 canvas sketch -> picture, thinning included, at the
-    size the page works at (median of 20), then its
-    held-out figures (apps.pix2pix.evaluate_sketcher): for the digit model the share of MNIST-5k
-    test digits the metric classifier reads as the digit whose skeleton was drawn."""
-    import numpy as np
+    size the page works at (median of 20), then its held-out figures (apps.pix2pix.evaluate_sketcher):
+    for the digit model the share of MNIST-5k test digits the metric classifier reads as the digit
+    whose skeleton was drawn."""
+    from PIL import Image, ImageDraw
 
     from .apps.pix2pix import evaluate_sketcher, load_sketcher
 
-    from PIL import Image, ImageDraw
     canvas = Image.new("L", (256, 256), 255)  # what the page's canvas hands over: strokes on 256x256
     ImageDraw.Draw(canvas).line([(40, 200), (128, 50), (216, 200), (70, 140), (190, 140)], fill=0, width=9)
     for path, card in _shipped(checkpoints, ("pix2pix",)):

@@ -46,8 +46,19 @@ class DCGANConfig(_Strict):
     ngf: int = Field(64, ge=1, le=1024)
     ndf: int = Field(64, ge=1, le=1024)
     n_classes: int = Field(0, ge=0, le=10000, description="0: unconditional; K: class-conditional on K labels")
+    n_codes: int = Field(0, ge=0, le=1000, description="InfoGAN: a categorical code of K values (read from z) "
+                                                       "that G must make recognisable; unconditional models only")
     embed_dim: int = Field(32, ge=1, le=1024)
     d_norm: Literal[D_NORMS] = "batch"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _code(self):
+        if self.n_codes and self.n_classes:
+            raise ValueError("model.n_codes (InfoGAN) is for unconditional models: set model.n_classes to 0")
+        if self.n_codes == 1 or self.n_codes > self.nz:
+            raise ValueError(f"model.n_codes must be 0, or 2 to nz ({self.nz}): the code is the index of "
+                             "the largest of z's first n_codes entries")
+        return self
 
     @field_validator("img_size")
     @classmethod
@@ -225,6 +236,10 @@ class TrainConfig(_Strict):
                                                                        "train.steps")
     ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
     instance_noise: InstanceNoise = InstanceNoise()
+    info_weight: float = Field(1.0, ge=0.0, description="lambda of InfoGAN's code loss (models with model.n_codes)")
+    diffaugment: tuple[Literal["color", "translation", "cutout"], ...] = Field(
+        (), description="DiffAugment (Zhao 2020): D sees only randomly transformed real and fake images, so it "
+                        "cannot memorise a small dataset; e.g. [translation, cutout]")
     amp: bool = Field(True, description="bfloat16 autocast where it is native: CUDA (Ampere on) for every "
                                         "model, CPUs with AVX512-BF16/AMX for DCGANs")
     log_every: int = Field(10, ge=1)
@@ -280,6 +295,9 @@ class Config(_Strict):
         if self.train.batch_size % pack:
             raise ValueError(f"model.pack {pack}: train.batch_size ({self.train.batch_size}) must be a multiple "
                              "of it, since D judges the batch in packs")
+        if self.train.diffaugment and self.model.arch != "dcgan":
+            raise ValueError("train.diffaugment transforms images for D: it is for model.arch 'dcgan' "
+                             f"(this recipe is '{self.model.arch}')")
         if self.train.clip_value is not None and not loss.critic:
             raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
         arch = self.model.arch

@@ -19,8 +19,9 @@ def build_gan(model: Any) -> tuple[nn.Module, nn.Module]:
     """(G, D) for a model config (DCGAN, MLP, MuseGAN, Pix2Pix, SRResNet, RRDB) (or the equivalent dict from a model card)."""
     m = model if isinstance(model, dict) else model.model_dump()
     if m["arch"] == "dcgan":
-        g = DCGANGenerator(m["nz"], m["img_size"], m["channels"], m["ngf"], m["n_classes"], m["embed_dim"])
-        d = DCGANDiscriminator(m["img_size"], m["channels"], m["ndf"], m["n_classes"], m["d_norm"])
+        codes = m.get("n_codes", 0)  # cards from before InfoGAN codes have no such key
+        g = DCGANGenerator(m["nz"], m["img_size"], m["channels"], m["ngf"], m["n_classes"], m["embed_dim"], codes)
+        d = DCGANDiscriminator(m["img_size"], m["channels"], m["ndf"], m["n_classes"], m["d_norm"], codes)
     elif m["arch"] == "mlp":
         g = MLPGenerator(m["nz"], m["data_dim"], m["g_depth"], m["g_width"], m["activation"])
         d = MLPDiscriminator(m["data_dim"], m["d_depth"], m["d_width"], m["activation"], m.get("pack", 1))

@@ -11,6 +11,15 @@ D:  the mirror image, ending in a base x base convolution to one logit.
 Conditional variant (Mirza & Osindero 2014, with Miyato & Koyama 2018's projection):
 G sees [z, embed(y)]; D outputs  psi(h) + <embed(y), sum_spatial(h)>  for its last
 feature map h, so the label steers both players.
+
+Categorical code (Chen et al. 2016, InfoGAN), for unconditional models: a continuous z
+must map onto digits that lie on separate manifolds, so G also draws between them. With
+n_codes = K, G sees [z, onehot(c)] for a code c ~ Cat(K) that no label gives, and D has a
+second head Q(c | x) on its features; both G and Q minimise  lambda * CE(Q(G(z, c)), c),
+a lower bound on -I(c; G(z, c)) up to a constant, so G makes the code visible in its
+pictures, and the K codes become K clusters of the data (digit classes, on MNIST).
+The code is read from the noise itself, c = argmax(z_1..z_K): uniform over K codes, fixed
+by the seed, and every sampler that draws z draws c with it.
 """
 from __future__ import annotations
 
@@ -47,13 +56,18 @@ def dcgan_init(module: nn.Module) -> None:
 
 class DCGANGenerator(nn.Module):
     def __init__(self, nz: int = 100, img_size: int = 64, channels: int = 3, ngf: int = 64,
-                 n_classes: int = 0, embed_dim: int = 32):
+                 n_classes: int = 0, embed_dim: int = 32, n_codes: int = 0):
         super().__init__()
+        if n_classes and n_codes:
+            raise ValueError("a generator takes class labels (n_classes) or a categorical code (n_codes), not both")
+        if n_codes > nz:
+            raise ValueError(f"the code is read from the first n_codes entries of z: n_codes ({n_codes}) > nz ({nz})")
         self.nz, self.img_size, self.channels, self.n_classes = nz, img_size, channels, n_classes
+        self.n_codes = n_codes
         base, n = spatial_plan(img_size)
         widths = [ngf * 2 ** (n - 1 - i) for i in range(n)]
         self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
-        z_in = nz + (embed_dim if n_classes else 0)
+        z_in = nz + (embed_dim if n_classes else n_codes)  # a code enters one-hot, as in InfoGAN
 
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_in, widths[0], base, 1, 0, bias=False),  # 1x1 -> base x base
@@ -65,8 +79,14 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
+    def code(self, z: Tensor) -> Tensor:
+        """The categorical code c = argmax(z_1..z_K) of each noise vector (InfoGAN models)."""
+        return z[:, :self.n_codes].argmax(dim=1)
+
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        if self.embed is not None:
+        if self.n_codes:
+            z = torch.cat([z, nn.functional.one_hot(self.code(z), self.n_codes).to(z.dtype)], dim=1)
+        elif self.embed is not None:
             if y is None:
                 raise ValueError("this generator is class-conditional: pass labels y")
             z = torch.cat([z, self.embed(y)], dim=1)
@@ -75,7 +95,7 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, img_size: int = 64, channels: int = 3, ndf: int = 64, n_classes: int = 0,
-                 norm: str = "batch"):
+                 norm: str = "batch", n_codes: int = 0):
         super().__init__()
         if norm not in D_NORMS:
             raise ValueError(f"unknown discriminator norm {norm!r}; choose one of: {', '.join(D_NORMS)}")
@@ -95,16 +115,23 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = sn(nn.Conv2d(widths[-1], 1, base, 1, 0))  # base x base -> 1 logit
         self.embed = sn(nn.Embedding(n_classes, widths[-1])) if n_classes else None
+        # InfoGAN's Q(c | x): its own head on D's features (no spectral norm: it is a classifier)
+        self.q_head = nn.Conv2d(widths[-1], n_codes, base, 1, 0) if n_codes else None
         dcgan_init(self)
         if self.embed is not None:  # a unit-scale class embedding would swamp the logit at the start
             weight = self.embed.parametrizations.weight.original if norm == "spectral" else self.embed.weight
             nn.init.normal_(weight, 0.0, 0.02)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None, with_code: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """D's logit per image; with_code: also Q's logits over the K codes (InfoGAN models)."""
         h = self.features(x)
         out = self.head(h).flatten()
         if self.embed is not None:
             if y is None:
                 raise ValueError("this discriminator is class-conditional: pass labels y")
             out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)
+        if with_code:
+            if self.q_head is None:
+                raise ValueError("this discriminator has no code head (model.n_codes is 0)")
+            return out, self.q_head(h).flatten(1)
         return out

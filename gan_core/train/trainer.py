@@ -4,6 +4,7 @@
         repeat k times:                      # k = train.k_d
             x ~ p_data (a minibatch), z ~ p_z
             update D by descending d_loss(D(x), D(G(z)))   (+ gradient penalty, then weight clipping)
+                                                           (D sees T(x), T(G(z)) under DiffAugment)
         z ~ p_z
         update G by descending g_loss(D(G(z)))
 
@@ -32,6 +33,7 @@ from ..devices import native_bf16, resolve_device
 from ..losses import get_loss, gradient_penalty
 from ..nets import build_gan, sample_noise
 from . import ddp
+from .diffaug import diff_augment
 
 
 class TrainingDiverged(RuntimeError):
@@ -127,6 +129,10 @@ class Trainer:
     def n_classes(self) -> int:
         return self.cfg.model.n_classes
 
+    @property
+    def n_codes(self) -> int:
+        return getattr(self.cfg.model, "n_codes", 0)
+
     def _check_data(self) -> None:
         k = self.n_classes
         if isinstance(self.data, ImageData):
@@ -173,6 +179,13 @@ class Trainer:
         noise = torch.randn((self.cfg.train.batch_size, *x.shape[1:]), generator=g)[self.rows]
         return x + sigma * noise.to(x.device, x.dtype)
 
+    def _augment(self, x: Tensor, g: torch.Generator) -> Tensor:
+        """DiffAugment's T(x) (train.diffaugment), drawn for the global batch like the noise."""
+        if not self.cfg.train.diffaugment:
+            return x
+        x = diff_augment(x, self.cfg.train.diffaugment, g, self.cfg.train.batch_size, self.rows)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
@@ -185,14 +198,24 @@ class Trainer:
             fake = self.G(z, y).float()
         sigma = self.instance_noise_sigma()
         x, fake = self._blur(x, sigma, g), self._blur(fake, sigma, g)
+        x, fake = self._augment(x, g), self._augment(fake, g)  # the penalty below sees T(x) and T(G(z)) too
+        info = {"with_code": True} if self.n_codes else {}
         with self._autocast():
             if self.fuse_d:
-                out = self.D_train(torch.cat([x, fake]), None if y is None else torch.cat([y, y])).float()
-                real_out, fake_out = out.chunk(2)  # (one score per pack where D packs samples)
+                out = self.D_train(torch.cat([x, fake]), None if y is None else torch.cat([y, y]), **info)
+                out, q = out if info else (out, None)
+                real_out, fake_out = out.float().chunk(2)  # (one score per pack where D packs samples)
+                q = None if q is None else q.chunk(2)[1]
             else:
-                real_out, fake_out = self.D_train(x, y).float(), self.D_train(fake, y).float()
+                real_out = self.D_train(x, y).float()
+                fake_out, q = self.D_train(fake, y, **info) if info else (self.D_train(fake, y), None)
+                fake_out = fake_out.float()
             loss = self.loss.d_loss(real_out, fake_out)
         stats = {"loss_d": loss.detach()}
+        if q is not None:  # Q learns to read the code from G's pictures
+            info_loss = torch.nn.functional.cross_entropy(q.float(), self.G.code(z))
+            loss = loss + self.cfg.train.info_weight * info_loss
+            stats["info"] = info_loss.detach()
         if self.loss.gradient_penalty:
             # a global draw, as for x; one eps per pack, so each x_hat pack lies on the segment
             # between a real pack and a fake one
@@ -219,8 +242,13 @@ class Trainer:
         self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         try:
             with self._autocast():
-                fake = self._blur(self.G_train(z, y), self.instance_noise_sigma(), g)
-                loss = self.loss.g_loss(self.D(fake, y).float())
+                fake = self._augment(self._blur(self.G_train(z, y), self.instance_noise_sigma(), g), g)
+                if self.n_codes:  # InfoGAN: G also makes its code readable, lambda * CE(Q(G(z)), c)
+                    out, q = self.D(fake, y, with_code=True)
+                    loss = self.loss.g_loss(out.float())
+                    loss = loss + self.cfg.train.info_weight * torch.nn.functional.cross_entropy(q.float(), self.G.code(z))
+                else:
+                    loss = self.loss.g_loss(self.D(fake, y).float())
             self.opt_G.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_G.step()

@@ -108,3 +108,32 @@ def test_noise():
     assert torch.equal(n, sample_noise(1000, 4, "normal", generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError):
         sample_noise(1, 1, "cauchy")
+
+
+def test_infogan_code_is_read_from_the_noise_and_enters_one_hot():
+    G = DCGANGenerator(nz=8, img_size=28, channels=1, ngf=4, n_codes=4).eval()
+    z = torch.randn(20_000, 8, generator=torch.Generator().manual_seed(0))
+    code = G.code(z)
+    assert torch.equal(code, z[:, :4].argmax(1))
+    share = torch.bincount(code, minlength=4).float() / len(z)
+    assert torch.allclose(share, torch.full((4,), 0.25), atol=0.015)  # c ~ Cat(4), uniform
+    z = z[:3]
+    expected = G.net(torch.cat([z, nn.functional.one_hot(G.code(z), 4).float()], 1)[:, :, None, None])
+    assert torch.allclose(G(z), expected)
+    D = DCGANDiscriminator(img_size=28, channels=1, ndf=4, n_codes=4)
+    x = torch.randn(5, 1, 28, 28)
+    logit, q = D(x, with_code=True)
+    assert logit.shape == (5,) and q.shape == (5, 4) and torch.allclose(D(x), logit)
+    with pytest.raises(ValueError, match="no code head"):
+        DCGANDiscriminator(img_size=28, channels=1, ndf=4)(x, with_code=True)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.n_codes=10", "model.n_classes=10"], "unconditional"),
+    (["model.n_codes=1"], "n_codes must be"),
+    (["model.nz=8", "model.n_codes=9"], "n_codes must be"),
+])
+def test_infogan_code_settings_are_checked(overrides, message):
+    from gan_core.config import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)

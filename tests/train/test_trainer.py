@@ -39,7 +39,8 @@ def test_training_is_deterministic(tiny_dcgan_cfg):
 
 @pytest.mark.parametrize("extra", [(), ("model.n_classes=10", "train.ema_decay=0.9"),
                                    ("train.loss=wgan-gp", "model.d_norm=layer", "train.optimizer=rmsprop"),
-                                   ("train.lr_decay=linear",)])
+                                   ("train.lr_decay=linear",),
+                                   ("model.n_codes=4", "train.diffaugment=[color,translation,cutout]")])
 def test_resume_continues_exactly(tiny_dcgan_cfg, tmp_path, extra):
     """4 steps in one go == 2 steps, checkpoint, a fresh process-like Trainer, 2 more steps."""
     straight = Trainer(tiny_dcgan_cfg(*extra), "cpu")
@@ -122,6 +123,20 @@ def test_cpu_speed_settings_follow_the_hardware(tiny_dcgan_cfg, tiny_toy_cfg, mo
     tr.fit(2)  # a bf16 step on this CPU gives finite float32 weights and float32 samples
     assert tr.weights_finite() and all(p.dtype == torch.float32 for p in tr.G.parameters())
     assert tr.sample(torch.randn(3, tr.cfg.model.nz)).dtype == torch.float32
+
+
+def test_infogan_q_learns_to_read_the_code(tiny_dcgan_cfg):
+    """lambda * CE(Q(G(z)), c) starts near log K (Q guesses) and falls as G and Q agree on the code;
+    with train.info_weight=0 nothing teaches Q or G the code and it stays near log K."""
+    import math
+    infos = {}
+    for weight in (1.0, 0.0):
+        tr = Trainer(tiny_dcgan_cfg("model.n_codes=4", f"train.info_weight={weight}", "train.steps=60",
+                                    "train.batch_size=32", "train.lr_g=1e-3", "train.lr_d=1e-3"), "cpu")
+        infos[weight] = [tr.train_step()["info"] for _ in range(60)]
+    assert abs(infos[1.0][0] - math.log(4)) < 0.3
+    assert sum(infos[1.0][-10:]) / 10 < 0.5 * math.log(4)
+    assert sum(infos[0.0][-10:]) / 10 > 0.8 * math.log(4)
 
 
 def test_ema_tracks_generator(tiny_dcgan_cfg):

@@ -28,6 +28,8 @@ LOSS_RECIPES = {
     "wgan-gp": ["model.d_norm=layer", "train.k_d=5", "train.betas=[0.0, 0.9]", "train.lr_g=1e-4",
                 "train.lr_d=1e-4"],
 }
+# DiffAugment policies offered in the form (the --set value: its label's key)
+DIFFAUGMENT = {"[]": "none", "[translation,cutout]": "tc", "[color,translation,cutout]": "ctc"}
 TORCHVISION = ["mnist", "fashion_mnist", "cifar10"]
 MAX_UPLOAD_IMAGES = 20_000
 BATCHES = [16, 32, 64, 128, 256]
@@ -133,6 +135,13 @@ def recipe_overrides(conditional: bool, size: int, channels: int, classes: int) 
                                                     placeholder=t("train.default"))),
             (a3, "train.lr_decay", st.selectbox, dict(label=t("train.lr_decay"), options=[None, "none", "linear"],
                                                       format_func=lambda o: t("train.default") if o is None else o)),
+            (a2, "model.n_codes", st.number_input, dict(label=t("train.n_codes"), value=None, min_value=0,
+                                                        max_value=100, placeholder=t("train.default"),
+                                                        help=t("train.n_codes_help"))),
+            (a1, "train.diffaugment", st.selectbox, dict(label=t("train.diffaugment"), options=[None, *DIFFAUGMENT],
+                                                         help=t("train.diffaugment_help"),
+                                                         format_func=lambda o: t("train.default") if o is None
+                                                         else t(f"train.diffaugment_{DIFFAUGMENT[o]}"))),
         ]
         for col, key, widget, kwargs in fields:
             with col:
@@ -165,8 +174,10 @@ def clone(run: RunDir) -> None:
         S.tr_batch = tr["batch_size"]
     for key in ("optimizer", "lr_g", "lr_d", "k_d", "seed", "lr_decay"):
         S[f"tr_train_{key}"] = tr.get(key)
-    for key in ("nz", "ngf", "ndf"):
+    for key in ("nz", "ngf", "ndf", "n_codes"):
         S[f"tr_model_{key}"] = m.get(key)
+    policy = "[" + ",".join(tr.get("diffaugment") or []) + "]"
+    S.tr_train_diffaugment = policy if policy in DIFFAUGMENT else None
     betas = tr.get("betas") or [None, None]
     S.tr_beta1, S.tr_beta2 = betas
     S.tr_name = f"{raw.get('name', 'run')}-copy"

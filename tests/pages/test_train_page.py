@@ -45,10 +45,13 @@ def test_estimate_start_watch_resume_and_clone():
     at.button(key="tr_estimate").click().run()
     assert any(i.value.startswith("About ") and "per 1,000 steps" in i.value for i in at.info)
 
+    at.number_input(key="tr_model_n_codes").set_value(4)
+    at.selectbox(key="tr_train_diffaugment").set_value("[translation,cutout]")
     run = tiny_run(at)
     assert run.status()["state"] in ("starting", "running", "finished")
     cfg = (run.path / "config.yaml").read_text()
     assert "ngf: 8" in cfg and "batch_size: 16" in cfg and "steps: 6" in cfg
+    assert "n_codes: 4" in cfg and "diffaugment:\n  - translation\n  - cutout" in cfg
     assert wait_state(run, ("finished",))["step"] == 6
 
     at.run()
@@ -67,6 +70,16 @@ def test_estimate_start_watch_resume_and_clone():
     at.button(key=f"clone_{run.id}").click().run()
     assert at.session_state["tr_name"] == "tiny-copy" and at.session_state["tr_steps"] == 9
     assert at.session_state["tr_model_ngf"] == 8 and "run" not in at.query_params
+    assert at.session_state["tr_model_n_codes"] == 4
+    assert at.session_state["tr_train_diffaugment"] == "[translation,cutout]"
+
+
+def test_a_code_on_a_conditional_model_is_explained():
+    at = open_page("views/train.py")
+    at.toggle(key="tr_conditional").set_value(True)
+    at.number_input(key="tr_model_n_codes").set_value(10).run()
+    assert not at.exception
+    assert any("n_codes" in e.value and "unconditional" in e.value for e in at.error)
 
 
 def test_torchvision_without_a_data_root_says_how_to_get_one(monkeypatch):

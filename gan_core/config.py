@@ -386,6 +386,9 @@ class AnomalyRecipe(_Strict):
         if self.gan.model.arch != "dcgan" or self.gan.model.n_classes:
             raise ValueError("an anomaly detector needs an unconditional image GAN (gan.model.arch: dcgan, "
                              "n_classes: 0)")
+        if self.gan.model.n_codes:
+            raise ValueError("an anomaly detector searches z by gradient descent, and an InfoGAN code "
+                             "(argmax of z's first entries) jumps and passes no gradient: set gan.model.n_codes to 0")
         return self
 
 

@@ -55,6 +55,8 @@ def test_inconsistent_recipes_are_refused():
         load_config(None, ["data.name=toy"])
     with pytest.raises(ConfigError, match="data.root is required"):
         load_config(None, ["data.name=cifar10"])
+    with pytest.raises(ConfigError, match="InfoGAN code"):
+        load_config(ROOT_CONFIGS / "anomaly_mnist_0.yaml", ["gan.model.n_codes=4"])
 
 
 def test_files_that_are_not_recipes(tmp_path):

@@ -103,6 +103,20 @@ def choose_data(size: int) -> tuple[list[str], ImageData | None, int, int] | Non
 # ---------------------------------------------------------------- the recipe
 
 
+def diffaugment_options() -> list[str | None]:
+    """The offered policies, plus a cloned run's own one when the form does not offer it."""
+    cloned = S.get("tr_train_diffaugment")
+    return [None, *DIFFAUGMENT, *([cloned] if cloned and cloned not in DIFFAUGMENT else [])]
+
+
+def diffaugment_label(policy: str | None) -> str:
+    if policy is None:
+        return t("train.default")
+    if policy in DIFFAUGMENT:
+        return t(f"train.diffaugment_{DIFFAUGMENT[policy]}")
+    return " + ".join(policy.strip("[]").split(","))
+
+
 def recipe_overrides(conditional: bool, size: int, channels: int, classes: int) -> list[str]:
     """The model and training widgets, as `--set` overrides of configs/mnist_(c)dcgan.yaml."""
     c1, c2, c3 = st.columns(3)
@@ -136,12 +150,11 @@ def recipe_overrides(conditional: bool, size: int, channels: int, classes: int) 
             (a3, "train.lr_decay", st.selectbox, dict(label=t("train.lr_decay"), options=[None, "none", "linear"],
                                                       format_func=lambda o: t("train.default") if o is None else o)),
             (a2, "model.n_codes", st.number_input, dict(label=t("train.n_codes"), value=None, min_value=0,
-                                                        max_value=100, placeholder=t("train.default"),
+                                                        max_value=1000, placeholder=t("train.default"),
                                                         help=t("train.n_codes_help"))),
-            (a1, "train.diffaugment", st.selectbox, dict(label=t("train.diffaugment"), options=[None, *DIFFAUGMENT],
+            (a1, "train.diffaugment", st.selectbox, dict(label=t("train.diffaugment"), options=diffaugment_options(),
                                                          help=t("train.diffaugment_help"),
-                                                         format_func=lambda o: t("train.default") if o is None
-                                                         else t(f"train.diffaugment_{DIFFAUGMENT[o]}"))),
+                                                         format_func=diffaugment_label)),
         ]
         for col, key, widget, kwargs in fields:
             with col:
@@ -176,8 +189,7 @@ def clone(run: RunDir) -> None:
         S[f"tr_train_{key}"] = tr.get(key)
     for key in ("nz", "ngf", "ndf", "n_codes"):
         S[f"tr_model_{key}"] = m.get(key)
-    policy = "[" + ",".join(tr.get("diffaugment") or []) + "]"
-    S.tr_train_diffaugment = policy if policy in DIFFAUGMENT else None
+    S.tr_train_diffaugment = "[" + ",".join(tr.get("diffaugment") or []) + "]"
     betas = tr.get("betas") or [None, None]
     S.tr_beta1, S.tr_beta2 = betas
     S.tr_name = f"{raw.get('name', 'run')}-copy"

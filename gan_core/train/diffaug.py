@@ -53,11 +53,12 @@ def translation(x: Tensor, n: int, g: torch.Generator, rows: slice, ratio: float
 def cutout(x: Tensor, n: int, g: torch.Generator, rows: slice, ratio: float = 0.5) -> Tensor:
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h, (n,), generator=g)[rows].to(x.device).view(b, 1, 1)
-    cx = torch.randint(0, w, (n,), generator=g)[rows].to(x.device).view(b, 1, 1)
+    # centres in [0, size + (1 - hole % 2)), as in the paper's code
+    cy = torch.randint(0, h + (1 - ch % 2), (n,), generator=g)[rows].to(x.device).view(b, 1, 1)
+    cx = torch.randint(0, w + (1 - cw % 2), (n,), generator=g)[rows].to(x.device).view(b, 1, 1)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
-    # the square [c - size/2, c + size/2) clipped to the image, as in the paper
+    # the square [c - size/2, c - size/2 + size) clipped to the image
     hole = (ys >= cy - ch // 2) & (ys < cy - ch // 2 + ch) & (xs >= cx - cw // 2) & (xs < cx - cw // 2 + cw)
     return x * (~hole).unsqueeze(1).to(x.dtype)
 

@@ -183,7 +183,8 @@ class Trainer:
         """DiffAugment's T(x) (train.diffaugment), drawn for the global batch like the noise."""
         if not self.cfg.train.diffaugment:
             return x
-        x = diff_augment(x, self.cfg.train.diffaugment, g, self.cfg.train.batch_size, self.rows)
+        # in float32 in both players' steps (G's fake arrives in bf16 under autocast)
+        x = diff_augment(x.float(), self.cfg.train.diffaugment, g, self.cfg.train.batch_size, self.rows)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _autocast(self):
@@ -230,8 +231,9 @@ class Trainer:
         if self.cfg.train.clip_value is not None:
             c = self.cfg.train.clip_value
             with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-c, c)
+                for name, p in self.D.named_parameters():
+                    if not name.startswith("q_head."):  # the critic is clipped, not InfoGAN's Q classifier
+                        p.clamp_(-c, c)
         squash = (lambda v: v) if self.loss.critic else torch.sigmoid
         stats["d_real"] = squash(real_out.detach()).mean()
         stats["d_fake"] = squash(fake_out.detach()).mean()
@@ -243,20 +245,21 @@ class Trainer:
         try:
             with self._autocast():
                 fake = self._augment(self._blur(self.G_train(z, y), self.instance_noise_sigma(), g), g)
+                info = None
                 if self.n_codes:  # InfoGAN: G also makes its code readable, lambda * CE(Q(G(z)), c)
                     out, q = self.D(fake, y, with_code=True)
-                    loss = self.loss.g_loss(out.float())
-                    loss = loss + self.cfg.train.info_weight * torch.nn.functional.cross_entropy(q.float(), self.G.code(z))
+                    info = torch.nn.functional.cross_entropy(q.float(), self.G.code(z))
                 else:
-                    loss = self.loss.g_loss(self.D(fake, y).float())
+                    out = self.D(fake, y)
+                loss = self.loss.g_loss(out.float())
             self.opt_G.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if info is None else loss + self.cfg.train.info_weight * info).backward()
             self.opt_G.step()
         finally:
             self.D.requires_grad_(True)
         if self.G_ema is not None:
             self._update_ema()
-        return {"loss_g": loss.detach()}
+        return {"loss_g": loss.detach(), **({} if info is None else {"info_g": info.detach()})}
 
     @torch.no_grad()
     def _update_ema(self) -> None:

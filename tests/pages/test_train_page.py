@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from apptest_helpers import open_page
+from apptest_helpers import app, open_page
 from gan_core import jobs
 from gan_core.runs import RunDir, runs_root
 
@@ -72,6 +72,16 @@ def test_estimate_start_watch_resume_and_clone():
     assert at.session_state["tr_model_ngf"] == 8 and "run" not in at.query_params
     assert at.session_state["tr_model_n_codes"] == 4
     assert at.session_state["tr_train_diffaugment"] == "[translation,cutout]"
+
+
+def test_a_cloned_policy_the_form_does_not_offer_is_kept():
+    at = app("en")  # as Clone leaves it: the state set before the form is drawn
+    at.session_state["tr_train_diffaugment"] = "[cutout]"
+    at.run()
+    at.switch_page("views/train.py").run()
+    box = at.selectbox(key="tr_train_diffaugment")
+    assert box.value == "[cutout]" and "cutout" in box.options
+    assert any("diffaugment:\n  - cutout" in c.value for c in at.code)
 
 
 def test_a_code_on_a_conditional_model_is_explained():

@@ -32,8 +32,8 @@ def test_translation_pads_with_zeros():
 def test_cutout_zeroes_a_half_size_square_clipped_to_the_image():
     x = torch.ones(64, 3, 16, 16, requires_grad=True)
     out = cutout(x, 64, _gen(1), slice(None))
-    centres = _gen(1)
-    cy, cx = torch.randint(0, 16, (64,), generator=centres), torch.randint(0, 16, (64,), generator=centres)
+    centres = _gen(1)  # an even hole: centres in [0, 17), as in the paper's code
+    cy, cx = torch.randint(0, 17, (64,), generator=centres), torch.randint(0, 17, (64,), generator=centres)
     rows = (torch.minimum(cy + 4, torch.tensor(16)) - torch.clamp(cy - 4, min=0))
     cols = (torch.minimum(cx + 4, torch.tensor(16)) - torch.clamp(cx - 4, min=0))
     holes = (out == 0).all(dim=1).sum(dim=(1, 2))
@@ -49,6 +49,16 @@ def test_color_is_brightness_then_contrast_on_one_channel():
     y = x + (b - 0.5)  # saturation leaves one channel as it is
     mean = y.mean(dim=(1, 2, 3), keepdim=True)
     assert torch.allclose(color(x, 5, _gen(2), slice(None)), (y - mean) * (c + 0.5) + mean, atol=1e-6)
+
+
+def test_color_saturation_scales_each_pixel_around_its_channel_mean():
+    x = torch.rand(4, 3, 2, 2) * 2 - 1
+    draws = _gen(5)
+    b, s, c = (torch.rand(4, generator=draws).view(-1, 1, 1, 1) for _ in range(3))
+    y = x + (b - 0.5)
+    y = (y - y.mean(1, keepdim=True)) * (2 * s) + y.mean(1, keepdim=True)
+    y = (y - y.mean((1, 2, 3), keepdim=True)) * (c + 0.5) + y.mean((1, 2, 3), keepdim=True)
+    assert torch.allclose(color(x, 4, _gen(5), slice(None)), y, atol=1e-6)
 
 
 def test_each_process_gets_its_rows_of_the_global_draw():

@@ -33,6 +33,11 @@ class LoadedGenerator:
         return self.model.n_classes
 
     @property
+    def n_codes(self) -> int:
+        """K of an InfoGAN model's categorical code (0: none)."""
+        return getattr(self.model, "n_codes", 0)
+
+    @property
     def classes(self) -> list[str]:
         return list(self.card.get("classes") or [str(k) for k in range(self.n_classes)])
 
@@ -67,9 +72,31 @@ class LoadedGenerator:
         return self.G(z.to(self.device), labels).float().cpu()
 
     def sample(self, n: int, seed: int = 0, labels: Tensor | int | None = None,
-               truncation: float | None = None) -> Tensor:
-        """n samples in [-1, 1] (images: (n, C, H, W)); `labels` a class or one per sample."""
-        return self(self.noise(n, seed, truncation), labels)
+               truncation: float | None = None, codes: Tensor | int | None = None) -> Tensor:
+        """n samples in [-1, 1] (images: (n, C, H, W)); `labels` a class or one per sample;
+        `codes` an InfoGAN code or one per sample (the seed's own codes when None)."""
+        z = self.noise(n, seed, truncation)
+        if codes is not None:
+            if not self.n_codes:
+                raise ValueError(f"{self.path.name} has no categorical code")
+            codes = torch.as_tensor(codes, dtype=torch.int64).expand(n)
+            if codes.min() < 0 or codes.max() >= self.n_codes:
+                raise ValueError(f"code must be in 0..{self.n_codes - 1}")
+            z = with_code(z, codes, self.n_codes)
+        return self(z, labels)
+
+
+def with_code(z: Tensor, codes: Tensor, n_codes: int) -> Tensor:
+    """z with its InfoGAN code c = argmax(z_1..z_K) set to `codes`: the largest of the first K
+    entries trades places with entry `code`. The K entries are i.i.d., so this permutation leaves
+    the distribution of z given c = code what it is for a z that drew that code itself."""
+    z = z.clone()
+    rows = torch.arange(len(z))
+    top = z[:, :n_codes].argmax(dim=1)
+    largest, displaced = z[rows, top].clone(), z[rows, codes].clone()
+    z[rows, top] = displaced
+    z[rows, codes] = largest
+    return z
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:

@@ -135,9 +135,15 @@ if gen.n_classes:
     label = st.selectbox(t("gallery.label"), names, key="g_label",
                          format_func=lambda k: t("gallery.all_classes") if k == "all" else gen.classes[k])
     label = None if label == "all" else int(label)
+by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="g_by_code",
+                                         help=t("gallery.by_code_help", k=gen.n_codes))
 
 
 def sample_grid(g, n: int) -> tuple[Image.Image, torch.Tensor]:
+    if g.n_codes and by_code:
+        per = max(1, n // g.n_codes)  # one row per code: the same noise, the code set to each value
+        x = torch.cat([g.sample(per, seed=seed, truncation=truncation, codes=k) for k in range(g.n_codes)])
+        return grid_image(x, nrow=per), x
     if g.n_classes and label is None:
         per = max(1, n // g.n_classes)  # one row per class
         labels = torch.arange(g.n_classes).repeat_interleave(per)
@@ -153,7 +159,8 @@ tabs = st.tabs([t("gallery.tab_samples"), t("gallery.tab_interpolate"), t("galle
 
 with tabs[0]:
     grid, samples = sample_grid(gen, count)
-    st.image(enlarge(grid, 640), caption=t("gallery.samples_caption", seed=seed))
+    st.image(enlarge(grid, 640), caption=t("gallery.by_code_caption", seed=seed, last=gen.n_codes - 1) if by_code
+             else t("gallery.samples_caption", seed=seed))
     st.download_button(t("gallery.download_png"), png_bytes(grid), f"{key.split(':', 1)[1]}_seed{seed}.png",
                        "image/png", icon=":material/download:", key="g_dl_grid")
 

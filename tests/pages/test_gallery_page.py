@@ -8,14 +8,18 @@ from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
 
 
-@pytest.fixture
-def trained_run(tiny_dcgan_cfg):
-    run = RunDir.create("tiny", root=runs_root())
-    cfg = tiny_dcgan_cfg("train.sample_every=2")
+def make_run(name, cfg) -> RunDir:
+    """A finished run of `cfg` in the runs root, as the Training page leaves one."""
+    run = RunDir.create(name, root=runs_root())
     run.write_config(dump_config(cfg))
     Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
     RunIndex().update(run)
     return run
+
+
+@pytest.fixture
+def trained_run(tiny_dcgan_cfg):
+    return make_run("tiny", tiny_dcgan_cfg("train.sample_every=2"))
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -38,6 +42,7 @@ def test_link_picks_the_model_and_seed():
     assert at.selectbox(key="src").value == "ckpt:mnist_dcgan"
     assert at.number_input(key="seed").value == 7
     assert "g_label" not in [s.key for s in at.selectbox]  # unconditional: no class choice
+    assert "g_by_code" not in [s.key for s in at.toggle]  # no InfoGAN code either
     at.toggle(key="g_trunc_on").set_value(True).run()
     assert not at.exception and at.slider(key="g_psi").value == 1.0
 
@@ -48,3 +53,12 @@ def test_a_run_shows_its_timeline_and_can_be_exported(trained_run):
     assert list(at.select_slider(key="g_timeline").options) == ["0", "2", "4"]
     assert "g_export" in [b.key for b in at.get("download_button")]
     assert any(f"src=run:{trained_run.id}" in c.value for c in at.code)
+
+
+def test_an_infogan_run_shows_one_row_per_code(tiny_dcgan_cfg):
+    run = make_run("info", tiny_dcgan_cfg("model.n_codes=4"))
+    at = open_page("views/gallery.py", src=f"run:{run.id}")
+    at.slider(key="g_count").set_value(12)
+    at.toggle(key="g_by_code").set_value(True).run()
+    assert not at.exception
+    assert at.get("image")[0].proto.imgs[0].caption == "Seed 0, one row per code (0 to 3)."

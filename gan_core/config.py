@@ -241,7 +241,8 @@ class TrainConfig(_Strict):
         (), description="DiffAugment (Zhao 2020): D sees only randomly transformed real and fake images, so it "
                         "cannot memorise a small dataset; e.g. [translation, cutout]")
     amp: bool = Field(True, description="bfloat16 autocast where it is native: CUDA (Ampere on) for every "
-                                        "model, CPUs with AVX512-BF16/AMX for DCGANs")
+                                        "model, CPUs with AVX512-BF16/AMX for DCGANs and "
+                                        "super-resolution")
     log_every: int = Field(10, ge=1)
     sample_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(500, ge=1)

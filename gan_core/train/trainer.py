@@ -92,8 +92,8 @@ class Trainer:
         self.G.to(self.device)
         self.D.to(self.device)
         # DCGAN's convolutions run faster in NHWC and, on hardware with native bf16, under bf16
-        # autocast (bench dcgan: 1.13x and 1.8x on a 2-core AVX512-BF16 CPU). Other models keep
-        # float32 on the CPU: the 2D MLPs need its precision (a ring mode is 0.02 wide).
+        # autocast (bench dcgan: 1.13x and 1.8x on a 2-core AVX512-BF16 CPU). The 2D MLPs keep
+        # float32 on the CPU: they need its precision (a ring mode is 0.02 wide).
         self.channels_last = cfg.model.arch == "dcgan" and self.device.type in ("cuda", "cpu")
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
@@ -109,7 +109,11 @@ class Trainer:
         # real and fake batches go through D separately, as in the DCGAN paper; without
         # it one fused pass over [x; G(z)] is the same maths at half the launches.
         self.fuse_d = not has_batchnorm(self.D)
-        self.amp = t.amp and (self.device.type == "cuda" or self.channels_last) and native_bf16(self.device)
+        # SRResNet/RRDB train as well under CPU bf16 (+0.86 vs +0.85 dB over bicubic after 1,000 steps
+        # of sr_srresnet_x4) and 1.5x faster; Pix2Pix was not measured, so it stays float32 there
+        from ..config import SR_ARCHS
+        self.amp = t.amp and native_bf16(self.device) and (
+            self.device.type == "cuda" or self.channels_last or cfg.model.arch in SR_ARCHS)
         # Several processes (torchrun): each keeps its slice of every global batch, and G and D
         # average their gradients through DDP (gan_core/train/ddp.py says why this is exact).
         self.world = ddp.current()

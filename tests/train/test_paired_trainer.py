@@ -1,5 +1,7 @@
 """Pix2Pix and SRGAN on the one training loop: the losses each step adds, the two SRGAN stages,
 run folders, resume."""
+import math
+
 import pytest
 import torch
 
@@ -31,6 +33,22 @@ def test_pix2pix_d_sees_pairs_and_the_conditions_are_the_drawings(tiny_pix2pix_c
     assert x.shape == y.shape == (4, 1, 32, 32)
     assert set(torch.unique(x).tolist()) <= {-1.0, 1.0}            # drawings: black lines on white
     assert tr.D.model[0].in_channels == 2                          # (x, y) stacked on channels
+
+
+def test_super_resolution_trains_in_bf16_where_the_cpu_has_it(tiny_sr_cfg, tiny_pix2pix_cfg, monkeypatch):
+    from gan_core import devices
+    for flags, native in (({"avx512_bf16"}, True), ({"avx2"}, False)):
+        monkeypatch.setattr(devices, "cpu_flags", lambda flags=flags: flags)
+        assert make_trainer(tiny_sr_cfg(), "cpu").amp is native
+        assert not make_trainer(tiny_sr_cfg("train.amp=false"), "cpu").amp
+        assert not make_trainer(tiny_pix2pix_cfg(), "cpu").amp  # not measured under bf16: float32
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512_bf16"})
+    tr = make_trainer(tiny_sr_cfg(), "cpu")
+    before = [p.detach().clone() for p in tr.G.parameters()]
+    stats = tr.train_step()
+    assert math.isfinite(stats["psnr"]) and tr.weights_finite()
+    assert all(p.dtype == torch.float32 for p in tr.G.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, tr.G.parameters()))
 
 
 def test_pretraining_stage_has_no_discriminator_step(tiny_sr_cfg):

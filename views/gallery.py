@@ -11,7 +11,7 @@ from gan_core.checkpoint import CheckpointError
 from gan_core.config import ConfigError, load_config
 from gan_core.data.images import DataError
 from gan_core.runs import RunDir, RunIndex, runs_root
-from gan_core.sampling import grid_image, interpolation, nearest_images
+from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
 from gan_core.train.trainer import latest_checkpoint, load_training_data
 from ui.i18n import t
@@ -142,7 +142,8 @@ by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="g_by_code",
 def sample_grid(g, n: int) -> tuple[Image.Image, torch.Tensor]:
     if g.n_codes and by_code:
         per = max(1, n // g.n_codes)  # one row per code: the same noise, the code set to each value
-        x = torch.cat([g.sample(per, seed=seed, truncation=truncation, codes=k) for k in range(g.n_codes)])
+        z = g.noise(per, seed, truncation).repeat(g.n_codes, 1)
+        x = g(with_code(z, torch.arange(g.n_codes).repeat_interleave(per), g.n_codes))
         return grid_image(x, nrow=per), x
     if g.n_classes and label is None:
         per = max(1, n // g.n_classes)  # one row per class

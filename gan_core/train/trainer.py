@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import (CheckpointError, load_module, load_optimizer, module_tensors, optimizer_tensors,
                           read_checkpoint, save_checkpoint)
-from ..config import Config, dump_config
+from ..config import SR_ARCHS, Config, dump_config
 from ..data.images import DataError, ImageData, load_images
 from ..data.toy import ToyDistribution, get_toy
 from ..devices import native_bf16, resolve_device
@@ -111,7 +111,6 @@ class Trainer:
         self.fuse_d = not has_batchnorm(self.D)
         # SRResNet/RRDB train as well under CPU bf16 (+0.86 vs +0.85 dB over bicubic after 1,000 steps
         # of sr_srresnet_x4) and 1.5x faster; Pix2Pix was not measured, so it stays float32 there
-        from ..config import SR_ARCHS
         self.amp = t.amp and native_bf16(self.device) and (
             self.device.type == "cuda" or self.channels_last or cfg.model.arch in SR_ARCHS)
         # Several processes (torchrun): each keeps its slice of every global batch, and G and D

@@ -202,6 +202,8 @@ class DataConfig(_Strict):
     photo_set: Literal["colour", "all"] = Field("colour", description="data.name photos: the colour photos, or "
                                                 "all: also the greyscale photos and textures")
     flip: bool = Field(True, description="random horizontal flips of training crops (pictures, not digits)")
+    rotate: bool = Field(False, description="random quarter turns of training crops (with flip: all eight "
+                         "symmetries of the square; for photos and textures, not digits or faces)")
 
     @model_validator(mode="after")
     def _needs(self):

@@ -40,6 +40,7 @@ class PairData:
     name: str
     crop: int
     flip: bool = False
+    rotate: bool = False
 
     def __post_init__(self):
         if not self.b:
@@ -83,7 +84,22 @@ class PairData:
             b = torch.where(flips[:, None, None, None], b.flip(-1), b)
             if a is not None:
                 a = torch.where(flips[:, None, None, None], a.flip(-1), a)
+        if self.rotate:  # drawn only when asked, so recipes without it sample exactly as before
+            turns = torch.randint(4, (n,), generator=g)
+            b = _turned(b, turns)
+            a = None if a is None else _turned(a, turns)
         return (None if a is None else a.float() / 255), b.float() / 255
+
+
+def _turned(x: Tensor, turns: Tensor) -> Tensor:
+    """Each square crop x[i] turned by turns[i] quarter turns (with a horizontal flip: all eight
+    symmetries of the square, the augmentation EDSR and its successors train with)."""
+    out = x.clone()
+    for k in (1, 2, 3):
+        sel = turns == k
+        if sel.any():
+            out[sel] = x[sel].rot90(k, (-2, -1))
+    return out
 
 
 def _grey(t: Tensor) -> np.ndarray:
@@ -199,7 +215,7 @@ def load_pairs(cfg) -> PairData:
     crop = m.img_size
     if d.name == "paired":
         a, b = paired_folder(d.path, m.in_channels, m.channels, d.direction, d.max_images)
-        return PairData(b, a, Path(d.path).name, crop, d.flip)
+        return PairData(b, a, Path(d.path).name, crop, d.flip, d.rotate)
     if d.name == "photos":  # at a small scale some photos are smaller than a crop: those are left out
         pictures = [_fit_channels(t, m.channels) for t in train_photos(d.photo_scales, d.photo_set == "all")
                     if min(t.shape[-2:]) >= crop]
@@ -216,6 +232,6 @@ def load_pairs(cfg) -> PairData:
         data = load_images(d, crop, m.channels)
         pictures, name = list(data.images), data.name
     if m.arch != "pix2pix":
-        return PairData(pictures, None, name, crop, d.flip)
+        return PairData(pictures, None, name, crop, d.flip, d.rotate)
     drawings = [drawing_of(t, d.edges, d.edge_sigma) for t in pictures]
-    return PairData(pictures, drawings, f"{name} ({d.edges} edges)", crop, d.flip)
+    return PairData(pictures, drawings, f"{name} ({d.edges} edges)", crop, d.flip, d.rotate)

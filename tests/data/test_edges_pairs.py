@@ -67,6 +67,18 @@ def test_pairs_crop_both_pictures_at_the_same_place():
     assert 0 <= float(cb.min()) and float(cb.max()) <= 1
 
 
+def test_rotate_turns_each_crop_and_its_drawing_alike():
+    b = torch.arange(3 * 8 * 8, dtype=torch.int64).to(torch.uint8).reshape(3, 8, 8)  # no symmetry of its own
+    data = PairData([b], [b[:1].clone()], "one", crop=8, flip=False, rotate=True)
+    ca, cb = data.sample(64, torch.Generator().manual_seed(0))
+    turns = [[torch.equal(cb[i], b.rot90(k, (-2, -1)).float() / 255) for k in range(4)] for i in range(64)]
+    assert all(sum(t) == 1 for t in turns)                       # every crop is one quarter turn of the picture
+    assert {t.index(True) for t in turns} == {0, 1, 2, 3}        # and all four occur
+    torch.testing.assert_close(ca[:, 0], cb[:, 0])               # the drawing turned with its picture
+    _, plain = PairData([b], None, "one", crop=8, flip=False).sample(8, torch.Generator().manual_seed(0))
+    assert all(torch.equal(p, b.float() / 255) for p in plain)   # without rotate nothing turns
+
+
 def test_pairs_refuse_pictures_smaller_than_the_crop():
     with pytest.raises(DataError, match="smaller than the 64-pixel"):
         PairData([torch.zeros(3, 32, 80, dtype=torch.uint8)], None, "small", crop=64)

@@ -427,7 +427,7 @@ def cmd_pix2pix(args: argparse.Namespace) -> int:
 
 
 def cmd_superres(args: argparse.Namespace) -> int:
-    from .apps.superres import bicubic_upscaler, load_upscaler, upscale_image
+    from .apps.superres import bicubic_upscaler, load_upscaler, self_ensemble, upscale_image
     from tqdm.auto import tqdm
 
     img = _read_picture(args.image)
@@ -440,6 +440,8 @@ def cmd_superres(args: argparse.Namespace) -> int:
         scale = model.scale
         if args.scale and args.scale != scale:
             raise CLIError(f"{Path(args.checkpoint).name} upscales {scale}x, not {args.scale}x")
+        if args.ensemble:
+            model = self_ensemble(model)
     bar = tqdm(total=1, desc="tiles", disable=args.quiet, unit="tile")
 
     def progress(done: int, total: int) -> None:
@@ -451,6 +453,7 @@ def cmd_superres(args: argparse.Namespace) -> int:
     bar.close()
     out.save(args.out)
     print(json.dumps({"wrote": args.out, "scale": scale, "input": list(img.size), "output": list(out.size),
+                      "self_ensemble": bool(args.ensemble and args.checkpoint != "bicubic"),
                       "seconds": round(time.perf_counter() - start, 2)}))
     return 0
 
@@ -629,6 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=int, choices=[2, 4], help="checked against the model's (required for bicubic)")
     r.add_argument("--tile", type=int, default=256, help="tile side in input pixels (default 256)")
     r.add_argument("--overlap", type=int, default=16, help="overlap of neighbouring tiles (default 16)")
+    r.add_argument("--ensemble", action="store_true", help="geometric self-ensemble: the mean of 8 turned and "
+                   "mirrored passes (8x the time, a little more PSNR; bicubic is unchanged by it)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=cmd_superres)

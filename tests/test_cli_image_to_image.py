@@ -68,6 +68,10 @@ def test_superres_with_bicubic_and_an_imported_esrgan(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "superres", tmp_path / "rr.safetensors", tmp_path / "in.png", "--quiet",
                            "--out", tmp_path / "o4.png")
     assert code == 0 and Image.open(tmp_path / "o4.png").size == (80, 48)
+    code, out, _ = run_cli(capsys, "superres", tmp_path / "rr.safetensors", tmp_path / "in.png", "--quiet",
+                           "--ensemble", "--out", tmp_path / "o4e.png")
+    assert code == 0 and json.loads(out)["self_ensemble"] is True
+    assert Image.open(tmp_path / "o4e.png").size == (80, 48)
 
 
 def test_import_refuses_the_wrong_kind_of_weights(capsys, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from gan_core.apps.superres import bicubic_upscaler, import_esrgan, simulate, upscale_image
+from gan_core.apps.superres import bicubic_upscaler, import_esrgan, self_ensemble, simulate, upscale_image
 from gan_core.checkpoint import CheckpointError
 from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
@@ -214,6 +214,9 @@ with picker:
         card_facts(models[chosen][1])
     else:
         st.warning(t("superres.none", scale=scale, folder=str(checkpoints_dir())))
+    # bicubic is already equivariant: the ensemble changes only the models
+    ensemble = bool(of_scale) and st.toggle(t("superres.ensemble"), key="sr_ensemble",
+                                            help=t("superres.ensemble_help"))
 
 # ---------------------------------------------------------------- the picture
 
@@ -234,24 +237,26 @@ with main:
     st.caption(t("superres.sizes", w=picture.width, h=picture.height, mode=picture.mode, scale=scale, ow=out_w,
                  oh=out_h, mp=f"{out_w * out_h / 1e6:.2f}"))
 
-methods = [("bicubic", t("superres.bicubic"), None)] + [(n, f"{n} · {kind(models[n][1])}", models[n][0])
+plus = t("superres.ensemble_label") if ensemble else ""
+methods = [("bicubic", t("superres.bicubic"), None)] + [(n, f"{n} · {kind(models[n][1])}{plus}", models[n][0])
                                                         for n in of_scale]
 
 
 def method_key(path: Path | None) -> tuple:
-    """What a result depends on: the scale and the method (a model file's version)."""
+    """What a result depends on: the scale and the method (a model file's version, self-ensembled or not)."""
     if path is None:
         return scale, "bicubic"
     try:
-        return scale, str(path), path.stat().st_mtime_ns
+        return scale, str(path), path.stat().st_mtime_ns, ensemble
     except OSError:  # a card without its weights: loading it says so
-        return scale, str(path), 0
+        return scale, str(path), 0, ensemble
 
 
 def method_fn(name: str, path: Path | None):
     if path is None:
         return bicubic_upscaler(scale)
-    return cached_model("upscaler", path)
+    model = cached_model("upscaler", path)
+    return self_ensemble(model) if ensemble else model
 
 
 # Results live in this session for this picture: moving a slider or switching tabs never runs a model again.
@@ -272,8 +277,8 @@ with status:
     if too_large:
         st.error(t("superres.too_large", ow=out_w, oh=out_h, mp=f"{out_w * out_h / 1e6:.0f}",
                    max=MAX_OUTPUT_PIXELS // 1_000_000))
-        st.code(CLI.format(checkpoint=shown_path(models[chosen][0]) if chosen else "bicubic", scale=scale),
-                language="bash")
+        st.code(CLI.format(checkpoint=shown_path(models[chosen][0]) if chosen else "bicubic", scale=scale)
+                + (" --ensemble" if ensemble and chosen else ""), language="bash")
     missing = [m for m in methods if method_key(m[2]) not in out]
     if not too_large and missing:
         slot = st.empty()

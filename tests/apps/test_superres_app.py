@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core.apps.superres import (bicubic_upscaler, import_esrgan, load_upscaler, shrink, simulate,
-                                    upscale_array, upscale_image)
+from gan_core.apps.superres import (bicubic_upscaler, import_esrgan, load_upscaler, self_ensemble, shrink,
+                                    simulate, upscale_array, upscale_image)
 from gan_core.checkpoint import CheckpointError
 from gan_core.train.trainer import make_trainer
 from public_layouts import official_unet_state, public_rrdb_state
@@ -123,3 +123,22 @@ def test_a_pix2pix_checkpoint_is_not_an_upscaler(tiny_pix2pix_cfg, tmp_path):
 def test_upscale_image_takes_a_plain_callable_too():
     out = upscale_image(Image.new("L", (5, 4), 77), bicubic_upscaler(2), 2)
     assert out.mode == "L" and out.size == (10, 8) and np.asarray(out).min() == 77
+
+
+SYMMETRIES = [lambda x, k=k, m=m: (x.rot90(k, (-2, -1)).flip(-1) if m else x.rot90(k, (-2, -1)))
+              for k in range(4) for m in (False, True)]
+
+
+def test_self_ensemble_of_any_model_is_equivariant(upscaler):
+    x = torch.rand(1, 3, 9, 13)
+    plus = self_ensemble(upscaler)
+    out = plus(x)
+    assert out.shape == (1, 3, 18, 26)
+    assert not torch.allclose(upscaler(x), out, atol=1e-4)      # the net alone is not: the passes differ
+    for t in SYMMETRIES:
+        torch.testing.assert_close(plus(t(x)), t(out), atol=1e-5, rtol=0)
+
+
+def test_self_ensemble_leaves_an_equivariant_method_unchanged():
+    x = torch.rand(2, 3, 7, 11)  # not square: every turn is undone before the mean
+    torch.testing.assert_close(self_ensemble(bicubic_upscaler(4))(x), bicubic_upscaler(4)(x), atol=1e-5, rtol=0)

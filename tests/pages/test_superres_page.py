@@ -116,6 +116,26 @@ def test_moving_the_zoom_and_the_split_does_not_run_the_models_again():
     assert not any(b.key == "sr_run" for b in at.button)            # nothing left to compute
 
 
+def test_the_self_ensemble_reruns_the_models_but_not_bicubic():
+    at = upscale_example()
+    plain = dict(results(at))
+    at.toggle(key="sr_ensemble").set_value(True).run()
+    assert any(b.key == "sr_run" for b in at.button)                # the models' ensembled results are missing
+    at.button(key="sr_run").click().run()
+    assert not at.exception and not at.error
+    assert shown(at) == ["Input", "Bicubic"] + [label(n) + " · self-ensemble" for n in X4]
+    out = results(at)
+    assert len(out) == 1 + 2 * len(X4)                              # bicubic once, each model plain and ensembled
+    bicubic = next(k for k in out if k[1] == "bicubic")
+    assert out[bicubic][0] is plain[bicubic][0]                     # bicubic was not run again
+    for key in plain:
+        if key != bicubic:
+            ensembled = np.asarray(out[key[:-1] + (True,)][0], np.int16)
+            assert 0 < np.abs(ensembled - np.asarray(plain[key][0], np.int16)).mean() < 8
+    at.toggle(key="sr_ensemble").set_value(False).run()
+    assert not any(b.key == "sr_run" for b in at.button)            # back to the plain results, kept
+
+
 def test_x2_offers_the_x2_models_only():
     at = upscale_example(scale=2, sr_example="china")
     assert len(at.selectbox(key="sr_model__en").options) == len(X2)

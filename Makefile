@@ -25,7 +25,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e"
 
-# Re-make every shipped checkpoint from its recipe (about 3.5 hours on 2 CPU cores).
+# Re-make every shipped checkpoint from its recipe (about 5 hours on 2 CPU cores).
 checkpoints: $(STAMP)
 	$(PY) -m gan_core train configs/mnist_classifier.yaml --out checkpoints/mnist_classifier
 	$(PY) -m gan_core train configs/mnist_dcgan.yaml --out checkpoints/mnist_dcgan --run-dir runs/shipped-mnist_dcgan

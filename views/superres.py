@@ -332,9 +332,10 @@ with tab_compare:
     target = chosen or "bicubic"                     # without a model of this scale, bicubic's result
     if method_key(models[chosen][0] if chosen else None) in out:
         result = out[method_key(models[chosen][0] if chosen else None)][0]
+        file_name = f"{stem}_{target}{'_ensemble' if ensemble and chosen else ''}_x{scale}.png"
         st.download_button(t("superres.download", name=target, w=result.width, h=result.height),
-                           lambda: png_bytes(result), f"{stem}_{target}_x{scale}.png", "image/png",
-                           key="sr_download", on_click="ignore", icon=":material/download:")
+                           lambda: png_bytes(result), file_name, "image/png", key="sr_download", on_click="ignore",
+                           icon=":material/download:")
         if result.mode == "RGBA":
             st.caption(t("superres.alpha_note"))
 

@@ -120,6 +120,20 @@ def test_uploads_compare_split_measure_and_chinese(page, tmp_path):
     upscale(page, (128, 128))
     shot(page, "superres_compare_example")
 
+    if N_X4:  # the self-ensemble runs each model again (eight passes), not bicubic; off again, nothing reruns
+        page.locator(".st-key-sr_ensemble").get_by_text("Self-ensemble").click()
+        settle(page)
+        page.locator(".st-key-sr_run button").click()
+        ensembled = page.get_by_test_id("stImageCaption").filter(has_text="· self-ensemble: 512×512 in")
+        ensembled.first.wait_for()
+        settle(page)
+        assert ensembled.count() == N_X4
+        assert_no_exception(page)
+        shot(page, "superres_ensemble")
+        page.locator(".st-key-sr_ensemble").get_by_text("Self-ensemble").click()
+        settle(page)
+        assert page.locator(".st-key-sr_run").count() == 0
+
     page.get_by_role("tab", name="Before / after").click()
     if N_X4:
         caption = page.get_by_test_id("stImageCaption").filter(has_text="Left of the line")

@@ -121,6 +121,22 @@ def load_module(module: nn.Module, tensors: dict[str, Tensor], prefix: str, sour
     module.load_state_dict(got)
 
 
+def generator_prefix(tensors: dict[str, Tensor]) -> str:
+    """Which generator to sample from: the EMA copy 'G_ema' when the checkpoint has one, else 'G'."""
+    return "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The newest step_*.json in `directory` whose weights verify; damaged ones are skipped."""
+    for card in sorted(Path(directory).glob("step_*.json"), reverse=True):
+        try:
+            read_checkpoint(card)
+            return card.with_suffix(".safetensors")
+        except CheckpointError:
+            continue
+    return None
+
+
 def module_tensors(module: nn.Module, prefix: str) -> dict[str, Tensor]:
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 

@@ -20,7 +20,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
     from .data.images import DataError
     from .devices import DeviceError
-    from .train.trainer import TrainingDiverged
+    from .errors import TrainingDiverged
     return (CLIError, CheckpointError, ConfigError, DataError, DeviceError, TrainingDiverged)
 
 
@@ -89,14 +89,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_in(run, cfg, args: argparse.Namespace, world):
     from .config import dump_config
     from .train.callbacks import standard_callbacks
-    from .train.trainer import latest_checkpoint, make_trainer
+    from .train import make_trainer
 
     if world.main:  # rank 0 alone writes the run folder
         run.write_config(dump_config(cfg))
     callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
     trainer = make_trainer(cfg, device=args.device, callbacks=callbacks)
     if args.resume:
-        ckpt = latest_checkpoint(run.checkpoints)
+        ckpt = run.latest_checkpoint()
         if ckpt is None:
             print(f"no usable checkpoint in {run.checkpoints}; starting from step 0", file=sys.stderr)
         else:
@@ -262,7 +262,6 @@ def _train_detector(recipe, args: argparse.Namespace) -> int:
     from .config import dump_config
     from .runs import RunDir, RunIndex
     from .train.callbacks import standard_callbacks
-    from .train.trainer import latest_checkpoint
     run = RunDir(args.resume)
     run.write_config(dump_config(recipe))
     out = args.out or run.path / "detector"
@@ -280,7 +279,7 @@ def _train_detector(recipe, args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         det = fit_detector(recipe, args.device, callbacks=standard_callbacks(run, progress=not args.quiet),
-                           log=lambda msg: (run.log(msg), log(msg)), resume_from=latest_checkpoint(run.checkpoints),
+                           log=lambda msg: (run.log(msg), log(msg)), resume_from=run.latest_checkpoint(),
                            stop=stop_asked,
                            on_stage=lambda msg: run.set_status("running", message=msg))
         det.card["made_by"] = f"python -m gan_core train --resume {run.path}"

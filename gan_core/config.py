@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
@@ -38,6 +38,8 @@ class _Strict(BaseModel):
 
 
 class DCGANConfig(_Strict):
+    """DCGAN (Radford 2015), optionally class-conditional or with an InfoGAN code (gan_core/nets/dcgan.py)."""
+    family: ClassVar[str] = "image"
     arch: Literal["dcgan"] = "dcgan"
     nz: int = Field(100, ge=1, le=4096)
     noise: Literal["normal", "uniform"] = "normal"
@@ -68,6 +70,8 @@ class DCGANConfig(_Strict):
 
 
 class MLPConfig(_Strict):
+    """MLP generator and discriminator for 1D/2D toy distributions (gan_core/nets/mlp.py)."""
+    family: ClassVar[str] = "points"
     arch: Literal["mlp"] = "mlp"
     nz: int = Field(2, ge=1, le=4096)
     noise: Literal["normal", "uniform"] = "normal"
@@ -84,6 +88,7 @@ class MLPConfig(_Strict):
 
 class MuseGANConfig(_Strict):
     """Four-track piano rolls of 4 bars x 16 steps x 48 pitches (gan_core/nets/musegan.py)."""
+    family: ClassVar[str] = "music"
     arch: Literal["musegan"] = "musegan"
     design: Literal["composer", "jamming", "hybrid"] = "hybrid"
     z_dim: int = Field(32, ge=1, le=1024, description="size of each latent part (z, z_t, z_i, z_i,t)")
@@ -101,6 +106,7 @@ class MuseGANConfig(_Strict):
 
 class Pix2PixConfig(_Strict):
     """U-Net generator and PatchGAN discriminator (gan_core/nets/unet.py, patchgan.py)."""
+    family: ClassVar[str] = "paired"
     arch: Literal["pix2pix"] = "pix2pix"
     img_size: int = Field(256, description="side of the training crops; a multiple of 2**depth")
     depth: int | None = Field(None, ge=5, le=10, description="stride-2 steps of the U-Net; default log2(img_size)")
@@ -127,6 +133,8 @@ class Pix2PixConfig(_Strict):
 
 class SRConfig(_Strict):
     """SRResNet generator and SRGAN discriminator (gan_core/nets/srresnet.py)."""
+    family: ClassVar[str] = "paired"
+    super_resolution: ClassVar[bool] = True
     arch: Literal["srresnet"] = "srresnet"
     scale: Literal[2, 4] = 4
     width: int = Field(64, ge=4, le=512, description="feature channels")
@@ -148,6 +156,8 @@ class SRConfig(_Strict):
 
 class RRDBConfig(_Strict):
     """ESRGAN's RRDBNet (gan_core/nets/rrdb.py); imported public weights use this."""
+    family: ClassVar[str] = "paired"
+    super_resolution: ClassVar[bool] = True
     arch: Literal["rrdb"] = "rrdb"
     scale: Literal[1, 2, 4] = 4
     num_feat: int = Field(64, ge=4, le=512)
@@ -159,18 +169,22 @@ class RRDBConfig(_Strict):
     n_classes: Literal[0] = 0
 
 
-PAIRED_ARCHS = ("pix2pix", "srresnet", "rrdb")
-SR_ARCHS = ("srresnet", "rrdb")
+# The model sections by model.arch. Each class says its `family` (what G maps: noise to a picture,
+# points or music, or a picture to a picture) and the rest of the project reads it from here:
+# gan_core/archs.py adds how to build the nets, and docs/architecture.md how to add one.
+MODEL_CONFIGS: dict[str, type[BaseModel]] = {
+    c.model_fields["arch"].default: c
+    for c in (DCGANConfig, MLPConfig, MuseGANConfig, Pix2PixConfig, SRConfig, RRDBConfig)}
+ARCHS = tuple(MODEL_CONFIGS)
+PAIRED_ARCHS = tuple(a for a, c in MODEL_CONFIGS.items() if c.family == "paired")
+SR_ARCHS = tuple(a for a, c in MODEL_CONFIGS.items() if getattr(c, "super_resolution", False))
 
 
 def _arch(value: Any) -> str:
     return value.get("arch", "dcgan") if isinstance(value, dict) else getattr(value, "arch", "dcgan")
 
 
-ARCHS = ("dcgan", "mlp", "musegan", "pix2pix", "srresnet", "rrdb")
-ModelConfig = Annotated[Union[Annotated[DCGANConfig, Tag("dcgan")], Annotated[MLPConfig, Tag("mlp")],
-                              Annotated[MuseGANConfig, Tag("musegan")], Annotated[Pix2PixConfig, Tag("pix2pix")],
-                              Annotated[SRConfig, Tag("srresnet")], Annotated[RRDBConfig, Tag("rrdb")]],
+ModelConfig = Annotated[Union[tuple(Annotated[c, Tag(a)] for a, c in MODEL_CONFIGS.items())],  # type: ignore[valid-type]
                         Discriminator(_arch, custom_error_type="unknown_arch",
                                       custom_error_message="model.arch must be one of " + ", ".join(ARCHS))]
 
@@ -454,8 +468,7 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config | Cla
     except ValidationError as err:
         sections = {"data": DataConfig, "train": ClassifierTrain if schema is ClassifierRecipe else TrainConfig,
                     "model": ClassifierModel if schema is ClassifierRecipe else
-                    {"mlp": MLPConfig, "musegan": MuseGANConfig, "pix2pix": Pix2PixConfig, "srresnet": SRConfig,
-                     "rrdb": RRDBConfig}.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
+                    MODEL_CONFIGS.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
         hints = set()
         for e in err.errors():
             if e["type"] == "extra_forbidden":

@@ -125,8 +125,7 @@ def refresh(run: RunDir) -> dict[str, Any]:
     status = run.status()
     if status.get("state") in LIVE and status.get("host", this_host()) == this_host() \
             and not pid_alive(status.get("pid"), run.id):
-        from .train.trainer import latest_checkpoint
-        ckpt = latest_checkpoint(run.checkpoints)
+        ckpt = run.latest_checkpoint()
         at = f"step {int(ckpt.stem.split('_')[-1])}" if ckpt else "the start (no checkpoint yet)"
         message = (f"the training process (pid {status.get('pid')}) ended without a word, probably killed; "
                    f"resume continues from {at}")

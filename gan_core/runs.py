@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from .checkpoint import latest_checkpoint
 from .io import atomic_write_json, atomic_write_text
 
 STATES = ("queued", "starting", "running", "finished", "failed", "stopped")
@@ -65,6 +66,10 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint in checkpoints/ whose weights verify (damaged ones are skipped)."""
+        return latest_checkpoint(self.checkpoints)
 
     def write_config(self, text: str) -> None:
         atomic_write_text(self.path / "config.yaml", text)

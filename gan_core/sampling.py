@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 from torch import Tensor, nn
-from torchvision.utils import make_grid
 
-from .checkpoint import CheckpointError, load_module, read_checkpoint
+from .checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
 from .config import ModelConfig
-from .data.images import to_uint8
+from .data.images import grid_image, to_uint8  # noqa: F401 (grid_image: for the pages and CLI)
 from .devices import resolve_device
 from .nets import build_gan, sample_noise
 
@@ -148,14 +146,6 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
         raise CheckpointError(f"{Path(path).name}: the model card describes an architecture this version "
                               f"cannot build ({e.error_count()} problem(s): {e.errors()[0]['msg']})") from None
     G, _ = build_gan(model)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    load_module(G, tensors, prefix, Path(path).name)
+    load_module(G, tensors, generator_prefix(tensors), Path(path).name)
     dev = resolve_device(device)
     return LoadedGenerator(G.to(dev).eval(), card, model, dev, Path(path))
-
-
-def grid_image(x: Tensor, nrow: int, padding: int = 2) -> Image.Image:
-    """A batch in [-1, 1] -> one PIL image, nrow images per row, on a white background."""
-    grid = make_grid(to_uint8(x), nrow=nrow, padding=padding, pad_value=255)
-    arr = grid.permute(1, 2, 0).numpy()
-    return Image.fromarray(arr[..., 0] if x.shape[1] == 1 else arr)

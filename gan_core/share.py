@@ -47,10 +47,9 @@ def _sha256(data: bytes) -> str:
 
 def export_run(run: RunDir, out: str | Path | None = None) -> bytes:
     """The run as bundle bytes (also written to `out` if given): everything but older checkpoints."""
-    from .train.trainer import latest_checkpoint
     files: list[Path] = [run.path / n for n in ("config.yaml", "status.json", "metrics.jsonl", "log.txt")]
     files += sorted(run.samples.glob("step_*.png")) + sorted(run.samples.glob("step_*.npy"))
-    ckpt = latest_checkpoint(run.checkpoints)
+    ckpt = run.latest_checkpoint()
     if ckpt is not None:
         files += [ckpt, ckpt.with_suffix(".json")]
     manifest = {"format": FORMAT, "version": 1, "run": run.id, "exported_at": time.time(), "files": {}}

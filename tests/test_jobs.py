@@ -12,7 +12,6 @@ import pytest
 from gan_core import jobs
 from gan_core.config import dump_config, load_config
 from gan_core.runs import RunDir, RunIndex
-from gan_core.train.trainer import latest_checkpoint
 
 
 def recipe(steps: int = 30, **extra: str) -> str:
@@ -57,7 +56,7 @@ def test_stop_checkpoints_and_resume_continues(root):
     wait_for(run, ("running",), step=15)
     jobs.stop(run)
     stopped = wait_for(run, ("stopped",))
-    ckpt = latest_checkpoint(run.checkpoints)
+    ckpt = run.latest_checkpoint()
     assert ckpt is not None and int(ckpt.stem.split("_")[-1]) == stopped["step"]  # nothing lost
     jobs.resume(run, steps=stopped["step"] + 10)
     done = wait_for(run, ("finished",))
@@ -71,7 +70,7 @@ def test_a_killed_process_is_noticed_and_resumes_from_its_checkpoint(root):
     status = wait_for(run, ("running",), step=25)
     os.kill(status["pid"], signal.SIGKILL)
     failed = wait_for(run, ("failed",))
-    ckpt = latest_checkpoint(run.checkpoints)
+    ckpt = run.latest_checkpoint()
     last = int(ckpt.stem.split("_")[-1])
     assert last >= 20 and f"resume continues from step {last}" in failed["message"]
     jobs.resume(run, steps=last + 5)

@@ -12,7 +12,6 @@ from gan_core.sampling import load_generator
 from gan_core.share import BundleError, export_run, import_bundle
 from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
-from gan_core.train.trainer import latest_checkpoint
 
 
 @pytest.fixture
@@ -45,8 +44,8 @@ def test_export_import_gives_the_same_samples(finished_run, tmp_path):
     assert run.path.parent == bob and run.id == finished_run.id
     assert run.read_metrics() == finished_run.read_metrics()
     assert sorted(p.name for p in run.samples.iterdir()) == sorted(p.name for p in finished_run.samples.iterdir())
-    a = load_generator(latest_checkpoint(finished_run.checkpoints)).sample(8, seed=3)
-    b = load_generator(latest_checkpoint(run.checkpoints)).sample(8, seed=3)
+    a = load_generator(finished_run.latest_checkpoint()).sample(8, seed=3)
+    b = load_generator(run.latest_checkpoint()).sample(8, seed=3)
     assert torch.equal(a, b)
     assert [r["id"] for r in RunIndex(bob).rows()] == [run.id]
     again = import_bundle(bundle, root=bob)  # a second import does not overwrite the first

@@ -13,7 +13,7 @@ from gan_core.data.images import DataError
 from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
-from gan_core.train.trainer import latest_checkpoint, load_training_data
+from gan_core.data import load_training_data
 from ui.i18n import t
 from ui.images import enlarge, png_bytes
 from ui.models import cached_generator, generator_checkpoints
@@ -35,7 +35,7 @@ def sources() -> dict[str, dict]:
                                            "card": card, "run": None}
     for row in RunIndex().rows():
         run = RunDir(runs_root() / row["id"])
-        ckpt = latest_checkpoint(run.checkpoints)
+        ckpt = run.latest_checkpoint()
         if ckpt is not None and "dcgan" in (row["model"] or "dcgan"):  # image runs only (not toy, not music)
             out[f"run:{row['id']}"] = {"label": t("gallery.run", name=row["name"], id=row["id"],
                                                   step=int(ckpt.stem.split("_")[-1])),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from gan_core.lab.gan1d import (EQUILIBRIUM_JS, GAN_LOSSES, PHASE_CHUNK, PHASES, Gan1D, InvalidMixture, Mixture,
                                 Settings)
-from gan_core.train.trainer import TrainingDiverged
+from gan_core.errors import TrainingDiverged
 from ui.gan1d_plots import game_figure, history_figure
 from ui.i18n import localized_selectbox, t
 

@@ -13,7 +13,8 @@ from gan_core.devices import DeviceError, describe_devices
 from gan_core.losses import LOSSES
 from gan_core.runs import RunDir, RunIndex, runs_root, save_upload
 from gan_core.sampling import grid_image
-from gan_core.train.trainer import TrainingDiverged, time_per_step
+from gan_core.apps.training import time_per_step
+from gan_core.errors import TrainingDiverged
 from ui.i18n import t
 from ui.images import enlarge
 from ui.jobs_view import LIVE_STATES, POLL_S, duration, run_panel, state_label

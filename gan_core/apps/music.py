@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..checkpoint import CheckpointError
-from ..data.music import LOWEST_PITCH, STEPS_PER_BAR, STEPS_PER_BEAT, TRACKS
+from ..data.music import LOWEST_PITCH, STEPS_PER_BAR, STEPS_PER_BEAT, TRACKS, VOICE_COLOURS, roll_picture  # noqa: F401 (the page API)
 from ..nets.musegan import binarize, track_parts
 from ..sampling import LoadedGenerator, load_generator, slerp
 
-VOICE_COLOURS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189))   # S A T B
 VOICE_PROGRAMS = (52, 52, 52, 52)          # General MIDI "Choir Aahs" for all four voices
 SAMPLE_RATE = 22050
 
@@ -260,30 +258,3 @@ def render_wav(roll: np.ndarray, bpm: float = 80.0, synth: str = "auto",
 
 
 # ---------------------------------------------------------------- pictures
-
-def roll_picture(roll: np.ndarray, cell: tuple[int, int] = (6, 4)) -> Image.Image:
-    """A piano-roll image: time to the right, pitch up, each voice in its colour, bar lines grey."""
-    k, t, p = roll.shape
-    w, h = cell
-    img = np.full((p * h, t * w, 3), 255, np.uint8)
-    for bar in range(0, t, STEPS_PER_BAR):
-        img[:, bar * w] = 200
-    for c in range(p):
-        if (LOWEST_PITCH + c) % 12 == 0:            # every C: a faint line, to read octaves
-            img[(p - 1 - c) * h + h - 1] = np.minimum(img[(p - 1 - c) * h + h - 1], 235)
-    for track in range(k):
-        colour = np.array(VOICE_COLOURS[track % len(VOICE_COLOURS)], np.uint8)
-        for ti, pi in zip(*np.nonzero(roll[track])):
-            img[(p - 1 - pi) * h:(p - pi) * h - 1, ti * w:(ti + 1) * w] = colour
-    return Image.fromarray(img)
-
-
-def rolls_sheet(rolls: np.ndarray, columns: int = 2) -> Image.Image:
-    """Several rolls side by side (the training sample sheet)."""
-    pics = [roll_picture(r) for r in rolls]
-    w, h = pics[0].size
-    rows = -(-len(pics) // columns)
-    sheet = Image.new("RGB", (columns * (w + 8) - 8, rows * (h + 8) - 8), (255, 255, 255))
-    for i, pic in enumerate(pics):
-        sheet.paste(pic, ((i % columns) * (w + 8), (i // columns) * (h + 8)))
-    return sheet

@@ -16,12 +16,14 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import ClassVar
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
+from torchvision.utils import make_grid
 
 from ..io import cached_arrays
 
@@ -138,13 +140,32 @@ class ImageData:
         return ImageData(self.images.to(device), None if self.labels is None else self.labels.to(device),
                          self.name, self.classes, self.skipped, self.files)
 
+    preview_n: ClassVar[int | None] = None  # sample-sheet size: train.n_samples
+
+    def write_preview(self, x: Tensor, stem: Path, model) -> Path:
+        """A training run's sample sheet: the grid of G's pictures (one column per class)."""
+        path = stem.with_suffix(".png")
+        grid_image(x, nrow=model.n_classes or max(1, round(len(x) ** 0.5))).save(path)
+        return path
+
     def batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
-        x = self.images[idx].float().div_(127.5).sub_(1.0)
-        return x, (None if self.labels is None else self.labels[idx])
+        return from_uint8(self.images[idx]), (None if self.labels is None else self.labels[idx])
+
+
+def grid_image(x: Tensor, nrow: int, padding: int = 2) -> Image.Image:
+    """A batch in [-1, 1] -> one PIL image, nrow images per row, on a white background."""
+    grid = make_grid(to_uint8(x), nrow=nrow, padding=padding, pad_value=255)
+    arr = grid.permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[..., 0] if x.shape[1] == 1 else arr)
+
+
+def from_uint8(x: Tensor) -> Tensor:
+    """uint8 0..255 -> float32 in [-1, 1]:  x / 127.5 - 1  (the range every GAN here works in)."""
+    return x.float().div(127.5).sub(1.0)
 
 
 def to_uint8(x: Tensor) -> Tensor:
-    """[-1, 1] floats -> uint8 0..255 (inverse of ImageData.batch)."""
+    """[-1, 1] floats -> uint8 0..255:  round((x + 1) * 127.5), clamped (inverse of from_uint8)."""
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 

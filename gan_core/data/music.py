@@ -21,8 +21,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 import torch
+from PIL import Image
+from torch import Tensor
 
 from ..io import cached_arrays
+from ..nets.musegan import binarize
 from .images import DataError, ImageData
 
 TRACKS = ("Soprano", "Alto", "Tenor", "Bass")
@@ -159,6 +162,12 @@ class RollData(ImageData):
     def to(self, device: torch.device | str) -> "RollData":
         return RollData(self.images.to(device), None, self.name, [], self.skipped, self.chorale)
 
+    def write_preview(self, x: Tensor, stem: Path, model) -> Path:
+        """A training run's sample sheet: four of G's phrases as piano rolls, notes read as model.binarize says."""
+        path = stem.with_suffix(".png")
+        rolls_sheet(binarize(x[:4], model.binarize).numpy()).save(path)
+        return path
+
     def rolls(self) -> np.ndarray:
         """The binary rolls (N, tracks, time, pitch) as uint8 0/1."""
         return (self.images > 127).to(torch.uint8).cpu().numpy()
@@ -207,3 +216,35 @@ def chorale_excerpt(name: str | None = None, bars: int = BARS) -> tuple[np.ndarr
             return found[0], path.stem
     raise MusicDataError(f"no usable four-part 4/4 chorale{' named ' + name if name else ''} found")
 
+
+# ---------------------------------------------------------------- pictures
+
+VOICE_COLOURS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189))   # S A T B
+
+
+def roll_picture(roll: np.ndarray, cell: tuple[int, int] = (6, 4)) -> Image.Image:
+    """A piano-roll image: time to the right, pitch up, each voice in its colour, bar lines grey."""
+    k, t, p = roll.shape
+    w, h = cell
+    img = np.full((p * h, t * w, 3), 255, np.uint8)
+    for bar in range(0, t, STEPS_PER_BAR):
+        img[:, bar * w] = 200
+    for c in range(p):
+        if (LOWEST_PITCH + c) % 12 == 0:            # every C: a faint line, to read octaves
+            img[(p - 1 - c) * h + h - 1] = np.minimum(img[(p - 1 - c) * h + h - 1], 235)
+    for track in range(k):
+        colour = np.array(VOICE_COLOURS[track % len(VOICE_COLOURS)], np.uint8)
+        for ti, pi in zip(*np.nonzero(roll[track])):
+            img[(p - 1 - pi) * h:(p - pi) * h - 1, ti * w:(ti + 1) * w] = colour
+    return Image.fromarray(img)
+
+
+def rolls_sheet(rolls: np.ndarray, columns: int = 2) -> Image.Image:
+    """Several rolls side by side (the training sample sheet)."""
+    pics = [roll_picture(r) for r in rolls]
+    w, h = pics[0].size
+    rows = -(-len(pics) // columns)
+    sheet = Image.new("RGB", (columns * (w + 8) - 8, rows * (h + 8) - 8), (255, 255, 255))
+    for i, pic in enumerate(pics):
+        sheet.paste(pic, ((i % columns) * (w + 8), (i // columns) * (h + 8)))
+    return sheet

@@ -21,7 +21,14 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
 from .edges import edges_of
-from .images import IMAGE_SUFFIXES, DataError, ImageError, decode_image, flatten_alpha, iter_image_files
+from .images import (
+    IMAGE_SUFFIXES,
+    DataError,
+    ImageError,
+    decode_image,
+    flatten_alpha,
+    iter_image_files,
+)
 
 # scikit-image's bundled colour photos (no download); the textures serve the anomaly detectors
 TRAIN_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,9 +27,17 @@ class ToyDistribution:
     std: float | None = None     # per-mode standard deviation
     weights: Tensor | None = None
 
+    preview_n: ClassVar[int] = 2500  # points in a training run's sample cloud
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         return self.sampler(n, g)
+
+    def write_preview(self, x: Tensor, stem: Path, model) -> Path:
+        """A training run's samples: the point cloud as .npy (the pages draw it)."""
+        path = stem.with_suffix(".npy")
+        np.save(path, x.numpy())
+        return path
 
 
 def _mixture(modes: Tensor, std: float, weights: Tensor | None = None) -> Sampler:

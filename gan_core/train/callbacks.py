@@ -9,12 +9,10 @@ import torch
 from PIL import Image
 
 from ..checkpoint import CheckpointError
-from ..data.music import RollData
-from ..data.toy import ToyDistribution
+from ..errors import TrainingDiverged
 from ..nets import sample_noise
 from ..runs import RunDir
-from ..sampling import grid_image
-from .trainer import Callback, Trainer, TrainingDiverged
+from .trainer import Callback, Trainer
 
 
 class RunLogger(Callback):
@@ -53,24 +51,14 @@ class RunLogger(Callback):
 
 
 class SampleWriter(Callback):
-    """samples/step_XXXXXXX.png (image GANs: one fixed z for the whole run, so grids compare
-    over time; conditional models get one column per class) or .npy point clouds (toy)."""
+    """samples/step_XXXXXXX.{png,npy} every sample_every steps and at the end: the sheet the
+    trainer draws from fixed inputs, in the format of its data (Trainer.write_preview)."""
 
-    def __init__(self, run: RunDir, every: int | None = None, n: int | None = None):
-        self.run, self.every, self.n = run, every, n
-        self.z = self.y = None
+    def __init__(self, run: RunDir, every: int | None = None):
+        self.run, self.every = run, every
 
     def on_start(self, trainer: Trainer) -> None:
-        cfg = trainer.cfg
-        self.every = self.every or cfg.train.sample_every
-        if hasattr(trainer, "preview"):  # image-to-image: fixed pairs, no noise
-            if trainer.step == 0:
-                self.write(trainer)
-            return
-        n = self.n or (cfg.train.n_samples if not isinstance(trainer.data, ToyDistribution) else 2500)
-        g = torch.Generator().manual_seed(cfg.train.seed + 12345)
-        self.z = sample_noise(n, cfg.model.nz, cfg.model.noise, generator=g)
-        self.y = torch.arange(n) % trainer.n_classes if trainer.n_classes else None
+        self.every = self.every or trainer.cfg.train.sample_every
         if trainer.step == 0:
             self.write(trainer)
 
@@ -83,25 +71,7 @@ class SampleWriter(Callback):
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path:
-        stem = self.run.samples / f"step_{trainer.step:07d}"
-        if hasattr(trainer, "preview"):
-            path = stem.with_suffix(".png")
-            trainer.preview().save(path)
-            return path
-        if isinstance(trainer.data, RollData):  # music: four phrases as piano rolls
-            from ..apps.music import rolls_sheet
-            from ..nets.musegan import binarize
-            path = stem.with_suffix(".png")
-            rolls_sheet(binarize(trainer.sample(self.z[:4]), trainer.cfg.model.binarize).numpy()).save(path)
-            return path
-        x = trainer.sample(self.z, self.y)
-        if isinstance(trainer.data, ToyDistribution):
-            path = stem.with_suffix(".npy")
-            np.save(path, x.numpy())
-            return path
-        path = stem.with_suffix(".png")
-        grid_image(x, nrow=trainer.n_classes or max(1, round(len(x) ** 0.5))).save(path)
-        return path
+        return trainer.write_preview(self.run.samples / f"step_{trainer.step:07d}")
 
 
 class CheckpointWriter(Callback):
@@ -165,7 +135,7 @@ class MetricTracker(Callback):
 
     def on_start(self, trainer: Trainer) -> None:
         cfg = trainer.cfg
-        if not cfg.train.eval_every or cfg.model.arch != "dcgan" or cfg.model.channels != 1:
+        if not cfg.train.eval_every or cfg.model.family != "image" or cfg.model.channels != 1:
             return
         from ..data.images import mnist5k
         from ..metrics.images import default_classifier, features, load_classifier
@@ -190,7 +160,12 @@ class MetricTracker(Callback):
             self.measure(trainer)
 
     def measure(self, trainer: Trainer) -> None:
-        from ..metrics.images import fd_of_features, features, kid_of_features, precision_recall
+        from ..metrics.images import (
+            fd_of_features,
+            features,
+            kid_of_features,
+            precision_recall,
+        )
         x = torch.cat([trainer.sample(self.z[i:i + 250], None if self.y is None else self.y[i:i + 250])
                        for i in range(0, self.n, 250)])
         if x.shape[-1] != 28:
@@ -224,7 +199,7 @@ class TensorBoardWriter(Callback):
         if trainer.step % t.log_every == 0:
             for k, v in stats.items():
                 self.writer.add_scalar(f"train/{k}", v, trainer.step)
-        if trainer.step % t.sample_every == 0 and trainer.cfg.model.arch != "mlp":
+        if trainer.step % t.sample_every == 0 and trainer.cfg.model.family != "points":
             grids = sorted(self.run.samples.glob(f"step_{trainer.step:07d}.png"))
             if grids:  # the grid SampleWriter just wrote (it runs first)
                 arr = np.asarray(Image.open(grids[0]).convert("RGB"))

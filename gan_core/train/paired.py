@@ -15,12 +15,14 @@ Pix2Pix pictures are in [-1, 1] (tanh output); super-resolution works in [0, 1].
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ..checkpoint import CheckpointError, load_module, read_checkpoint
+from ..checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
 from ..data.pairs import PairData
 from ..losses import PerceptualLoss
 from ..nets.srresnet import bicubic
@@ -52,7 +54,7 @@ class PairedTrainer(Trainer):
         if card.get("model", {}).get("arch") != self.cfg.model.arch:
             raise CheckpointError(f"train.init_g: {path} holds a {card.get('model', {}).get('arch')!r} "
                                   f"model, not {self.cfg.model.arch!r}")
-        load_module(self.G, tensors, "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G", str(path))
+        load_module(self.G, tensors, generator_prefix(tensors), str(path))
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
 
@@ -145,6 +147,11 @@ class PairedTrainer(Trainer):
                 return G(x.to(self.device)).float().cpu()
         finally:
             G.train(was)
+
+    def write_preview(self, stem: Path) -> Path:
+        path = stem.with_suffix(".png")
+        self.preview().save(path)
+        return path
 
     def preview(self) -> Image.Image:
         """A sheet with one row per fixed pair: input | output | target (SR: the input bicubic-upscaled)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -24,20 +23,24 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..checkpoint import (CheckpointError, load_module, load_optimizer, module_tensors, optimizer_tensors,
-                          read_checkpoint, save_checkpoint)
+from ..checkpoint import (
+    CheckpointError,
+    generator_prefix,
+    load_module,
+    load_optimizer,
+    module_tensors,
+    optimizer_tensors,
+    read_checkpoint,
+    save_checkpoint,
+)
 from ..config import SR_ARCHS, Config, dump_config
-from ..data.images import DataError, ImageData, load_images
-from ..data.toy import ToyDistribution, get_toy
+from ..data import DataError, ImageData, ToyDistribution, load_training_data
 from ..devices import native_bf16, resolve_device
+from ..errors import TrainingDiverged
 from ..losses import get_loss, gradient_penalty
 from ..nets import build_gan, sample_noise
 from . import ddp
 from .diffaug import diff_augment
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss or a weight became NaN or infinite."""
 
 
 class Callback:
@@ -61,19 +64,6 @@ def make_optimizer(params, name: str, lr: float, betas: tuple[float, float], mom
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum)
     raise ValueError(f"unknown optimizer {name!r}; choose adam, rmsprop or sgd")
-
-
-def load_training_data(cfg: Config) -> ImageData | ToyDistribution:
-    from ..config import PAIRED_ARCHS
-    if cfg.model.arch in PAIRED_ARCHS:
-        from ..data.pairs import load_pairs
-        return load_pairs(cfg)
-    if cfg.data.name == "toy":
-        return get_toy(cfg.data.toy)
-    if cfg.data.name == "bach_chorales":
-        from ..data.music import chorale_dataset
-        return chorale_dataset({"train": "train", "test": "validation", "all": "all"}[cfg.data.split])
-    return load_images(cfg.data, cfg.model.img_size, cfg.model.channels)
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -125,6 +115,7 @@ class Trainer:
         self.callbacks: list[Callback] = list(callbacks or [])
         self.step = 0
         self.stop_requested = False
+        self._preview: tuple[Tensor, Tensor | None] | None = None  # fixed inputs of the sample sheets
 
     # ------------------------------------------------------------------ data and noise
 
@@ -350,6 +341,16 @@ class Trainer:
         finally:
             G.train(was_training)
 
+    def write_preview(self, stem: Path) -> Path:
+        """The sample sheet at this step, from one fixed z (and one column per class) for the whole
+        run so sheets compare over time; its format is the data's own (a grid, points, piano rolls)."""
+        if self._preview is None:
+            n = self.data.preview_n or self.cfg.train.n_samples
+            g = torch.Generator().manual_seed(self.cfg.train.seed + 12345)
+            self._preview = (sample_noise(n, self.cfg.model.nz, self.cfg.model.noise, generator=g),
+                             torch.arange(n) % self.n_classes if self.n_classes else None)
+        return self.data.write_preview(self.sample(*self._preview), stem, self.cfg.model)
+
     # ------------------------------------------------------------------ checkpoints
 
     def weights_finite(self) -> bool:
@@ -382,8 +383,7 @@ class Trainer:
         load_module(self.G, tensors, "G", str(path))
         load_module(self.D, tensors, "D", str(path))
         if self.G_ema is not None:
-            load_module(self.G_ema, tensors, "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G",
-                        str(path))
+            load_module(self.G_ema, tensors, generator_prefix(tensors), str(path))
         load_optimizer(self.opt_G, tensors, card["optimizers"]["opt_G"], "opt_G")
         load_optimizer(self.opt_D, tensors, card["optimizers"]["opt_D"], "opt_D")
         # The recipe, not the checkpoint, sets the hyperparameters: `--resume --set train.lr_d=...` applies
@@ -412,41 +412,3 @@ class Trainer:
             **(extra_card or {}),
         }
         return save_checkpoint(path, tensors, card)
-
-
-def make_trainer(cfg: Config, device: str | torch.device = "auto", data=None,
-                 callbacks: list[Callback] | None = None) -> Trainer:
-    """The Trainer for a recipe: image-to-image models (pix2pix, srresnet, rrdb) get PairedTrainer."""
-    from ..config import PAIRED_ARCHS
-    if cfg.model.arch in PAIRED_ARCHS:
-        from .paired import PairedTrainer
-        return PairedTrainer(cfg, device, data, callbacks)
-    return Trainer(cfg, device, data, callbacks)
-
-
-def time_per_step(cfg: Config, device: str | torch.device = "auto",
-                  data: ImageData | ToyDistribution | None = None, steps: int = 3) -> float:
-    """Seconds per Algorithm-1 iteration of `cfg` on `device`, measured after one warm-up step
-    (the estimate the Train page shows before a run starts)."""
-    trainer = make_trainer(cfg, device, data=data)
-    trainer.train_step()
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize(trainer.device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize(trainer.device)
-    return (time.perf_counter() - start) / steps
-
-
-def latest_checkpoint(directory: str | Path) -> Path | None:
-    """The newest step_*.json in `directory` whose weights verify; damaged ones are skipped."""
-    cards = sorted(Path(directory).glob("step_*.json"), reverse=True)
-    for card in cards:
-        try:
-            read_checkpoint(card)
-            return card.with_suffix(".safetensors")
-        except CheckpointError:
-            continue
-    return None

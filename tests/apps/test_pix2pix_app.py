@@ -8,7 +8,7 @@ from PIL import Image
 
 from gan_core.apps.pix2pix import import_official_pix2pix, load_sketcher
 from gan_core.checkpoint import CheckpointError
-from gan_core.train.trainer import make_trainer
+from gan_core.train import make_trainer
 from public_layouts import official_unet_state
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 from gan_core.apps.superres import (bicubic_upscaler, import_esrgan, load_upscaler, self_ensemble, shrink,
                                     simulate, upscale_array, upscale_image)
 from gan_core.checkpoint import CheckpointError
-from gan_core.train.trainer import make_trainer
+from gan_core.train import make_trainer
 from public_layouts import official_unet_state, public_rrdb_state
 
 

@@ -12,7 +12,7 @@ from gan_core import theory
 from gan_core.lab.gan1d import (D_STEPS_B, EQUILIBRIUM_JS, G_STEPS_C, Gan1D, InvalidMixture, Mixture, Settings,
                                 even_z, gaussian_kde, silverman_bandwidth)
 from gan_core.lab import one_thread
-from gan_core.train.trainer import TrainingDiverged
+from gan_core.errors import TrainingDiverged
 
 GAUSS = Mixture((1.5,), (0.5,), (1.0,))
 MINUS_LOG_4 = -math.log(4.0)

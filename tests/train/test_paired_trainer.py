@@ -10,7 +10,7 @@ from gan_core.config import ConfigError, load_config
 from gan_core.runs import RunDir
 from gan_core.train.callbacks import standard_callbacks
 from gan_core.train.paired import PairedTrainer
-from gan_core.train.trainer import make_trainer
+from gan_core.train import make_trainer
 
 
 def test_recipes_pick_the_paired_trainer(tiny_pix2pix_cfg, tiny_sr_cfg, tiny_dcgan_cfg):

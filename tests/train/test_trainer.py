@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from gan_core.runs import RunDir
-from gan_core.train import Trainer, TrainingDiverged, latest_checkpoint
+from gan_core.checkpoint import latest_checkpoint
+from gan_core.errors import TrainingDiverged
+from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
 
 

@@ -37,11 +37,12 @@ def bench_toy(quick: bool = False, datasets: list[str] | None = None, losses: li
     training speed of the default model against the same run's sgemm rate."""
     from .data.toy import get_toy
     from .lab import one_thread
-    from .lab.toy2d import LOSS_DEFAULTS, ToyLab, toy_recipe
+    from .lab.toy2d import ToyLab, toy_recipe
+    from .losses import LOSSES
     from .metrics.toy import toy_report
 
-    datasets, losses = datasets or list(TOY_BENCH_DATASETS), losses or list(LOSS_DEFAULTS)
-    for name, given, known in (("dataset", datasets, TOY_BENCH_DATASETS), ("loss", losses, LOSS_DEFAULTS)):
+    datasets, losses = datasets or list(TOY_BENCH_DATASETS), losses or list(LOSSES)
+    for name, given, known in (("dataset", datasets, TOY_BENCH_DATASETS), ("loss", losses, LOSSES)):
         for g in given:
             if g not in known:
                 raise ValueError(f"unknown {name} {g!r}; choose from: {', '.join(known)}")
@@ -143,13 +144,13 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
     """Training images/s of our DCGAN 64x64 (batch 64, nz 100, ngf = ndf = 64) through the Trainer,
     against the textbook loop of the same networks in the same run, on each device here.
     Both train on the same in-memory pictures (random, the speed does not depend on them)."""
-    from .config import load_config
+    from .recipes import load_recipe
     from .data.images import ImageData
     from .devices import describe_devices
     from .nets import build_gan
     from .train import Trainer
 
-    cfg = load_config(None, ["model.img_size=64", "model.channels=3", "model.nz=100", "model.ngf=64",
+    cfg = load_recipe(None, ["model.img_size=64", "model.channels=3", "model.nz=100", "model.ngf=64",
                              "model.ndf=64", "train.batch_size=64", "train.loss=nonsaturating"])
     images = torch.randint(0, 256, (512, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     data = ImageData(images, None, "random")
@@ -236,7 +237,7 @@ def bench_anomaly(quick: bool = False, protocols: list[str] | None = None, digit
     from pathlib import Path
 
     from .apps.anomaly import fit_detector
-    from .config import load_config
+    from .recipes import load_recipe
     from .data.images import mnist5k
     from .metrics.anomaly import auprc, auroc
 
@@ -254,7 +255,7 @@ def bench_anomaly(quick: bool = False, protocols: list[str] | None = None, digit
         for k in classes:
             which = [f"gan.data.classes=[{k}]"] if protocol == "one-normal" else \
                 ["gan.data.classes=null", f"gan.data.exclude_classes=[{k}]"]
-            recipe = load_config(recipe_path, [*which, f"name=anomaly_mnist_{protocol}_{k}", *quick_sets])
+            recipe = load_recipe(recipe_path, [*which, f"name=anomaly_mnist_{protocol}_{k}", *quick_sets])
             start = time.perf_counter()
             det = fit_detector(recipe, "cpu", log=lambda *a: None)
             train_s = time.perf_counter() - start
@@ -280,13 +281,13 @@ def bench_anomaly_texture(quick: bool = False) -> Iterator[dict]:
     from pathlib import Path
 
     from .apps.anomaly import evaluate_texture, fit_detector
-    from .config import load_config
+    from .recipes import load_recipe
     from .data.textures import TEXTURES
 
     recipe_path = Path(__file__).resolve().parent.parent / "configs" / "anomaly_brick.yaml"
     quick_sets = ["gan.train.steps=300", "encoder.steps=200", "search.steps=100"] if quick else []
     for name in TEXTURES:
-        recipe = load_config(recipe_path, [f"gan.data.texture={name}", f"name=anomaly_{name}", *quick_sets])
+        recipe = load_recipe(recipe_path, [f"gan.data.texture={name}", f"name=anomaly_{name}", *quick_sets])
         start = time.perf_counter()
         det = fit_detector(recipe, "cpu", log=lambda *a: None)
         yield {"bench": "anomaly-texture", "texture": name, "train_s": round(time.perf_counter() - start, 1),

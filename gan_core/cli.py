@@ -27,7 +27,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import ClassifierRecipe, load_config
+    from .config import ClassifierRecipe
+    from .recipes import load_recipe
     from .runs import RunDir
 
     if args.data_root:
@@ -36,11 +37,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = RunDir(args.resume)
         if not (run.path / "config.yaml").exists():
             raise CLIError(f"{run.path} is not a run folder (no config.yaml)")
-        cfg = load_config(args.config or run.path / "config.yaml", args.set)
+        cfg = load_recipe(args.config or run.path / "config.yaml", args.set)
     else:
         if not args.config:
             raise CLIError("give a recipe (CONFIG.yaml) or --resume RUN_DIR")
-        cfg = load_config(args.config, args.set)
+        cfg = load_recipe(args.config, args.set)
 
     from .config import AnomalyRecipe
     if isinstance(cfg, AnomalyRecipe):
@@ -87,12 +88,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_in(run, cfg, args: argparse.Namespace, world):
-    from .config import dump_config
+    from .recipes import dump_recipe
     from .train.callbacks import standard_callbacks
     from .train import make_trainer
 
     if world.main:  # rank 0 alone writes the run folder
-        run.write_config(dump_config(cfg))
+        run.write_config(dump_recipe(cfg))
     callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
     trainer = make_trainer(cfg, device=args.device, callbacks=callbacks)
     if args.resume:
@@ -259,11 +260,11 @@ def _train_detector(recipe, args: argparse.Namespace) -> int:
                           "validation": det.card["validation"]}))
         return 0
 
-    from .config import dump_config
+    from .recipes import dump_recipe
     from .runs import RunDir, RunIndex
     from .train.callbacks import standard_callbacks
     run = RunDir(args.resume)
-    run.write_config(dump_config(recipe))
+    run.write_config(dump_recipe(recipe))
     out = args.out or run.path / "detector"
     stop = {"requested": False}
 

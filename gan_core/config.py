@@ -7,19 +7,25 @@ A recipe is a small override of the defaults below, e.g.
     data: {name: mnist5k}
     train: {loss: nonsaturating, steps: 6000}
 
-Unknown keys and bad values are errors that name the key and the allowed values.
-`--set train.lr_d=1e-4` style overrides are applied before validation.
+Unknown keys and bad values are errors that name the key and the allowed values. Reading a
+recipe, overriding it and writing it back are gan_core/recipes.py; this module is the schema.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .losses import LOSSES
 from .nets.dcgan import D_NORMS, spatial_plan
@@ -427,39 +433,6 @@ def _allowed_keys(model: type[BaseModel]) -> str:
     return ", ".join(model.model_fields)
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """["train.lr_d=1e-4", "model.ngf=32"] -> nested dict, values parsed as YAML scalars (1e-4 a float)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set expects key=value, got {pair!r}")
-        key, raw = pair.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, str):  # YAML 1.1 reads '1e-4' as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: '{part}' is a value, not a section")
-        node[parts[-1]] = value
-    return out
-
-
-def _merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for k, v in override.items():
-        merged[k] = _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
-    return merged
-
-
 def validate_config(raw: dict[str, Any], source: str = "config") -> Config | ClassifierRecipe | AnomalyRecipe:
     """Validate a raw recipe; `task: classifier` / `task: anomaly` select those schemas, else a GAN."""
     schema = {"classifier": ClassifierRecipe, "anomaly": AnomalyRecipe}.get(raw.get("task"), Config)
@@ -477,30 +450,3 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config | Cla
                 hints.add(f"allowed keys in '{section or 'the top level'}': {_allowed_keys(model)}")
         hint = ("\n" + "\n".join(sorted(hints))) if hints else ""
         raise ConfigError(f"{source} is not a valid recipe:\n{_format_errors(err)}{hint}") from None
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config | ClassifierRecipe:
-    raw: dict[str, Any] = {}
-    source = "config"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"no such recipe: {path}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"cannot read recipe {path}: {e}") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path} is not valid YAML: {e}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path} must hold a mapping of sections (model, data, train), not {type(raw).__name__}")
-    if overrides:
-        raw = _merge(raw, parse_overrides(overrides))
-    return validate_config(raw, source)
-
-
-def dump_config(cfg: BaseModel) -> str:
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

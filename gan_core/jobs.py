@@ -199,10 +199,10 @@ def resume(run: RunDir, steps: int | None = None) -> None:
     if read_job(run) is None:  # a run made by the CLI: adopt it as a job on this machine
         atomic_write_json(job_file(run), {"device": "auto", "nproc": 1, "submitted_at": time.time()})
     if steps is not None:
-        from .config import dump_config, load_config
-        detector = getattr(load_config(run.path / "config.yaml"), "task", "gan") == "anomaly"
+        from .recipes import dump_recipe, load_recipe
+        detector = getattr(load_recipe(run.path / "config.yaml"), "task", "gan") == "anomaly"
         key = "gan.train.steps" if detector else "train.steps"  # a detector's GAN is its `gan` section
-        run.write_config(dump_config(load_config(run.path / "config.yaml", [f"{key}={int(steps)}"])))
+        run.write_config(dump_recipe(load_recipe(run.path / "config.yaml", [f"{key}={int(steps)}"])))
     (run.path / "STOP").unlink(missing_ok=True)
     run.set_status("queued", message="", queued_at=time.time())
     RunIndex(run.path.parent).update(run)

@@ -145,9 +145,10 @@ def import_bundle(source: str | Path | bytes, root: str | Path | None = None) ->
 def _check_contents(run: RunDir) -> None:
     """The recipe parses under the strict schema; every checkpoint opens through safetensors."""
     from .checkpoint import CheckpointError, read_checkpoint
-    from .config import ConfigError, load_config
+    from .config import ConfigError
+    from .recipes import load_recipe
     try:
-        load_config(run.path / "config.yaml")
+        load_recipe(run.path / "config.yaml")
     except ConfigError as e:
         raise BundleError(f"config.yaml is not a valid recipe: {e}") from None
     for ckpt in run.checkpoints.glob("*.safetensors"):

@@ -21,10 +21,10 @@ def _isolated_runs(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_dcgan_cfg():
     """A 16-px DCGAN small enough to train a few steps in a fraction of a second."""
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
 
     def make(*overrides: str):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=tiny", "model.img_size=28", "model.channels=1", "model.nz=8", "model.ngf=4", "model.ndf=4",
             "train.batch_size=8", "train.steps=4", "train.log_every=1", "train.sample_every=2",
             "train.checkpoint_every=2", "train.n_samples=4", *overrides])
@@ -33,10 +33,10 @@ def tiny_dcgan_cfg():
 
 @pytest.fixture
 def tiny_toy_cfg():
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
 
     def make(*overrides: str):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=toy", "model.arch=mlp", "model.g_width=16", "model.d_width=16", "data.name=toy",
             "data.toy=ring8", "train.batch_size=32", "train.steps=5", "train.log_every=1", *overrides])
     return make
@@ -62,10 +62,10 @@ def few_chorales():
 
 @pytest.fixture
 def tiny_music_cfg():
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
 
     def make(*overrides: str):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=tiny_music", "model.arch=musegan", "model.z_dim=4", "model.g_width=8", "model.d_width=8",
             "data.name=bach_chorales", "train.loss=wgan-gp", "train.k_d=2", "train.batch_size=4",
             "train.steps=2", "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2",
@@ -76,10 +76,10 @@ def tiny_music_cfg():
 @pytest.fixture
 def tiny_pix2pix_cfg():
     """A 32-px edges -> digits Pix2Pix (U-Net depth 5, ngf 4)."""
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
 
     def make(*overrides: str):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=tiny_pix2pix", "model.arch=pix2pix", "model.img_size=32", "model.in_channels=1",
             "model.channels=1", "model.ngf=4", "model.ndf=4", "model.n_layers=2", "data.name=mnist5k",
             "data.edges=skeleton", "data.flip=false", "train.batch_size=4", "train.steps=2", "train.log_every=1",
@@ -90,10 +90,10 @@ def tiny_pix2pix_cfg():
 @pytest.fixture
 def tiny_sr_cfg():
     """A x2 SRResNet with one residual block of 4 channels, on 16-px crops of the photos."""
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
 
     def make(*overrides: str):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=tiny_sr", "model.arch=srresnet", "model.scale=2", "model.width=4", "model.n_blocks=1",
             "model.ndf=4", "model.img_size=16", "model.outer_kernel=3", "data.name=photos",
             "data.photo_scales=[0.5]", "train.batch_size=2", "train.steps=2", "train.pixel_loss=mse",

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from gan_core import jobs
-from gan_core.config import dump_config, load_config
+from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.runs import RunDir, RunIndex
 
 
 def recipe(steps: int = 30, **extra: str) -> str:
-    return dump_config(load_config(None, [
+    return dump_recipe(load_recipe(None, [
         "name=job", "model.arch=mlp", "data.name=toy", "data.toy=ring8", "model.g_width=16", "model.d_width=16",
         "train.batch_size=32", f"train.steps={steps}", "train.log_every=1", "train.checkpoint_every=10",
         "train.sample_every=1000", *[f"{k}={v}" for k, v in extra.items()]]))
@@ -135,9 +135,9 @@ def test_index_takes_writers_from_several_processes(root):
 
 def test_resuming_a_detector_run_with_more_steps_raises_its_gans_steps(root, monkeypatch):
     monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
-    detector = load_config(Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml")
-    run = jobs.submit(dump_config(detector), "detector", root=root, start=False)
+    detector = load_recipe(Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml")
+    run = jobs.submit(dump_recipe(detector), "detector", root=root, start=False)
     run.set_status("stopped", step=300)
     jobs.resume(run, steps=2500)
-    again = load_config(run.path / "config.yaml")
+    again = load_recipe(run.path / "config.yaml")
     assert again.task == "anomaly" and again.gan.train.steps == 2500 and run.status()["state"] == "queued"

@@ -18,8 +18,8 @@ from gan_core.train.callbacks import standard_callbacks
 def finished_run(tiny_dcgan_cfg, tmp_path):
     run = RunDir.create("tiny", root=tmp_path / "alice")
     cfg = tiny_dcgan_cfg()
-    from gan_core.config import dump_config
-    run.write_config(dump_config(cfg))
+    from gan_core.recipes import dump_recipe
+    run.write_config(dump_recipe(cfg))
     Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
     return run
 

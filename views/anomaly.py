@@ -13,7 +13,7 @@ import torch
 
 from gan_core.apps.anomaly import builtin_test_set, detector_recipe, folder_parts, run_detectors, submit_detector
 from gan_core.checkpoint import CheckpointError, list_checkpoints
-from gan_core.config import load_config
+from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError, ImageError, decode_image, image_collection, to_tensor_image
 from gan_core.jobs import refresh
 from gan_core.jobs import resume as resume_job
@@ -97,7 +97,7 @@ def job_progress() -> None:
     """The detector being trained from this page: its state, step and message, until it is ready."""
     run = RunDir(st.session_state["a_job"])
     status = refresh(run)
-    recipe = load_config(run.path / "config.yaml")
+    recipe = load_recipe(run.path / "config.yaml")
     state, step = status.get("state", "queued"), int(status.get("step") or 0)
     total = status.get("total_steps") or recipe.gan.train.steps
     if state in ("queued", "starting", "running"):

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from gan_core.checkpoint import CheckpointError
-from gan_core.config import ConfigError, load_config
+from gan_core.config import ConfigError
+from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError
 from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
@@ -57,12 +58,7 @@ def pick(label: str, key: str, options: dict[str, dict], default: str | None = N
 @st.cache_resource(max_entries=4, show_spinner=False)
 def training_pool(config_text: str, size: int, channels: int) -> torch.Tensor:
     """Up to 5,000 training images of a recipe, in [-1, 1], for the memorisation check."""
-    import tempfile
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config_text)
-    cfg = load_config(f.name)
-    Path(f.name).unlink(missing_ok=True)
-    data = load_training_data(cfg)
+    data = load_training_data(load_recipe(text=config_text))
     idx = torch.arange(min(5000, len(data)))
     return data.batch(idx)[0]
 

@@ -12,7 +12,8 @@ from gan_core.data.images import DataError
 from gan_core.data.toy import (get_toy, points_distribution, points_from_csv, points_from_drawing,
                                standardize)
 from gan_core.lab import one_thread
-from gan_core.lab.toy2d import LOSS_DEFAULTS, TOY_SOURCES, LabSpec, ModelSpec, ToyLab
+from gan_core.lab.toy2d import TOY_SOURCES, LabSpec, ModelSpec, ToyLab
+from gan_core.losses import LOSSES
 from gan_core.losses import LOSSES
 from gan_core.metrics.toy import toy_report
 from ui.i18n import current_language, localized_selectbox, t
@@ -142,7 +143,7 @@ for i, col in enumerate(cols):
     with col, st.container(border=True):
         st.markdown(f"<span style='color:{COLORS[i]}'>■</span> **{t('toylab.config', n=i + 1)}**",
                     unsafe_allow_html=True)
-        st.selectbox(t("toylab.loss"), list(LOSS_DEFAULTS), key=f"tl{i}_loss", persist_state=KEEP, on_change=loss_changed, args=(i,),
+        st.selectbox(t("toylab.loss"), list(LOSSES), key=f"tl{i}_loss", persist_state=KEEP, on_change=loss_changed, args=(i,),
                      help=t("toylab.loss_help"))
         loss = S[f"tl{i}_loss"]
         a, b = st.columns(2)

@@ -7,7 +7,8 @@ import torch
 import yaml
 
 from gan_core import jobs
-from gan_core.config import ConfigError, dump_config, load_config
+from gan_core.config import ConfigError
+from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.data.images import DataError, ImageData, image_collection
 from gan_core.devices import DeviceError, describe_devices
 from gan_core.losses import LOSSES
@@ -246,13 +247,13 @@ def new_run_form() -> None:
         st.error(t("train.conditional_needs_classes"))
         return
     try:
-        cfg = load_config(BASE[conditional], overrides)
+        cfg = load_recipe(BASE[conditional], overrides)
     except ConfigError as e:
         st.error(t("train.bad_recipe", message=str(e)))
         return
 
     with st.popover(t("train.show_recipe"), icon=":material/description:"):
-        st.code(dump_config(cfg), language="yaml")
+        st.code(dump_recipe(cfg), language="yaml")
     e1, e2 = st.columns(2)
     if e1.button(t("train.estimate"), icon=":material/timer:", key="tr_estimate"):
         try:
@@ -264,7 +265,7 @@ def new_run_form() -> None:
             st.info(t("train.estimate_result", per_1k=duration(1000 * seconds),
                       total=duration(cfg.train.steps * seconds), steps=f"{cfg.train.steps:,}"))
     if e2.button(t("train.start"), type="primary", icon=":material/rocket_launch:", key="tr_start"):
-        run = jobs.submit(dump_config(cfg), cfg.name, device=device, nproc=nproc, owner=owner.strip(),
+        run = jobs.submit(dump_recipe(cfg), cfg.name, device=device, nproc=nproc, owner=owner.strip(),
                           notes=notes.strip())
         st.query_params["run"] = run.id
         st.rerun()

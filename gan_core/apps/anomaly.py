@@ -233,7 +233,7 @@ def fit_detector(recipe, device: str = "auto", callbacks=None, log=print, resume
     F1-optimal threshold on the held-out normal images plus as many anomalous ones.
     `resume_from`: a training-state checkpoint of the GAN stage to continue from; `stop()` is
     polled every step; `on_stage(message)` hears when the encoder and thresholds begin."""
-    from ..config import dump_config
+    from ..recipes import dump_recipe
     from ..data.images import ImageData
     from ..metrics.anomaly import ThresholdError, auroc, f1_threshold
     from ..train.trainer import Callback, Trainer
@@ -272,7 +272,7 @@ def fit_detector(recipe, device: str = "auto", callbacks=None, log=print, resume
             "seed": cfg.train.seed,
             "model": m.model_dump(mode="json"), "data": cfg.data.model_dump(mode="json"),
             "encoder": e.model_dump(mode="json"), "search": recipe.search.model_dump(mode="json"),
-            "recipe_yaml": dump_config(recipe), "thresholds": {}, "validation": {}}
+            "recipe_yaml": dump_recipe(recipe), "thresholds": {}, "validation": {}}
     det = Detector(G, D, E, card)
     x_val = normal.batch(val_idx)[0].to(trainer.device)
     pool = anomalous_pool(cfg.data, m.img_size, m.channels, cfg.train.seed)
@@ -418,7 +418,7 @@ def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "
     normal class, or with digit_is='anomaly' the only anomalous one), texture, or folder (`path`)."""
     from pathlib import Path
 
-    from ..config import load_config
+    from ..recipes import load_recipe
     if source not in RECIPES:
         raise ValueError(f"unknown source {source!r}; choose {', '.join(RECIPES)}")
     sets = [f"name={name}", f"gan.name={name}_gan"]
@@ -436,7 +436,7 @@ def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "
         sets.append(f"gan.train.steps={int(gan_steps)}")
     if encoder_steps:
         sets.append(f"encoder.steps={int(encoder_steps)}")
-    recipe = load_config(Path(__file__).resolve().parents[2] / "configs" / RECIPES[source], sets)
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "configs" / RECIPES[source], sets)
     recipe.description = f"{description}; trained from the app."
     return recipe
 
@@ -444,17 +444,17 @@ def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "
 def submit_detector(recipe, pictures: bytes | None = None, root=None, owner: str = ""):
     """Queue the training of a detector as a background job; `pictures` (a .zip laid out as
     FOLDER_PARTS) is kept in the run folder, which the recipe then points at. Returns the RunDir."""
-    from ..config import dump_config
+    from ..recipes import dump_recipe
     from ..io import atomic_write_bytes
     from ..jobs import schedule, submit
     from ..runs import RunIndex
-    run = submit(dump_config(recipe), recipe.name, root=root, device="auto", owner=owner, start=False)
+    run = submit(dump_recipe(recipe), recipe.name, root=root, device="auto", owner=owner, start=False)
     if pictures is not None:
         target = run.path / "pictures.zip"
         atomic_write_bytes(target, pictures)
         recipe = recipe.model_copy(update={"gan": recipe.gan.model_copy(
             update={"data": recipe.gan.data.model_copy(update={"path": str(target.resolve())})})})
-        run.write_config(dump_config(recipe))
+        run.write_config(dump_recipe(recipe))
     RunIndex(run.path.parent).update(run)
     schedule(run.path.parent)
     return run

@@ -26,7 +26,7 @@ import torch
 
 from .. import theory
 from . import one_thread
-from ..config import load_config
+from ..recipes import load_recipe
 from ..data.toy import ToyDistribution
 from ..losses import get_loss
 from ..train.trainer import Trainer
@@ -124,7 +124,7 @@ class Settings:
             raise ValueError(f"loss must be one of {', '.join(GAN_LOSSES)}, not {self.loss!r}")
 
     def config(self):
-        return load_config(None, [
+        return load_recipe(None, [
             "name=gan1d", "model.arch=mlp", "model.nz=1", "model.noise=uniform", "model.data_dim=1",
             f"model.activation={self.activation}", f"model.g_depth={self.depth}", f"model.d_depth={self.depth}",
             f"model.g_width={self.g_width}", f"model.d_width={self.d_width}",

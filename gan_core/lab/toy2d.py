@@ -27,10 +27,11 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from ..config import Config, load_config
+from ..config import Config
 from ..data.toy import ToyDistribution
-from ..losses import get_loss
+from ..losses import LOSSES, get_loss
 from ..nets import build_gan, sample_noise
+from ..recipes import LOSS_PRESETS, Overrides, load_recipe, parse_overrides
 
 # ---------------------------------------------------------------- the default recipe
 
@@ -43,26 +44,29 @@ from ..nets import build_gan, sample_noise
 # settle precisely at the end. On ring8 and grid25 this beats PacGAN's mode coverage and precision
 # (docs/benchmarks.md); without the noise and over 5,000 steps minimax dropped modes in 3 of 10
 # grid25 seeds, and the classic 2x128, lr 2e-4 recipe stays near 60% / 7% high quality.
-TOY_DEFAULTS = ["model.arch=mlp", "data.name=toy", "model.nz=2", "model.g_depth=3", "model.g_width=128",
-                "model.d_depth=3", "model.d_width=128", "model.activation=relu", "train.batch_size=512",
-                "train.lr_g=2e-3", "train.lr_d=2e-3", "train.betas=[0.5, 0.999]", "train.lr_decay=linear",
-                "train.steps=10000", "train.instance_noise.sigma=0.3", "train.instance_noise.anneal=linear"]
-LOSS_DEFAULTS: dict[str, list[str]] = {
-    "minimax": [], "nonsaturating": [], "lsgan": [], "hinge": [],
-    "wgan": ["train.clip_value=0.01", "train.optimizer=rmsprop", "train.lr_g=5e-5", "train.lr_d=5e-5", "train.k_d=5",
-             "train.instance_noise.sigma=0"],
-    "wgan-gp": ["train.k_d=5", "train.betas=[0.5, 0.9]", "train.lr_g=1e-4", "train.lr_d=1e-4",
-                "train.instance_noise.sigma=0"],
-}
+TOY_DEFAULTS: dict[str, object] = {
+    "model.arch": "mlp", "data.name": "toy", "model.nz": 2, "model.g_depth": 3, "model.g_width": 128,
+    "model.d_depth": 3, "model.d_width": 128, "model.activation": "relu", "train.batch_size": 512,
+    "train.lr_g": 2e-3, "train.lr_d": 2e-3, "train.betas": (0.5, 0.999), "train.lr_decay": "linear",
+    "train.steps": 10000, "train.instance_noise.sigma": 0.3, "train.instance_noise.anneal": "linear"}
+
+
+def loss_defaults(loss: str) -> dict[str, object]:
+    """The lab's recipe for `loss`: TOY_DEFAULTS, then the loss's paper settings (LOSS_PRESETS), and
+    no instance noise for a Wasserstein critic, which does not need it."""
+    if loss not in LOSS_PRESETS:
+        raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_PRESETS)}")
+    return {**TOY_DEFAULTS, "train.loss": loss, **LOSS_PRESETS[loss],
+            **({"train.instance_noise.sigma": 0.0} if LOSSES[loss].critic else {})}
 
 
 def toy_recipe(dataset: str = "ring8", loss: str = "nonsaturating", seed: int = 0,
-               overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """The default recipe for `loss` on a toy dataset, with `overrides` ('train.k_d=2', ...) last."""
-    if loss not in LOSS_DEFAULTS:
-        raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_DEFAULTS)}")
-    return load_config(None, [*TOY_DEFAULTS, f"data.toy={dataset}", f"train.loss={loss}", f"train.seed={seed}",
-                              f"name={dataset}-{loss}", *LOSS_DEFAULTS[loss], *overrides])
+               overrides: Overrides | list[str] | tuple[str, ...] = ()) -> Config:
+    """The default recipe for `loss` on a toy dataset, with `overrides` ({"train.k_d": 2}, or
+    the CLI's "train.k_d=2" strings) last."""
+    extra = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else overrides
+    return load_recipe(None, {**loss_defaults(loss), "data.toy": dataset, "train.seed": seed,
+                              "name": f"{dataset}-{loss}", **extra})
 
 
 # ---------------------------------------------------------------- activations and derivatives
@@ -625,24 +629,29 @@ class ModelSpec(BaseModel):
 
     @classmethod
     def default(cls, loss: str) -> "ModelSpec":
-        """The default recipe's settings for `loss`."""
-        cfg = toy_recipe("ring8", loss)
-        t, m = cfg.train, cfg.model
-        return cls(loss=loss, optimizer=t.optimizer, lr_g=t.lr_g, lr_d=t.lr_d, lr_decay=t.lr_decay, beta1=t.betas[0], beta2=t.betas[1],
-                   k_d=t.k_d, clip=t.clip_value or 0.01, gp=t.gp_weight, sigma=t.instance_noise.sigma,
-                   anneal=t.instance_noise.anneal, g_depth=m.g_depth, g_width=m.g_width, d_depth=m.d_depth,
-                   d_width=m.d_width, activation=m.activation, nz=m.nz, noise=m.noise, pack=m.pack)
+        """The lab's default settings for `loss` (loss_defaults, read through SPEC_KEYS)."""
+        recipe = loss_defaults(loss)
+        fields = {"loss": loss}
+        for key, name in SPEC_KEYS.items():
+            if key in recipe and recipe[key] is not None:
+                fields.update(zip(name, recipe[key]) if isinstance(name, tuple) else {name: recipe[key]})
+        return cls(**fields)
 
-    def overrides(self) -> list[str]:
-        out = [f"train.optimizer={self.optimizer}", f"train.lr_g={self.lr_g}", f"train.lr_d={self.lr_d}",
-               f"train.lr_decay={self.lr_decay}",
-               f"train.betas=[{self.beta1}, {self.beta2}]", f"train.k_d={self.k_d}", f"train.gp_weight={self.gp}",
-               f"train.instance_noise.sigma={self.sigma}", f"train.instance_noise.anneal={self.anneal}",
-               f"model.g_depth={self.g_depth}", f"model.g_width={self.g_width}", f"model.d_depth={self.d_depth}",
-               f"model.d_width={self.d_width}", f"model.activation={self.activation}", f"model.nz={self.nz}",
-               f"model.noise={self.noise}", f"model.pack={self.pack}"]
-        out.append(f"train.clip_value={self.clip}" if self.loss == "wgan" else "train.clip_value=null")
+    def overrides(self) -> dict[str, object]:
+        """These settings as recipe overrides (SPEC_KEYS); clipping only for WGAN."""
+        out = {key: tuple(getattr(self, n) for n in name) if isinstance(name, tuple) else getattr(self, name)
+               for key, name in SPEC_KEYS.items()}
+        out["train.clip_value"] = self.clip if self.loss == "wgan" else None
         return out
+
+
+# The lab's settings <-> recipe keys, both ways (ModelSpec.default and .overrides).
+SPEC_KEYS: dict[str, str | tuple[str, ...]] = {
+    "train.optimizer": "optimizer", "train.lr_g": "lr_g", "train.lr_d": "lr_d", "train.lr_decay": "lr_decay",
+    "train.betas": ("beta1", "beta2"), "train.k_d": "k_d", "train.clip_value": "clip", "train.gp_weight": "gp",
+    "train.instance_noise.sigma": "sigma", "train.instance_noise.anneal": "anneal", "model.g_depth": "g_depth",
+    "model.g_width": "g_width", "model.d_depth": "d_depth", "model.d_width": "d_width",
+    "model.activation": "activation", "model.nz": "nz", "model.noise": "noise", "model.pack": "pack"}
 
 
 class LabSpec(BaseModel):
@@ -656,7 +665,7 @@ class LabSpec(BaseModel):
 
     def configs(self) -> list[Config]:
         dataset = self.data if self.data not in ("draw", "csv") else "ring8"  # user data is passed to the lab
-        return [toy_recipe(dataset, m.loss, self.seed, [*m.overrides(), f"train.batch_size={self.batch}"])
+        return [toy_recipe(dataset, m.loss, self.seed, {**m.overrides(), "train.batch_size": self.batch})
                 for m in self.models]
 
     def to_url(self) -> str:

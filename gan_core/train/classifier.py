@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..checkpoint import module_tensors, save_checkpoint
-from ..config import ClassifierRecipe, dump_config
+from ..config import ClassifierRecipe
+from ..recipes import dump_recipe
 from ..data.images import DataError, load_images
 from ..devices import resolve_device
 from ..nets.classifier import DigitClassifier
@@ -72,5 +73,5 @@ def fit_classifier(recipe: ClassifierRecipe, device: str = "auto", out: str | Pa
                       "feature_dim": m.feature_dim, "img_size": m.img_size},
             "data": recipe.data.model_dump(mode="json"), "train": t.model_dump(mode="json"),
             "classes": train.classes, "step": t.steps, "metrics": metrics,
-            "recipe_yaml": dump_config(recipe)})
+            "recipe_yaml": dump_recipe(recipe)})
     return model, metrics

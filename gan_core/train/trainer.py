@@ -33,7 +33,8 @@ from ..checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from ..config import SR_ARCHS, Config, dump_config
+from ..config import SR_ARCHS, Config
+from ..recipes import dump_recipe
 from ..data import DataError, ImageData, ToyDistribution, load_training_data
 from ..devices import native_bf16, resolve_device
 from ..errors import TrainingDiverged
@@ -407,7 +408,7 @@ class Trainer:
             "train": self.cfg.train.model_dump(mode="json"),
             "classes": getattr(self.data, "classes", []),
             "generator": "EMA of G (decay %g)" % self.cfg.train.ema_decay if self.G_ema is not None else "G",
-            "recipe_yaml": dump_config(self.cfg),
+            "recipe_yaml": dump_recipe(self.cfg),
             "metrics": {},
             **(extra_card or {}),
         }

@@ -65,8 +65,8 @@ def test_the_encoder_scores_in_one_pass(gan):
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory):
     from gan_core.apps.anomaly import fit_detector, save_detector
-    from gan_core.config import load_config
-    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+    from gan_core.recipes import load_recipe
+    recipe = load_recipe("configs/anomaly_mnist_0.yaml", [
         "gan.model.nz=8", "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=3", "gan.train.batch_size=16",
         "encoder.steps=3", "encoder.width=4", "search.steps=3", "gan.data.classes=[7]"])
     det = fit_detector(recipe, "cpu", log=lambda *a: None)
@@ -129,10 +129,10 @@ def _folder_of_pictures(root, layout):
 
 def test_a_folder_with_normal_and_test_parts_trains_thresholds_and_a_test_set(tmp_path):
     from gan_core.apps.anomaly import builtin_test_set, fit_detector, folder_parts
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
     folder = _folder_of_pictures(tmp_path / "mine", {"normal": 20, "test/normal": 6, "test/abnormal": 10})
     assert folder_parts(folder) == {"normal": 20, "test/normal": 6, "test/abnormal": 10}
-    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+    recipe = load_recipe("configs/anomaly_mnist_0.yaml", [
         "gan.data.name=folder", f"gan.data.path={folder}", "gan.data.classes=null", "gan.model.nz=8",
         "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=2", "gan.train.batch_size=8", "encoder.steps=2",
         "encoder.width=4", "search.steps=2", "validation=0.2"])
@@ -145,9 +145,9 @@ def test_a_folder_with_normal_and_test_parts_trains_thresholds_and_a_test_set(tm
 
 def test_a_folder_of_normal_pictures_only_says_the_threshold_is_set_by_hand(tmp_path):
     from gan_core.apps.anomaly import builtin_test_set, fit_detector
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
     folder = _folder_of_pictures(tmp_path / "plain", {"normal": 12})
-    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+    recipe = load_recipe("configs/anomaly_mnist_0.yaml", [
         "gan.data.name=folder", f"gan.data.path={folder}", "gan.data.classes=null", "gan.model.nz=8",
         "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=2", "gan.train.batch_size=8", "encoder.steps=2",
         "encoder.width=4"])
@@ -161,14 +161,14 @@ def test_a_detector_job_stops_resumes_and_writes_its_detector_into_the_run(tmp_p
     import json
 
     from gan_core.cli import main
-    from gan_core.config import dump_config, load_config
+    from gan_core.recipes import dump_recipe, load_recipe
     from gan_core.runs import RunDir, RunIndex
-    recipe = load_config("configs/anomaly_mnist_0.yaml", [
+    recipe = load_recipe("configs/anomaly_mnist_0.yaml", [
         "gan.model.nz=8", "gan.model.ngf=4", "gan.model.ndf=4", "gan.train.steps=6", "gan.train.batch_size=8",
         "gan.train.log_every=2", "gan.train.checkpoint_every=2", "encoder.steps=2", "encoder.width=4",
         "search.steps=2", "gan.data.classes=[1]"])
     run = RunDir.create("detector", root=tmp_path)
-    run.write_config(dump_config(recipe))
+    run.write_config(dump_recipe(recipe))
     (run.path / "STOP").touch()                                   # seen at the first logged step
     assert main(["train", "--resume", str(run.path), "--device", "cpu", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "stopped"
@@ -202,7 +202,7 @@ def test_a_submitted_detector_keeps_its_pictures_in_the_run(tmp_path, monkeypatc
     import zipfile
 
     from gan_core.apps.anomaly import detector_recipe, run_detectors, submit_detector
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
     from gan_core.runs import RunDir
     monkeypatch.setattr("gan_core.jobs.schedule", lambda root=None: [])   # queue it, start nothing
     buf = io.BytesIO()
@@ -210,7 +210,7 @@ def test_a_submitted_detector_keeps_its_pictures_in_the_run(tmp_path, monkeypatc
         zf.writestr("normal/a.png", b"")
     run = submit_detector(detector_recipe("folder", "zipped", path="placeholder"), buf.getvalue(), root=tmp_path)
     assert (run.path / "pictures.zip").read_bytes() == buf.getvalue()
-    cfg = load_config(run.path / "config.yaml")
+    cfg = load_recipe(run.path / "config.yaml")
     assert cfg.gan.data.path == str((run.path / "pictures.zip").resolve())
     assert RunDir(run.path).status()["state"] == "queued" and run_detectors(tmp_path) == []
 

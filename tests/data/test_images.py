@@ -170,11 +170,11 @@ def test_too_many_images(tmp_path):
 
 
 def test_classes_select_the_normal_class_or_leave_one_out():
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
     from gan_core.data.images import load_images
-    only3 = load_images(load_config(None, ["data.classes=[3]"]).data, 28, 1)
+    only3 = load_images(load_recipe(None, ["data.classes=[3]"]).data, 28, 1)
     assert len(only3) == 450 and set(only3.labels.tolist()) == {3}
-    but1 = load_images(load_config(None, ["data.exclude_classes=[1]"]).data, 28, 1)
+    but1 = load_images(load_recipe(None, ["data.exclude_classes=[1]"]).data, 28, 1)
     assert len(but1) == 4050 and 1 not in set(but1.labels.tolist())
     with pytest.raises(DataError, match="no class \\[12\\]"):
-        load_images(load_config(None, ["data.classes=[12]"]).data, 28, 1)
+        load_images(load_recipe(None, ["data.classes=[12]"]).data, 28, 1)

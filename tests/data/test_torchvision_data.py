@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from gan_core.config import load_config
+from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError, load_images, torchvision_images
 
 
@@ -30,7 +30,7 @@ def test_mnist_style_from_root(tmp_path, name, folder):
     _fake_mnist(tmp_path, folder)
     data = torchvision_images(name, tmp_path, "train")
     assert data.images.shape == (12, 1, 28, 28) and data.labels.tolist()[:3] == [0, 1, 2]
-    cfg = load_config(None, [f"data.name={name}", f"data.root={tmp_path}", "model.img_size=32", "model.channels=3"])
+    cfg = load_recipe(None, [f"data.name={name}", f"data.root={tmp_path}", "model.img_size=32", "model.channels=3"])
     resized = load_images(cfg.data, 32, 3)
     assert resized.images.shape == (12, 3, 32, 32)
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core.config import load_config
+from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError
 from gan_core.data.toy import get_toy, points_from_csv, points_from_drawing, standardize
-from gan_core.lab.toy2d import LOSS_DEFAULTS, LabSpec, ModelSpec, ToyLab, toy_recipe
+from gan_core.lab.toy2d import LabSpec, ModelSpec, ToyLab, toy_recipe
+from gan_core.losses import LOSSES
 from gan_core.train import Trainer
 
 BASE = ["model.arch=mlp", "data.name=toy", "model.g_width=16", "model.d_width=16", "train.batch_size=32"]
@@ -36,11 +37,11 @@ def test_side_by_side_equals_the_trainer_alone():
     """Eight configurations in one lab (stacked where shapes agree, k_d differing within a stack)
     end with the weights the Trainer reaches for each one on its own."""
     data = get_toy("ring8")
-    cfgs = [load_config(None, BASE + v) for v in VARIANTS]
+    cfgs = [load_recipe(None, BASE + v) for v in VARIANTS]
     lab = ToyLab(cfgs, data)
     lab.train(6)
     assert len(lab.groups) < len(cfgs)  # some configurations really share a stack
-    mixed = ToyLab([load_config(None, BASE), load_config(None, BASE + ["train.k_d=3"])], data)
+    mixed = ToyLab([load_recipe(None, BASE), load_recipe(None, BASE + ["train.k_d=3"])], data)
     assert len(mixed.groups) == 2
     for i, cfg in enumerate(cfgs):
         tr = Trainer(cfg, "cpu", data=data)
@@ -58,7 +59,7 @@ def test_side_by_side_equals_the_trainer_alone():
 @pytest.mark.parametrize("pack", [1, 4])
 def test_losses_match_the_trainer_step_by_step(pack):
     data = get_toy("grid25")
-    cfg = load_config(None, BASE + ["train.loss=wgan-gp", "train.k_d=2", f"model.pack={pack}"])
+    cfg = load_recipe(None, BASE + ["train.loss=wgan-gp", "train.k_d=2", f"model.pack={pack}"])
     lab, tr = ToyLab([cfg], data), Trainer(cfg, "cpu", data=data)
     for _ in range(3):
         lab.train(1)
@@ -69,7 +70,7 @@ def test_losses_match_the_trainer_step_by_step(pack):
 
 
 def test_partial_steps():
-    lab = ToyLab([load_config(None, BASE)], get_toy("ring8"))
+    lab = ToyLab([load_recipe(None, BASE)], get_toy("ring8"))
     g0 = lab.groups[0].G.params.clone()
     d0 = lab.groups[0].D.params.clone()
     lab.train(1, "d")
@@ -85,7 +86,7 @@ def test_partial_steps():
 
 
 def test_clipping_and_views():
-    cfg = load_config(None, BASE + ["train.loss=wgan", "train.clip_value=0.02", "train.optimizer=rmsprop"])
+    cfg = load_recipe(None, BASE + ["train.loss=wgan", "train.clip_value=0.02", "train.optimizer=rmsprop"])
     lab = ToyLab([cfg], get_toy("ring8"))
     lab.train(5)
     assert lab.groups[0].D.params.abs().max() <= 0.02 + 1e-7
@@ -99,8 +100,8 @@ def test_clipping_and_views():
 
 
 def test_exploding_learning_rate_is_reported_not_raised():
-    cfgs = [load_config(None, BASE + ["train.lr_d=1e9", "train.lr_g=1e9", "train.optimizer=sgd",
-                                      "train.loss=lsgan"]), load_config(None, BASE)]
+    cfgs = [load_recipe(None, BASE + ["train.lr_d=1e9", "train.lr_g=1e9", "train.optimizer=sgd",
+                                      "train.loss=lsgan"]), load_recipe(None, BASE)]
     lab = ToyLab(cfgs, get_toy("ring8"))
     lab.train(30)
     assert lab.diverged[0] is not None and "NaN or infinite" in lab.diverged[0]
@@ -110,17 +111,17 @@ def test_exploding_learning_rate_is_reported_not_raised():
 def test_flops_per_step_counts_the_matmuls():
     small = ["model.arch=mlp", "data.name=toy", "model.g_width=8", "model.d_width=8", "model.g_depth=1",
              "model.d_depth=1", "train.batch_size=10"]
-    lab = ToyLab([load_config(None, small)], get_toy("ring8"))
+    lab = ToyLab([load_recipe(None, small)], get_toy("ring8"))
     # G: 2->8->2 = 32 MACs/row, D: 2->8->1 = 24 MACs/row; first layers 16 each
     fG, fD, f1G, f1D = 2 * 10 * 32, 2 * 10 * 24, 2 * 10 * 16, 2 * 10 * 16
     assert lab.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
-    packed = ToyLab([load_config(None, [*small, "model.pack=2"])], get_toy("ring8"))
+    packed = ToyLab([load_recipe(None, [*small, "model.pack=2"])], get_toy("ring8"))
     # D: 4->8->1 = 40 MACs on each of 5 packed rows, its first layer 32
     fD, f1D = 2 * 5 * 40, 2 * 5 * 32
     assert packed.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
 
 
-@pytest.mark.parametrize("loss", list(LOSS_DEFAULTS))
+@pytest.mark.parametrize("loss", list(LOSSES))
 def test_default_recipes(loss):
     cfg = toy_recipe("grid25", loss, seed=4)
     assert cfg.train.loss == loss and cfg.train.seed == 4 and cfg.data.toy == "grid25"

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_core.config import load_config
+from gan_core.recipes import load_recipe
 from gan_core.nets import build_gan, sample_noise
 from gan_core.nets.dcgan import DCGANDiscriminator, DCGANGenerator, spatial_plan
 from gan_core.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -92,7 +92,7 @@ def test_packing_discriminator_scores_consecutive_samples_together():
     with pytest.raises(ValueError, match="packs of 3"):
         D(torch.randn(5, 2))
     with pytest.raises(ValueError, match="multiple"):
-        load_config(None, ["model.arch=mlp", "data.name=toy", "model.pack=3", "train.batch_size=64"])
+        load_recipe(None, ["model.arch=mlp", "data.name=toy", "model.pack=3", "train.batch_size=64"])
 
 
 def test_build_gan_from_config(tiny_dcgan_cfg):
@@ -136,4 +136,4 @@ def test_infogan_code_is_read_from_the_noise_and_enters_one_hot():
 def test_infogan_code_settings_are_checked(overrides, message):
     from gan_core.config import ConfigError
     with pytest.raises(ConfigError, match=message):
-        load_config(None, overrides)
+        load_recipe(None, overrides)

@@ -118,7 +118,7 @@ def test_a_detector_trained_in_a_run_is_offered_beside_the_shipped_ones(monkeypa
 def test_training_a_detector_here_queues_a_job_that_can_be_stopped(monkeypatch, tmp_path):
     import time
 
-    from gan_core.config import load_config
+    from gan_core.recipes import load_recipe
     from gan_core.runs import RunDir
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     at = open_page("views/anomaly.py")
@@ -128,7 +128,7 @@ def test_training_a_detector_here_queues_a_job_that_can_be_stopped(monkeypatch, 
     at.button(key="a_new_start").click().run()
     assert not at.exception
     run = RunDir(at.session_state["a_job"])
-    recipe = load_config(run.path / "config.yaml")
+    recipe = load_recipe(run.path / "config.yaml")
     assert recipe.name == "mnist_3_anomaly" and recipe.gan.data.exclude_classes == [3]
     assert recipe.gan.train.steps == 100 and "Digit 3 is the anomaly" in recipe.description
     assert any("step" in p.text for p in at.get("progress"))

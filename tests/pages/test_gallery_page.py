@@ -2,7 +2,7 @@
 import pytest
 
 from apptest_helpers import open_page
-from gan_core.config import dump_config
+from gan_core.recipes import dump_recipe
 from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
@@ -11,7 +11,7 @@ from gan_core.train.callbacks import standard_callbacks
 def make_run(name, cfg) -> RunDir:
     """A finished run of `cfg` in the runs root, as the Training page leaves one."""
     run = RunDir.create(name, root=runs_root())
-    run.write_config(dump_config(cfg))
+    run.write_config(dump_recipe(cfg))
     Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
     RunIndex().update(run)
     return run

@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from gan_core.config import dump_config, load_config
+from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def _worker(rank: int, store: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     try:
-        tr = Trainer(load_config(None, RECIPE), "cpu")
+        tr = Trainer(load_recipe(None, RECIPE), "cpu")
         assert tr.world.size == 2 and len(range(32)[tr.rows]) == 16
         tr.fit()
         save_file(_weights(tr), f"{out}/rank{rank}.safetensors")
@@ -46,7 +46,7 @@ def test_two_processes_reach_the_weights_of_one(tmp_path):
     r0, r1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k  # DDP keeps the processes in lockstep
-    alone = Trainer(load_config(None, RECIPE), "cpu")
+    alone = Trainer(load_recipe(None, RECIPE), "cpu")
     alone.fit()
     ref = _weights(alone)
     for k, v in ref.items():  # half a batch each, gradient penalty included == the whole batch in one
@@ -55,7 +55,7 @@ def test_two_processes_reach_the_weights_of_one(tmp_path):
 
 def test_torchrun_writes_one_run_folder(tmp_path):
     recipe = tmp_path / "ddp.yaml"
-    recipe.write_text(dump_config(load_config(None, RECIPE + ["train.steps=6", "train.checkpoint_every=3"])))
+    recipe.write_text(dump_recipe(load_recipe(None, RECIPE + ["train.steps=6", "train.checkpoint_every=3"])))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "gan_core", "train", str(recipe), "--run-dir", str(tmp_path / "run"), "--device",

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from gan_core.config import ConfigError, load_config
+from gan_core.config import ConfigError
+from gan_core.recipes import load_recipe
 from gan_core.train import Trainer
 from gan_core.train.diffaug import color, cutout, diff_augment, translation
 
@@ -90,6 +91,6 @@ def test_trainer_shows_d_only_augmented_images(tiny_dcgan_cfg):
 
 def test_diffaugment_is_refused_outside_image_gans():
     with pytest.raises(ConfigError, match="diffaugment"):
-        load_config(None, ["model.arch=mlp", "data.name=toy", "train.diffaugment=[translation]"])
+        load_recipe(None, ["model.arch=mlp", "data.name=toy", "train.diffaugment=[translation]"])
     with pytest.raises(ConfigError, match="diffaugment"):
-        load_config(None, ["train.diffaugment=[rotate]"])
+        load_recipe(None, ["train.diffaugment=[rotate]"])

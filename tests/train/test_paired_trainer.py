@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from gan_core.checkpoint import CheckpointError, read_card
-from gan_core.config import ConfigError, load_config
+from gan_core.config import ConfigError
+from gan_core.recipes import load_recipe
 from gan_core.runs import RunDir
 from gan_core.train.callbacks import standard_callbacks
 from gan_core.train.paired import PairedTrainer
@@ -110,12 +111,12 @@ def test_a_run_writes_sample_sheets_and_resumes(tiny_pix2pix_cfg, tmp_path):
 
 def test_recipe_errors_name_the_problem():
     with pytest.raises(ConfigError, match="multiple of 2\\*\\*depth"):
-        load_config(None, ["model.arch=pix2pix", "model.img_size=48", "data.name=mnist5k"])
+        load_recipe(None, ["model.arch=pix2pix", "model.img_size=48", "data.name=mnist5k"])
     with pytest.raises(ConfigError, match="learns from pictures"):
-        load_config(None, ["model.arch=pix2pix", "data.name=toy"])
+        load_recipe(None, ["model.arch=pix2pix", "data.name=toy"])
     with pytest.raises(ConfigError, match="makes its low-resolution inputs itself"):
-        load_config(None, ["model.arch=srresnet", "data.name=paired", "data.path=x"])
+        load_recipe(None, ["model.arch=srresnet", "data.name=paired", "data.path=x"])
     with pytest.raises(ConfigError, match="is for model.arch pix2pix or srresnet"):
-        load_config(None, ["data.name=photos"])
+        load_recipe(None, ["data.name=photos"])
     with pytest.raises(ConfigError, match="multiple of model.scale"):
-        load_config(None, ["model.arch=srresnet", "model.img_size=30", "data.name=photos"])
+        load_recipe(None, ["model.arch=srresnet", "model.img_size=30", "data.name=photos"])

@@ -191,10 +191,10 @@ def test_run_folder_is_complete(tiny_dcgan_cfg, tmp_path):
 
 
 def test_metrics_are_tracked_during_training(tiny_dcgan_cfg, tmp_path):
-    from gan_core.config import dump_config
+    from gan_core.recipes import dump_recipe
     run = RunDir.create("tracked", path=tmp_path / "run")
     cfg = tiny_dcgan_cfg("train.eval_every=2", "train.steps=3")
-    run.write_config(dump_config(cfg))
+    run.write_config(dump_recipe(cfg))
     Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
     tracked = [r for r in run.read_metrics() if "fd" in r]
     assert [r["step"] for r in tracked] == [2, 3]  # every 2 steps, and at the end

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from PIL import Image
+
+from gan_core.data.images import to_uint8
 
 from .i18n import t
 from .plots import COLORS
@@ -11,7 +14,7 @@ from .plots import COLORS
 
 def to_pil(x: np.ndarray) -> Image.Image:
     """(C, H, W) in [-1, 1] -> PIL image."""
-    arr = ((np.clip(x, -1, 1) + 1) * 127.5).round().astype(np.uint8)
+    arr = to_uint8(torch.from_numpy(x)).numpy()
     return Image.fromarray(arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 import yaml
@@ -57,30 +58,46 @@ def t(key: str, **values: object) -> str:
 
 
 def language_selector() -> str:
-    """The language switch (sidebar); its value also lives in the link as ?lang=zh."""
-    init_from_url("lang", DEFAULT, options=list(LANGUAGES))
+    """The language switch (sidebar); its value also lives in the link as ?lang=zh. Its option texts
+    are the languages' own names, the same in every language, so its key stays put."""
+    init_from_url("lang", DEFAULT, list(LANGUAGES))
     lang = st.sidebar.segmented_control(t("language"), list(LANGUAGES), format_func=LANGUAGES.get,
                                         required=True, key="lang", persist_state="session") or DEFAULT
-    write_to_url("lang")
+    write_to_url("lang", lang)
     return lang
 
 
-def localized_selectbox(label: str, options: list, key: str, default, format_func, in_url: bool = True,
-                        **kwargs) -> object:
-    """A selectbox with translated option texts whose value lives in st.session_state[key] and, with
-    in_url, in the link (?key=value).
+def localized_choice(widget: Callable, label: str, options: list, key: str, default, labels: Callable[[Any], str],
+                     in_url: bool = False, **kwargs) -> Any:
+    """The one way to draw a choice with translated option texts: `widget` is st.selectbox, st.radio,
+    st.pills or st.segmented_control (or a column's). Its value lives in st.session_state[key], where a
+    page may also set it, and, with in_url, in the link as ?key=<option> (see ui/urlstate.py for why
+    not `bind`).
 
-    The widget itself is keyed per language: a keyed Streamlit widget keeps showing the option
-    text it was first drawn with when only format_func's output changes, so after a language
-    switch the selection would still read in the old language.
+    The option texts are worked out now, in the page's language (AppTest formats options outside
+    the page's run), and the widget itself is keyed per language ("<key>__<lang>"): a keyed
+    Streamlit widget keeps its identity when only format_func's output changes, so after a
+    language switch it would read in the old language or fall back to its default.
     """
+    texts = {o: labels(o) for o in options}
     if in_url:
         init_from_url(key, default, options)
-    elif st.session_state.get(key) not in options:
+    elif not _among(st.session_state.get(key), options):
         st.session_state[key] = default
-    choice = st.selectbox(label, options, index=options.index(st.session_state[key]), format_func=format_func,
-                          key=f"{key}__{current_language()}", **kwargs)
-    st.session_state[key] = choice
+    widget_key = f"{key}__{current_language()}"
+    if st.session_state.get(widget_key) != st.session_state[key]:
+        st.session_state[widget_key] = st.session_state[key]  # first drawn in this language, or the page chose
+    widget(label, options, format_func=texts.get, key=widget_key, on_change=_keep, args=(key, widget_key), **kwargs)
     if in_url:
-        write_to_url(key)
-    return choice
+        write_to_url(key, st.session_state[key])
+    return st.session_state[key]
+
+
+def _keep(key: str, widget_key: str) -> None:
+    """A person's choice in the widget becomes the value (callbacks run before the page)."""
+    st.session_state[key] = st.session_state[widget_key]
+
+
+def _among(value, options: list) -> bool:
+    """Whether a choice (or each choice of a multi-select) is one of `options`."""
+    return all(v in options for v in value) if isinstance(value, list) else value in options

@@ -1,4 +1,5 @@
 """A training run's live panel: progress, losses, the latest samples, the log; stop, resume, clone.
+And a run a page started for its own use (a detector), in a line or two: `job_summary`.
 
 The page wraps `run_panel` in a fragment that reruns every couple of seconds while the run is
 live, so watching a job costs a file read or two, never the page.
@@ -47,6 +48,42 @@ def state_label(state: str) -> str:
                                                  "stopped", "broken") else state
 
 
+def stop_button(run: RunDir, where=st) -> None:
+    """Stop, for a live run (it checkpoints and ends)."""
+    if where.button(t("jobs.stop"), key=f"stop_{run.id}", icon=":material/stop_circle:"):
+        jobs.stop(run)
+        st.toast(t("jobs.stop_asked"))
+
+
+def resume_button(run: RunDir, where=st, steps: int | None = None) -> bool:
+    """Resume, for a run that ended: from its last checkpoint, up to `steps` if given. Whether it was pressed."""
+    if not where.button(t("jobs.resume"), key=f"resume_{run.id}", icon=":material/play_circle:",
+                        help=t("jobs.resume_help") if steps is not None else None):
+        return False
+    jobs.resume(run, steps=steps)
+    return True
+
+
+def job_summary(run: RunDir, total_steps: int, makes: str) -> bool:
+    """A run a page started, in a line or two: while it is live, a progress bar (state, step, message)
+    and Stop; once it ended without making what it makes (status[makes]), why, and Resume. Whether it is
+    ready (what it made is the page's to show)."""
+    status = jobs.refresh(run)
+    state, step = status.get("state", "queued"), int(status.get("step") or 0)
+    total = status.get("total_steps") or total_steps
+    if state in LIVE_STATES:
+        st.progress(min(step / total, 1.0) if total else 0.0,
+                    text=t("jobs.summary", state=state_label(state), step=step, total=total,
+                           message=status.get("message", "")))
+        stop_button(run)
+        return False
+    if state == "finished" and status.get(makes):
+        return True
+    st.warning(t("jobs.ended", state=state_label(state), message=status.get("message", "")))
+    resume_button(run)
+    return False
+
+
 def run_panel(run: RunDir, on_clone=None) -> str:
     """Draw the run; returns its state (the caller decides whether to keep polling)."""
     status = jobs.refresh(run)
@@ -73,15 +110,11 @@ def run_panel(run: RunDir, on_clone=None) -> str:
 
     b1, b2, b3, b4 = st.columns([1, 1.4, 1, 1])
     if state in LIVE_STATES:
-        if b1.button(t("jobs.stop"), key=f"stop_{run.id}", icon=":material/stop_circle:"):
-            jobs.stop(run)
-            st.toast(t("jobs.stop_asked"))
+        stop_button(run, b1)
     else:
         until = b2.number_input(t("jobs.until"), min_value=step + 1, value=max(total, step + 1), step=500,
                                 key=f"until_{run.id}", label_visibility="collapsed")
-        if b1.button(t("jobs.resume"), key=f"resume_{run.id}", icon=":material/play_circle:",
-                     help=t("jobs.resume_help")):
-            jobs.resume(run, steps=int(until))
+        if resume_button(run, b1, steps=int(until)):
             st.rerun(scope="app")
     if on_clone is not None:
         b3.button(t("jobs.clone"), key=f"clone_{run.id}", icon=":material/content_copy:", on_click=on_clone,

@@ -1,13 +1,23 @@
-"""Model loading for pages: cached per checkpoint file version, shared read-only by all sessions."""
+"""The models pages offer (one catalog: shipped, imported this session, trained in runs) and their
+loading, cached per checkpoint file version and shared read-only by all sessions."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from gan_core.checkpoint import list_checkpoints
+from gan_core.apps.anomaly import load_detector, run_detectors
+from gan_core.apps.music import load_music_generator
+from gan_core.apps.pix2pix import load_sketcher
+from gan_core.apps.superres import load_upscaler
+from gan_core.checkpoint import list_checkpoints, read_card
+from gan_core.config import MODEL_CONFIGS
+from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import LoadedGenerator, load_generator
+
+from .imports import session_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,26 +27,70 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or ROOT / "checkpoints")
 
 
-def generator_checkpoints(archs: tuple[str, ...] = ("dcgan", "mlp"), folder: Path | str | None = None
-                          ) -> list[tuple[Path, dict]]:
-    """Generators of these architectures (images and points by default; music has its own page) in
-    `folder`, by default the shipped checkpoints (a page's per-session imports live elsewhere)."""
-    return [(p, c) for p, c in list_checkpoints(folder or checkpoints_dir(), kinds=("gan",))
-            if (c.get("model") or {}).get("arch", "dcgan") in archs]
+def archs_of(*families: str) -> tuple[str, ...]:
+    """The architectures whose generator maps to one of these families ("image", "points", "music", "paired")."""
+    return tuple(arch for arch, config in MODEL_CONFIGS.items() if config.family in families)
 
 
-def _loaders() -> dict:
-    from gan_core.apps.anomaly import load_detector
-    from gan_core.apps.music import load_music_generator
-    from gan_core.apps.pix2pix import load_sketcher
-    from gan_core.apps.superres import load_upscaler
-    return {"generator": load_generator, "music": load_music_generator, "detector": load_detector,
-            "sketcher": load_sketcher, "upscaler": load_upscaler}
+@dataclass(frozen=True)
+class PageModel:
+    """A model a page offers."""
+    label: str           # its name in the page's list (unique there): the card's name, or "name (run id)"
+    path: Path           # its weights (the card is beside them)
+    card: dict
+    source: str          # "shipped", "imported" (this session, for this page) or "run"
+    run: RunDir | None = None
+
+
+def page_models(archs: tuple[str, ...], kind: str = "gan", imports: str | None = None,
+                runs: bool = False) -> dict[str, PageModel]:
+    """The models of these architectures and card kind a page offers, by label: the shipped ones
+    (checkpoints_dir()), then this session's imports for the page whose key prefix is `imports`,
+    then, with `runs`, those trained in runs (a run's latest checkpoint; a detector run's detector),
+    newest run first."""
+    found: dict[str, PageModel] = {}
+
+    def offer(path: Path, card: dict, source: str, run: RunDir | None = None) -> None:
+        if (card.get("model") or {}).get("arch", "dcgan") not in archs:
+            return
+        label = card["name"]
+        if label in found:
+            if run is None:  # an import never hides a shipped model of its name
+                return
+            label = f"{label} ({run.id})"
+        found[label] = PageModel(label, path, card, source, run)
+
+    for path, card in list_checkpoints(checkpoints_dir(), kinds=(kind,)):
+        offer(path, card, "shipped")
+    folder = session_folder(imports, create=False) if imports else None
+    for path, card in list_checkpoints(folder, kinds=(kind,)) if folder else []:
+        offer(path, card, "imported")
+    for path, card, run in _run_models(kind) if runs else []:
+        offer(path, card, "run", run)
+    return found
+
+
+def _run_models(kind: str) -> list[tuple[Path, dict, RunDir]]:
+    """(weights, card, run) of what runs trained: detectors for kind "anomaly", else each run's latest
+    checkpoint."""
+    if kind == "anomaly":
+        return [(path, card, RunDir(path.parent)) for path, card in run_detectors()]
+    out = []
+    for row in RunIndex().rows():
+        run = RunDir(runs_root() / row["id"])
+        ckpt = run.latest_checkpoint()
+        if ckpt is not None:
+            out.append((ckpt, read_card(ckpt), run))
+    return out
+
+
+LOADERS = {"generator": load_generator, "music": load_music_generator, "detector": load_detector,
+           "sketcher": load_sketcher, "upscaler": load_upscaler}
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _load(kind: str, path: str, mtime_ns: int):
-    return _loaders()[kind](path, "cpu")
+    return LOADERS[kind](path, "cpu")
 
 
 def cached_model(kind: str, path: Path):

@@ -11,19 +11,16 @@ import numpy as np
 import streamlit as st
 import torch
 
-from gan_core.apps.anomaly import builtin_test_set, detector_recipe, folder_parts, run_detectors, submit_detector
-from gan_core.checkpoint import CheckpointError, list_checkpoints
+from gan_core.apps.anomaly import builtin_test_set, detector_recipe, folder_parts, submit_detector
+from gan_core.checkpoint import CheckpointError
 from gan_core.recipes import load_recipe
-from gan_core.data.images import DataError, ImageError, decode_image, image_collection, to_tensor_image
-from gan_core.jobs import refresh
-from gan_core.jobs import resume as resume_job
-from gan_core.jobs import stop as stop_job
+from gan_core.data.images import DataError, ImageError, decode_image, from_uint8, image_collection, to_tensor_image
 from gan_core.runs import RunDir
 from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
 from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
-from ui.i18n import localized_selectbox, t
-from ui.jobs_view import state_label
-from ui.models import cached_model, checkpoints_dir
+from ui.i18n import localized_choice, t
+from ui.jobs_view import POLL_S, job_summary
+from ui.models import archs_of, cached_model, checkpoints_dir, page_models
 
 MAX_UPLOADS = 64
 MAX_SHOWN = 12
@@ -32,31 +29,20 @@ st.title(t("anomaly.title"))
 st.caption(t("anomaly.intro"))
 
 
-
-
-def detectors() -> dict[str, tuple[Path, dict]]:
-    """Shipped detectors, then those trained in runs (from this page, the Train section or the CLI)."""
-    out = {card["name"]: (path, card) for path, card in list_checkpoints(checkpoints_dir(), kinds=("anomaly",))}
-    for path, card in run_detectors():
-        label = card["name"] if card["name"] not in out else f"{card['name']} ({path.parent.name})"
-        out[label] = (path, card)
-    return out
-
-
 def train_here() -> None:
     """A new detector from a few choices, trained as a background job; progress below."""
-    source = st.radio(t("anomaly.new_source"), ["mnist5k", "texture", "folder"], key="a_new_source",
-                      horizontal=True, format_func=lambda v: t(f"anomaly.new_source_{v}"))
+    source = localized_choice(st.radio, t("anomaly.new_source"), ["mnist5k", "texture", "folder"], "a_new_source",
+                              "mnist5k", lambda v: t(f"anomaly.new_source_{v}"), horizontal=True)
     c1, c2 = st.columns(2)
     choice, pictures = {}, None
     if source == "mnist5k":
         digit = c1.selectbox(t("anomaly.new_digit"), list(range(10)), key="a_new_digit")
-        digit_is = c2.radio(t("anomaly.new_digit_is"), ["normal", "anomaly"], key="a_new_digit_is",
-                            format_func=lambda v: t(f"anomaly.new_digit_is_{v}"))
+        digit_is = localized_choice(c2.radio, t("anomaly.new_digit_is"), ["normal", "anomaly"], "a_new_digit_is",
+                                    "normal", lambda v: t(f"anomaly.new_digit_is_{v}"))
         choice, default_name = {"digit": digit, "digit_is": digit_is}, f"mnist_{digit}_{digit_is}"
     elif source == "texture":
-        texture = c1.selectbox(t("anomaly.new_texture"), ["brick", "grass", "gravel"], key="a_new_texture",
-                               format_func=lambda v: t(f"anomaly.texture_{v}"))
+        texture = localized_choice(c1.selectbox, t("anomaly.new_texture"), ["brick", "grass", "gravel"],
+                                   "a_new_texture", "brick", lambda v: t(f"anomaly.texture_{v}"))
         choice, default_name = {"texture": texture}, f"texture_{texture}"
     else:
         st.caption(t("anomaly.new_layout"))
@@ -92,32 +78,20 @@ def train_here() -> None:
         st.session_state["a_job"] = str(run.path)
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=POLL_S)
 def job_progress() -> None:
     """The detector being trained from this page: its state, step and message, until it is ready."""
     run = RunDir(st.session_state["a_job"])
-    status = refresh(run)
     recipe = load_recipe(run.path / "config.yaml")
-    state, step = status.get("state", "queued"), int(status.get("step") or 0)
-    total = status.get("total_steps") or recipe.gan.train.steps
-    if state in ("queued", "starting", "running"):
-        frac = min(step / total, 1.0) if total else 0.0
-        st.progress(frac, text=t("anomaly.new_progress", state=state_label(state), step=step, total=total,
-                                 message=status.get("message", "")))
-        if st.button(t("anomaly.new_stop"), key="a_new_stop", icon=":material/stop:"):
-            stop_job(run)
-    elif state == "finished" and status.get("detector"):
+    if job_summary(run, recipe.gan.train.steps, makes="detector"):
         st.success(t("anomaly.new_ready", name=recipe.name))
         if st.button(t("anomaly.new_use"), key="a_new_use"):
             del st.session_state["a_job"]
             st.rerun(scope="app")
-    else:
-        st.warning(t("anomaly.new_ended", state=state_label(state), message=status.get("message", "")))
-        if st.button(t("anomaly.new_resume"), key="a_new_resume"):
-            resume_job(run)
 
 
-found = detectors()
+# shipped detectors, then those trained in runs (from this page, the Train section or the CLI)
+found = page_models(archs_of("image"), kind="anomaly", runs=True)
 with st.expander(t("anomaly.new_title"), expanded=not found, icon=":material/add:"):
     st.caption(t("anomaly.new_intro"))
     train_here()
@@ -171,7 +145,7 @@ def read_uploads(files, size: int, channels: int) -> tuple[torch.Tensor | None, 
         if img.size != (size, size) or (img.mode == "L") != (channels == 1):
             notes.append(t("anomaly.converted", name=f.name, w=img.size[0], h=img.size[1], mode=img.mode,
                            size=size, channels=channels))
-        xs.append(to_tensor_image(img, size, channels).float().div(127.5).sub(1))
+        xs.append(from_uint8(to_tensor_image(img, size, channels)))
         names.append(f.name)
     if len(files) > MAX_UPLOADS:
         notes.append(t("anomaly.too_many", n=len(files), max=MAX_UPLOADS))
@@ -205,17 +179,16 @@ def about(card: dict) -> str:
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    names = list(found)
-    name = localized_selectbox(t("anomaly.detector"), names, "a_detector", names[0], lambda n: n)
-    path, card = found[name]
+    name = st.selectbox(t("anomaly.detector"), list(found), key="a_detector", bind="query-params")
+    path, card = found[name].path, found[name].card
     st.caption(about(card))
     try:
         det = cached_model("detector", path)
     except (CheckpointError, OSError) as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()
-    method = st.radio(t("anomaly.method"), ["encoder", "anogan"], key="a_method", horizontal=True,
-                      format_func=lambda m: t(f"anomaly.method_{m}"))
+    method = localized_choice(st.radio, t("anomaly.method"), ["encoder", "anogan"], "a_method", "encoder",
+                              lambda m: t(f"anomaly.method_{m}"), horizontal=True)
     steps = int(card["search"]["steps"])
     if method == "anogan":
         steps = int(st.slider(t("anomaly.steps"), 50, 1000, steps, step=50, key="a_steps",
@@ -223,9 +196,8 @@ with left:
     st.caption(t(f"anomaly.method_help_{method}"))
 
     auto = det.threshold(method)
-    modes = ["auto", "manual"]
-    mode = st.radio(t("anomaly.threshold"), modes, key="a_mode", horizontal=True,
-                    format_func=lambda m: t(f"anomaly.threshold_{m}"))
+    mode = localized_choice(st.radio, t("anomaly.threshold"), ["auto", "manual"], "a_mode", "auto",
+                            lambda m: t(f"anomaly.threshold_{m}"), horizontal=True)
     if mode == "auto" and auto is None:
         st.warning(t("anomaly.no_auto", reason=card.get("validation", {}).get("note", "")))
         mode = "manual"

@@ -1,7 +1,6 @@
 """Gallery: samples, interpolations, training timelines and the memorisation check of every model,
 shipped or trained here; two models side by side; run bundles out and in."""
 import io
-from pathlib import Path
 
 import streamlit as st
 import torch
@@ -11,13 +10,12 @@ from gan_core.checkpoint import CheckpointError
 from gan_core.config import ConfigError
 from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError
-from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
 from gan_core.data import load_training_data
-from ui.i18n import t
+from ui.i18n import localized_choice, t
 from ui.images import enlarge, png_bytes
-from ui.models import cached_generator, generator_checkpoints
+from ui.models import PageModel, archs_of, cached_generator, page_models
 
 S = st.session_state
 st.title(t("gallery.title"))
@@ -27,32 +25,22 @@ st.caption(t("gallery.intro"))
 # ---------------------------------------------------------------- sources: shipped models and runs
 
 
-def sources() -> dict[str, dict]:
-    """'ckpt:<name>' for shipped checkpoints, 'run:<id>' for runs with a checkpoint."""
-    out: dict[str, dict] = {}
-    for path, card in generator_checkpoints():
-        if card.get("model", {}).get("arch") == "dcgan":
-            out[f"ckpt:{card['name']}"] = {"label": t("gallery.shipped", name=card["name"]), "path": path,
-                                           "card": card, "run": None}
-    for row in RunIndex().rows():
-        run = RunDir(runs_root() / row["id"])
-        ckpt = run.latest_checkpoint()
-        if ckpt is not None and "dcgan" in (row["model"] or "dcgan"):  # image runs only (not toy, not music)
-            out[f"run:{row['id']}"] = {"label": t("gallery.run", name=row["name"], id=row["id"],
-                                                  step=int(ckpt.stem.split("_")[-1])),
-                                       "path": ckpt, "card": None, "run": run}
-    return out
+def sources() -> dict[str, PageModel]:
+    """'ckpt:<name>' for shipped image checkpoints, 'run:<id>' for image runs with a checkpoint."""
+    return {f"run:{m.run.id}" if m.run else f"ckpt:{m.card['name']}": m
+            for m in page_models(archs_of("image"), runs=True).values()}
 
 
-def pick(label: str, key: str, options: dict[str, dict], default: str | None = None) -> str:
-    keys = list(options)
-    if st.query_params.get(key) in keys and key not in S:
-        S[key] = st.query_params[key]
-    if S.get(key) not in keys:
-        S[key] = default if default in keys else keys[0]
-    choice = st.selectbox(label, keys, format_func=lambda k: options[k]["label"], key=key)
-    st.query_params[key] = choice
-    return choice
+def source_label(src: PageModel) -> str:
+    if src.run is None:
+        return t("gallery.shipped", name=src.card["name"])
+    return t("gallery.run", name=src.card["name"], id=src.run.id, step=int(src.path.stem.split("_")[-1]))
+
+
+def pick(text: str, key: str, options: dict[str, PageModel], default: str) -> str:
+    """A model menu whose choice lives in the link (?gal_src=run:<id>)."""
+    labels = {k: source_label(m) for k, m in options.items()}
+    return localized_choice(st.selectbox, text, list(options), key, default, labels.get, in_url=True)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -63,31 +51,31 @@ def training_pool(config_text: str, size: int, channels: int) -> torch.Tensor:
     return data.batch(idx)[0]
 
 
-def recipe_text(src: dict) -> str | None:
-    if src["run"] is not None:
-        return (src["run"].path / "config.yaml").read_text(encoding="utf-8")
-    return src["card"].get("recipe_yaml")
+def recipe_text(src: PageModel) -> str | None:
+    if src.run is not None:
+        return (src.run.path / "config.yaml").read_text(encoding="utf-8")
+    return src.card.get("recipe_yaml")
 
 
 COMPARED = ("fd_classifier", "fd_ratio_to_baseline", "kid", "precision", "recall", "density", "coverage",
             "label_accuracy")
 
 
-def figures(src: dict) -> dict:
+def figures(src: PageModel) -> dict:
     """What is known of a model's quality: a shipped model's card; for a run, the last figures it
     tracked while training (train.eval_every), named as on the cards."""
-    if src["run"] is None:
-        metrics = src["card"].get("metrics") or {}
-        return {k: metrics[k] for k in COMPARED if k in metrics} | {"step": src["card"].get("step")}
-    tracked = [r for r in src["run"].read_metrics() if "fd" in r]
+    if src.run is None:
+        metrics = src.card.get("metrics") or {}
+        return {k: metrics[k] for k in COMPARED if k in metrics} | {"step": src.card.get("step")}
+    tracked = [r for r in src.run.read_metrics() if "fd" in r]
     last = tracked[-1] if tracked else {}
     return {("fd_classifier" if k == "fd" else k): v for k, v in last.items() if k != "step"} | \
-        {"step": last.get("step") or src["run"].status().get("step")}
+        {"step": last.get("step") or src.run.status().get("step")}
 
 
-def load(src: dict):
+def load(src: PageModel):
     try:
-        return cached_generator(Path(src["path"]))
+        return cached_generator(src.path)
     except CheckpointError as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()
@@ -95,43 +83,42 @@ def load(src: dict):
 
 def import_uploaded() -> None:
     """The uploader's callback (it runs before the model menu is drawn, so it may pick the new run)."""
-    S.pop("g_import_error", None)
-    S.pop("g_import_done", None)
-    bundle = S.get("g_import")
+    S.pop("gal_import_error", None)
+    S.pop("gal_import_done", None)
+    bundle = S.get("gal_import")
     if bundle is None:
         return
     try:
         new = import_bundle(bundle.getvalue())
     except BundleError as e:
-        S.g_import_error = str(e)
+        S.gal_import_error = str(e)
         return
-    S.src = f"run:{new.id}"
-    st.query_params["src"] = S.src
-    S.g_import_done = new.id
+    S.gal_src = f"run:{new.id}"
+    S.gal_import_done = new.id
 
 
 options = sources()
 if not options:
     st.info(t("gallery.empty"))
     st.stop()
-key = pick(t("gallery.model"), "src", options)
+key = pick(t("gallery.model"), "gal_src", options, next(iter(options)))
 src = options[key]
-if S.get("g_import_done") and key == f"run:{S.g_import_done}":  # shown here: the rerun reopens the first tab
-    st.success(t("gallery.imported", id=S.g_import_done))
+if S.get("gal_import_done") and key == f"run:{S.gal_import_done}":  # shown here: the rerun reopens the first tab
+    st.success(t("gallery.imported", id=S.gal_import_done))
 gen = load(src)
 
 c1, c2, c3, c4 = st.columns(4)
-seed = int(c1.number_input(t("gallery.seed"), 0, 2**31 - 1, 0, key="seed", bind="query-params"))
-count = int(c2.slider(t("gallery.count"), 4, 100, 36, key="g_count"))
-trunc_on = c3.toggle(t("gallery.truncation"), key="g_trunc_on", help=t("gallery.truncation_help"))
-truncation = c4.slider(t("gallery.psi"), 0.3, 3.0, 1.0, 0.1, key="g_psi", disabled=not trunc_on) if trunc_on else None
+seed = int(c1.number_input(t("gallery.seed"), 0, 2**31 - 1, 0, key="gal_seed", bind="query-params"))
+count = int(c2.slider(t("gallery.count"), 4, 100, 36, key="gal_count"))
+trunc_on = c3.toggle(t("gallery.truncation"), key="gal_trunc_on", help=t("gallery.truncation_help"))
+truncation = c4.slider(t("gallery.psi"), 0.3, 3.0, 1.0, 0.1, key="gal_psi", disabled=not trunc_on) if trunc_on else None
 label = None
 if gen.n_classes:
     names = ["all"] + list(range(gen.n_classes))
-    label = st.selectbox(t("gallery.label"), names, key="g_label",
-                         format_func=lambda k: t("gallery.all_classes") if k == "all" else gen.classes[k])
+    label = localized_choice(st.selectbox, t("gallery.label"), names, "gal_label", "all",
+                             lambda k: t("gallery.all_classes") if k == "all" else gen.classes[k])
     label = None if label == "all" else int(label)
-by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="g_by_code",
+by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="gal_by_code",
                                          help=t("gallery.by_code_help", k=gen.n_codes))
 
 
@@ -159,15 +146,15 @@ with tabs[0]:
     st.image(enlarge(grid, 640), caption=t("gallery.by_code_caption", seed=seed, last=gen.n_codes - 1) if by_code
              else t("gallery.samples_caption", seed=seed))
     st.download_button(t("gallery.download_png"), png_bytes(grid), f"{key.split(':', 1)[1]}_seed{seed}.png",
-                       "image/png", icon=":material/download:", key="g_dl_grid")
+                       "image/png", icon=":material/download:", key="gal_dl_grid")
 
 with tabs[1]:
     i1, i2, i3 = st.columns(3)
-    seed_b = int(i1.number_input(t("gallery.seed_b"), 0, 2**31 - 1, seed + 1, key="g_seed_b"))
-    frames = int(i2.slider(t("gallery.frames"), 4, 32, 12, key="g_frames"))
+    seed_b = int(i1.number_input(t("gallery.seed_b"), 0, 2**31 - 1, seed + 1, key="gal_seed_b"))
+    frames = int(i2.slider(t("gallery.frames"), 4, 32, 12, key="gal_frames"))
     path_label = label if label is not None or not gen.n_classes else 0  # a path stays within one class
     x = interpolation(gen, seed, seed_b, frames, label=path_label, truncation=truncation)
-    pos = i3.slider(t("gallery.position"), 0, frames - 1, 0, key="g_pos")
+    pos = i3.slider(t("gallery.position"), 0, frames - 1, 0, key="gal_pos")
     left, right = st.columns([1, 3])
     left.image(enlarge(grid_image(x[pos:pos + 1], nrow=1), 200), caption=t("gallery.frame", i=pos + 1, n=frames))
     right.image(enlarge(grid_image(x, nrow=frames), 900), caption=t("gallery.path", a=seed, b=seed_b))
@@ -176,18 +163,18 @@ with tabs[1]:
     pictures += pictures[-2:0:-1]  # there and back, so the loop does not jump
     pictures[0].save(gif, format="GIF", save_all=True, append_images=pictures[1:], duration=120, loop=0)
     st.download_button(t("gallery.download_gif"), gif.getvalue(), f"interpolation_{seed}_{seed_b}.gif", "image/gif",
-                       icon=":material/animated_images:", key="g_dl_gif")
+                       icon=":material/animated_images:", key="gal_dl_gif")
     if gen.n_classes and label is None:
         st.caption(t("gallery.interpolate_class0"))
 
 with tabs[2]:
-    run = src["run"]
+    run = src.run
     grids = sorted(run.samples.glob("step_*.png")) if run is not None else []
     if not grids:
         st.info(t("gallery.no_timeline"))
     else:
         steps = [int(p.stem.split("_")[-1]) for p in grids]
-        at = st.select_slider(t("gallery.timeline_step"), steps, value=steps[-1], key="g_timeline")
+        at = st.select_slider(t("gallery.timeline_step"), steps, value=steps[-1], key="gal_timeline")
         st.image(str(grids[steps.index(at)]), caption=t("gallery.timeline_caption", step=at), width=520)
 
 with tabs[3]:
@@ -201,7 +188,7 @@ with tabs[3]:
         except (DataError, ConfigError, OSError) as e:
             st.warning(t("gallery.memory_no_data", message=str(e)))
         else:
-            which = st.slider(t("gallery.memory_sample"), 1, len(samples), 1, key="g_mem_i") - 1
+            which = st.slider(t("gallery.memory_sample"), 1, len(samples), 1, key="gal_mem_i") - 1
             dist, idx = nearest_images(samples[which:which + 1], pool, k=5)
             row = torch.cat([samples[which:which + 1], pool[idx[0]]])
             st.image(enlarge(grid_image(row, nrow=6), 720),
@@ -211,28 +198,28 @@ with tabs[3]:
                           low=f"{d_all.min().item():.1f}"))
 
 with tabs[4]:
-    other_key = pick(t("gallery.compare_with"), "vs", options, default=next((k for k in options if k != key), key))
+    other_key = pick(t("gallery.compare_with"), "gal_vs", options, next((k for k in options if k != key), key))
     other = load(options[other_key])
     a, b = st.columns(2)
-    a.image(enlarge(grid, 480), caption=options[key]["label"])
+    a.image(enlarge(grid, 480), caption=source_label(options[key]))
     if other.n_classes != gen.n_classes or other.model.nz != gen.model.nz:
         st.caption(t("gallery.compare_note"))
-    b.image(enlarge(sample_grid(other, count)[0], 480), caption=options[other_key]["label"])
-    st.dataframe([{t("gallery.col_model"): options[k]["label"], **figures(options[k])} for k in (key, other_key)],
+    b.image(enlarge(sample_grid(other, count)[0], 480), caption=source_label(options[other_key]))
+    st.dataframe([{t("gallery.col_model"): source_label(options[k]), **figures(options[k])} for k in (key, other_key)],
                  hide_index=True)
 
 with tabs[5]:
-    run = src["run"]
+    run = src.run
     if run is not None:
         st.markdown(t("gallery.export_help"))
         st.download_button(t("gallery.export"), lambda: export_run(run), f"{run.id}.zip", "application/zip",
-                           icon=":material/ios_share:", key="g_export")
+                           icon=":material/ios_share:", key="gal_export")
         st.markdown(t("gallery.permalink"))
-        st.code(f"?src={key}&seed={seed}", language=None)
+        st.code(f"?gal_src={key}&gal_seed={seed}", language=None)
     else:
         st.info(t("gallery.export_shipped"))
     st.divider()
-    st.file_uploader(t("gallery.import"), type=["zip"], key="g_import", help=t("gallery.import_help"),
+    st.file_uploader(t("gallery.import"), type=["zip"], key="gal_import", help=t("gallery.import_help"),
                      on_change=import_uploaded)
-    if S.get("g_import_error"):
-        st.error(t("gallery.import_bad", message=S.g_import_error))
+    if S.get("gal_import_error"):
+        st.error(t("gallery.import_bad", message=S.gal_import_error))

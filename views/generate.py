@@ -8,27 +8,28 @@ import yaml
 
 from gan_core.checkpoint import CheckpointError
 from gan_core.sampling import grid_image
-from ui.i18n import localized_selectbox, t
+from ui.i18n import localized_choice, t
 from ui.images import enlarge, png_bytes
-from ui.models import cached_generator, checkpoints_dir, generator_checkpoints
+from ui.models import archs_of, cached_generator, checkpoints_dir, page_models
+from ui.urlstate import write_to_url
 
 st.title(t("generate.title"))
 st.caption(t("generate.intro"))
 
-found = {card["name"]: (path, card) for path, card in generator_checkpoints()}
+found = page_models(archs_of("image", "points"))
 if not found:
     st.warning(t("generate.none", folder=str(checkpoints_dir())))
     st.stop()
 
 
 def new_seed() -> None:
-    st.session_state["seed"] = secrets.randbelow(1_000_000)
+    st.session_state["gen_seed"] = secrets.randbelow(1_000_000)
 
 
 controls, result = st.columns([1, 2], gap="large")
 with controls:
-    name = st.selectbox(t("generate.model"), list(found), key="model", bind="query-params")
-    path, card = found[name]
+    name = st.selectbox(t("generate.model"), list(found), key="gen_model", bind="query-params")
+    path, card = found[name].path, found[name].card
     st.caption(card.get("description", ""))
     try:
         gen = cached_generator(path)
@@ -38,15 +39,15 @@ with controls:
 
     label = None
     if not gen.n_classes:
-        st.query_params.pop("label", None)
+        write_to_url("gen_label", None)
     else:
         options = ["all"] + [str(k) for k in range(gen.n_classes)]
-        choice = localized_selectbox(t("generate.label"), options, "label", "all",
-                                     lambda o: t("generate.all_classes") if o == "all"
-                                     else t("generate.class_name", name=gen.classes[int(o)]))
+        choice = localized_choice(st.selectbox, t("generate.label"), options, "gen_label", "all",
+                                  lambda o: t("generate.all_classes") if o == "all"
+                                  else t("generate.class_name", name=gen.classes[int(o)]), in_url=True)
         label = None if choice == "all" else int(choice)
-    n = st.slider(t("generate.count"), 1, 100, 40, key="n", bind="query-params")
-    seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, 0, step=1, key="seed", bind="query-params",
+    n = st.slider(t("generate.count"), 1, 100, 40, key="gen_n", bind="query-params")
+    seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, 0, step=1, key="gen_seed", bind="query-params",
                            help=t("generate.seed_help"))
     st.button(t("generate.new_seed"), on_click=new_seed, icon=":material/casino:")
 

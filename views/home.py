@@ -6,7 +6,7 @@ from gan_core.checkpoint import CheckpointError
 from gan_core.sampling import grid_image
 from ui.i18n import t
 from ui.images import enlarge
-from ui.models import cached_generator, generator_checkpoints
+from ui.models import archs_of, cached_generator, page_models
 from ui.navigation import SECTIONS
 
 st.title(t("home.title"))
@@ -17,11 +17,11 @@ text, demo = st.columns([3, 2], gap="large")
 with text:
     st.markdown(t("home.game_p1"))
 with demo:
-    conditional = [(p, c) for p, c in generator_checkpoints() if c["model"].get("n_classes")]
+    conditional = [m for m in page_models(archs_of("image", "points")).values() if m.card["model"].get("n_classes")]
     if conditional:
-        path, card = conditional[0]
+        card = conditional[0].card
         try:
-            gen = cached_generator(path)
+            gen = cached_generator(conditional[0].path)
             x = gen.sample(20, seed=0, labels=torch.arange(20) % gen.n_classes)
             st.image(enlarge(grid_image(x, nrow=gen.n_classes), 480),
                      caption=t("home.demo_caption", name=card["name"]))

@@ -34,7 +34,7 @@ def test_generate_main_path(page, tmp_path):
     page.get_by_test_id("stSelectbox").filter(has_text="Class").click()
     page.get_by_role("option", name="Class 7").click()
     settle(page)
-    assert "label=7" in page.url  # the choice lives in the link, so it can be shared
+    assert "gen_label=7" in page.url  # the choice lives in the link, so it can be shared
 
     caption = page.get_by_test_id("stImageCaption").first
     before = caption.inner_text()
@@ -59,7 +59,7 @@ def test_generate_main_path(page, tmp_path):
 
 def test_switch_language_in_the_sidebar(page):
     """Switching language keeps what the person chose (here: seed 42, digit 3)."""
-    page.goto(page.base + "/generate?seed=42&label=3")
+    page.goto(page.base + "/generate?gen_seed=42&gen_label=3")
     settle(page)
     page.get_by_test_id("stImageCaption").first.wait_for()
     page.get_by_test_id("stSidebar").get_by_text("简体中文").click()
@@ -68,13 +68,13 @@ def test_switch_language_in_the_sidebar(page):
     caption = page.get_by_test_id("stImageCaption").first
     caption.wait_for()
     assert "种子 42" in caption.inner_text()
-    assert "lang=zh" in page.url and "label=3" in page.url
+    assert "lang=zh" in page.url and "gen_label=3" in page.url
     assert_no_exception(page)
     shot(page, "generate_zh_switched")
 
 
 def test_shared_link_reproduces_the_grid(page, browser):
-    link = page.base + "/generate?model=mnist_cgan&label=3&seed=42&n=9"
+    link = page.base + "/generate?gen_model=mnist_cgan&gen_label=3&gen_seed=42&gen_n=9"
     page.goto(link)
     settle(page)
     cap = page.get_by_test_id("stImageCaption").first
@@ -95,7 +95,7 @@ def test_a_deep_link_to_a_fresh_server_gets_the_whole_app(browser, fresh_server)
     """The first request a server ever sees is a shared link to a page, in Chinese: it must run
     inside app.py (menu by sections, language switch), not as a bare file."""
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    page.goto(fresh_server + "/generate?lang=zh&seed=5")
+    page.goto(fresh_server + "/generate?lang=zh&gen_seed=5")
     settle(page)
     page.get_by_role("heading", name="生成").wait_for(timeout=60_000)
     nav = page.get_by_test_id("stSidebarNav")

@@ -5,7 +5,7 @@ from e2e_helpers import assert_no_exception, settle, shot
 
 
 def test_gallery_main_path(page, tmp_path):
-    page.goto(page.base + "/gallery?src=ckpt:mnist_cgan&seed=3")
+    page.goto(page.base + "/gallery?gal_src=ckpt:mnist_cgan&gal_seed=3")
     settle(page)
     page.get_by_text("Seed 3: the same seed").wait_for()
     shot(page, "gallery_samples_cgan")

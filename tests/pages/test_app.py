@@ -53,12 +53,12 @@ def test_language_change_keeps_the_choices():
     at = app()
     at.run()
     at.switch_page("views/generate.py").run()
-    at.number_input(key="seed").set_value(42).run()
-    at.selectbox(key="label__en").set_value("3").run()
+    at.number_input(key="gen_seed").set_value(42).run()
+    at.selectbox(key="gen_label__en").set_value("3").run()
     at.session_state["lang"] = "zh"
     at.run()
     assert at.title[0].value == "生成"
-    assert at.number_input(key="seed").value == 42 and at.selectbox(key="label__zh").value == "3"
+    assert at.number_input(key="gen_seed").value == 42 and at.selectbox(key="gen_label__zh").value == "3"
     assert "种子 42" in at.get("image")[0].proto.imgs[0].caption
 
 
@@ -74,20 +74,20 @@ def test_generate_main_path():
     at = app()
     at.run()
     at.switch_page("views/generate.py").run()
-    assert at.selectbox(key="model").options == ["mnist_cgan", "mnist_dcgan"]
-    assert at.selectbox(key="model").value == "mnist_cgan"
+    assert at.selectbox(key="gen_model").options == ["mnist_cgan", "mnist_dcgan"]
+    assert at.selectbox(key="gen_model").value == "mnist_cgan"
     assert len(at.get("image")) == 1
     assert at.get("download_button")
-    at.selectbox(key="label__en").set_value("7").run()
-    at.slider(key="n").set_value(9).run()
+    at.selectbox(key="gen_label__en").set_value("7").run()
+    at.slider(key="gen_n").set_value(9).run()
     assert not at.exception
     caption = at.get("image")[0].proto.imgs[0].caption
     assert caption.startswith("9 images, seed 0")
     at.button[0].click().run()  # new seed
-    assert at.number_input(key="seed").value != 0
-    at.selectbox(key="model").set_value("mnist_dcgan").run()
+    assert at.number_input(key="gen_seed").value != 0
+    at.selectbox(key="gen_model").set_value("mnist_dcgan").run()
     assert not at.exception
-    assert [s.key for s in at.selectbox] == ["model"]  # unconditional: no class picker
+    assert [s.key for s in at.selectbox] == ["gen_model"]  # unconditional: no class picker
 
 
 def test_generate_without_checkpoints(tmp_path, monkeypatch):

@@ -26,9 +26,9 @@ def trained_run(tiny_dcgan_cfg):
 def test_shipped_models_draw_samples(lang):
     at = open_page("views/gallery.py", lang)
     assert len(at.tabs) == 6
-    assert [o.split(" · ")[1] for o in at.selectbox(key="src").options] == ["mnist_cgan", "mnist_dcgan"]
-    assert at.selectbox(key="g_label").value == "all"  # the conditional model: one row per class
-    assert len(at.selectbox(key="g_label").options) == 11
+    assert [o.split(" · ")[1] for o in at.selectbox(key=f"gal_src__{lang}").options] == ["mnist_cgan", "mnist_dcgan"]
+    assert at.selectbox(key=f"gal_label__{lang}").value == "all"  # the conditional model: one row per class
+    assert len(at.selectbox(key=f"gal_label__{lang}").options) == 11
     # side by side: the two shipped models with their cards' figures (the conditional one is far closer)
     table = at.dataframe[0].value
     assert list(table["fd_classifier"]) == sorted(table["fd_classifier"]) and len(table) == 2
@@ -38,27 +38,27 @@ def test_shipped_models_draw_samples(lang):
 
 
 def test_link_picks_the_model_and_seed():
-    at = open_page("views/gallery.py", src="ckpt:mnist_dcgan", seed="7")
-    assert at.selectbox(key="src").value == "ckpt:mnist_dcgan"
-    assert at.number_input(key="seed").value == 7
-    assert "g_label" not in [s.key for s in at.selectbox]  # unconditional: no class choice
-    assert "g_by_code" not in [s.key for s in at.toggle]  # no InfoGAN code either
-    at.toggle(key="g_trunc_on").set_value(True).run()
-    assert not at.exception and at.slider(key="g_psi").value == 1.0
+    at = open_page("views/gallery.py", gal_src="ckpt:mnist_dcgan", gal_seed="7")
+    assert at.selectbox(key="gal_src__en").value == "ckpt:mnist_dcgan"
+    assert at.number_input(key="gal_seed").value == 7
+    assert "gal_label__en" not in [s.key for s in at.selectbox]  # unconditional: no class choice
+    assert "gal_by_code" not in [s.key for s in at.toggle]  # no InfoGAN code either
+    at.toggle(key="gal_trunc_on").set_value(True).run()
+    assert not at.exception and at.slider(key="gal_psi").value == 1.0
 
 
 def test_a_run_shows_its_timeline_and_can_be_exported(trained_run):
-    at = open_page("views/gallery.py", src=f"run:{trained_run.id}")
-    assert at.selectbox(key="src").value == f"run:{trained_run.id}"
-    assert list(at.select_slider(key="g_timeline").options) == ["0", "2", "4"]
-    assert "g_export" in [b.key for b in at.get("download_button")]
-    assert any(f"src=run:{trained_run.id}" in c.value for c in at.code)
+    at = open_page("views/gallery.py", gal_src=f"run:{trained_run.id}")
+    assert at.selectbox(key="gal_src__en").value == f"run:{trained_run.id}"
+    assert list(at.select_slider(key="gal_timeline").options) == ["0", "2", "4"]
+    assert "gal_export" in [b.key for b in at.get("download_button")]
+    assert any(f"gal_src=run:{trained_run.id}" in c.value for c in at.code)
 
 
 def test_an_infogan_run_shows_one_row_per_code(tiny_dcgan_cfg):
     run = make_run("info", tiny_dcgan_cfg("model.n_codes=4"))
-    at = open_page("views/gallery.py", src=f"run:{run.id}")
-    at.slider(key="g_count").set_value(12)
-    at.toggle(key="g_by_code").set_value(True).run()
+    at = open_page("views/gallery.py", gal_src=f"run:{run.id}")
+    at.slider(key="gal_count").set_value(12)
+    at.toggle(key="gal_by_code").set_value(True).run()
     assert not at.exception
     assert at.get("image")[0].proto.imgs[0].caption == "Seed 0, one row per code (0 to 3)."

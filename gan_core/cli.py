@@ -2,11 +2,39 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import signal
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm, trange
+
+from . import __version__, jobs
+from .apps import music
+from .apps.anomaly import TrainingStopped, fit_detector, load_detector, save_detector
+from .apps.pix2pix import evaluate_sketcher, import_official_pix2pix, load_sketcher
+from .apps.superres import (Upscaler, bicubic_upscaler, evaluate_upscaler, import_esrgan, load_upscaler,
+                            self_ensemble, upscale_image)
+from .checkpoint import library_versions, read_card, read_checkpoint, save_checkpoint
+from .config import AnomalyRecipe, ClassifierRecipe
+from .data.images import ImageError, decode_image, from_uint8, to_tensor_image
+from .data.music import chorale_dataset
+from .data.toy import get_toy
+from .devices import describe_devices
+from .errors import USER_ERRORS
+from .lab import one_thread
+from .lab.toy2d import ToyLab, toy_recipe
+from .metrics.toy import toy_report
+from .recipes import dump_recipe, load_recipe
+from .runs import RunDir
+from .sampling import grid_image, load_generator
+from .train import ddp, make_trainer
+from .train.callbacks import ProgressBar, standard_callbacks
+from .train.classifier import fit_classifier
 
 EPILOG = "Every command takes --help. Docs: docs/guide.md"
 
@@ -15,22 +43,12 @@ class CLIError(Exception):
     """A user-facing error: printed as one message, exit status 2."""
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from .checkpoint import CheckpointError
-    from .config import ConfigError
-    from .data.images import DataError
-    from .devices import DeviceError
-    from .errors import TrainingDiverged
-    return (CLIError, CheckpointError, ConfigError, DataError, DeviceError, TrainingDiverged)
+KNOWN_ERRORS = (CLIError, *USER_ERRORS)
 
 
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import ClassifierRecipe
-    from .recipes import load_recipe
-    from .runs import RunDir
-
     if args.data_root:
         args.set = [f"data.root={args.data_root}", *args.set]
     if args.resume:
@@ -42,58 +60,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.config:
             raise CLIError("give a recipe (CONFIG.yaml) or --resume RUN_DIR")
         cfg = load_recipe(args.config, args.set)
-
-    from .config import AnomalyRecipe
-    if isinstance(cfg, AnomalyRecipe):
-        return _train_detector(cfg, args)
+    made_by = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
+        + f" --out {args.out}"
 
     if isinstance(cfg, ClassifierRecipe):
-        from .train.classifier import fit_classifier
         if not args.out:
             raise CLIError("a classifier recipe needs --out PATH for the trained model")
         _, metrics = fit_classifier(cfg, args.device, args.out, progress=not args.quiet)
         print(json.dumps({"out": str(args.out), **metrics}))
         return 0
+    if isinstance(cfg, AnomalyRecipe) and not args.resume:
+        return _detector_in_memory(cfg, args, made_by)
 
-    from .train import ddp
     world = ddp.setup(args.device)  # under torchrun: join the other processes; alone: nothing
     try:
-        if not args.resume:  # one folder for all processes, made by rank 0
-            run = RunDir(ddp.broadcast(str(RunDir.create(cfg.name, path=args.run_dir).path) if world.main else None,
-                                       world))
-        try:
-            state, trainer = _train_in(run, cfg, args, world)
-        except _known_errors() as e:  # before training began (data, device): the run says why
-            if world.main:
-                run.log(f"failed: {e}")
-                run.set_status("failed", message=str(e), ended_at=time.time())
-            raise
-        finally:
-            if world.main and (run.path / "job.json").exists():  # a queued job: the next one may start now
-                from .jobs import schedule
-                from .runs import RunIndex
-                RunIndex(run.path.parent).update(run)
-                schedule(run.path.parent)
+        if not args.resume:  # one folder for all processes, made by rank 0, its recipe written once
+            run = RunDir(ddp.broadcast(str(_new_run(cfg, args.run_dir).path) if world.main else None, world))
+        elif world.main and (args.config or args.set):  # resumed with a changed recipe
+            run.write_config(dump_recipe(cfg))
+        with jobs.running(run, world.main) as job:
+            if isinstance(cfg, AnomalyRecipe):
+                return _detector_in(run, cfg, args, job)
+            state, trainer = _gan_in(run, cfg, args, world, job)
     finally:
         ddp.teardown()
     if not world.main:
         return 0 if state in ("finished", "stopped") else 1
     result = {"run": str(run.path), "state": state, "step": trainer.step}
     if args.out and state == "finished":
-        result["out"] = str(trainer.export(args.out, {"made_by": f"python -m gan_core train {args.config}"
-                                                      + "".join(f" --set {s}" for s in args.set)
-                                                      + f" --out {args.out}"}))
+        result["out"] = str(trainer.export(args.out, {"made_by": made_by}))
     print(json.dumps(result))
     return 0 if state in ("finished", "stopped") else 1
 
 
-def _train_in(run, cfg, args: argparse.Namespace, world):
-    from .recipes import dump_recipe
-    from .train.callbacks import standard_callbacks
-    from .train import make_trainer
+def _new_run(cfg, path: Path | None) -> RunDir:
+    run = RunDir.create(cfg.name, path=path)
+    run.write_config(dump_recipe(cfg))
+    return run
 
-    if world.main:  # rank 0 alone writes the run folder
-        run.write_config(dump_recipe(cfg))
+
+def _gan_in(run: RunDir, cfg, args: argparse.Namespace, world, job: jobs.RunningJob):
+    """Train a GAN recipe in its run folder, from the run's last checkpoint when resuming."""
     callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
     trainer = make_trainer(cfg, device=args.device, callbacks=callbacks)
     if args.resume:
@@ -104,24 +111,47 @@ def _train_in(run, cfg, args: argparse.Namespace, world):
             trainer.load_state(ckpt)  # every process loads the same state
             if world.main:
                 print(f"resuming {run.id} from step {trainer.step}", file=sys.stderr)
+    return trainer.fit(should_stop=job.stop_requested), trainer
 
-    def request_stop(signum, frame):  # first signal: checkpoint and stop; second: default action
-        trainer.stop_requested = True
-        signal.signal(signum, signal.SIG_DFL)
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+def _detector_in_memory(recipe, args: argparse.Namespace, made_by: str) -> int:
+    """An anomaly recipe with --out alone: the GAN, the encoder and the thresholds, trained in memory."""
+    if not args.out:
+        raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)], log=log)
+    det.card["made_by"] = made_by
+    path = save_detector(det, args.out)
+    print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"], "validation": det.card["validation"]}))
+    return 0
+
+
+def _detector_in(run: RunDir, recipe, args: argparse.Namespace, job: jobs.RunningJob) -> int:
+    """An anomaly recipe in a run folder (how a job from the app runs): the GAN stage writes the usual
+    status, samples and checkpoints and resumes from its last checkpoint; the detector is written to
+    RUN_DIR/detector (unless --out says otherwise)."""
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
-        return trainer.fit(), trainer
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        det = fit_detector(recipe, args.device, callbacks=standard_callbacks(run, progress=not args.quiet),
+                           log=lambda msg: (run.log(msg), log(msg)), resume_from=run.latest_checkpoint(),
+                           stop=job.stop_requested, on_stage=lambda msg: run.set_status("running", message=msg))
+    except TrainingStopped as e:
+        run.set_status("stopped", message=str(e), ended_at=time.time())
+        print(json.dumps({"run": str(run.path), "state": "stopped"}))
+        return 0
+    det.card["made_by"] = f"python -m gan_core train --resume {run.path}"
+    path = save_detector(det, args.out or run.path / "detector")
+    run.log(f"detector written to {path}")
+    run.set_status("finished", message=f"detector written to {path}", detector=str(path), ended_at=time.time())
+    print(json.dumps({"run": str(run.path), "state": "finished", "out": str(path),
+                      "thresholds": det.card["thresholds"]}))
+    return 0
 
 
 # ---------------------------------------------------------------- sample
 
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
-    from .sampling import grid_image, load_generator
 
     gen = load_generator(args.checkpoint, args.device)
     if args.label is not None and not gen.n_classes:
@@ -151,33 +181,37 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- eval
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .checkpoint import read_checkpoint, save_checkpoint
-    from .metrics.images import default_classifier, evaluate_generator, load_classifier
-    from .sampling import load_generator
+def _eval_images(gen, args: argparse.Namespace) -> dict:
+    from .metrics.images import default_classifier, evaluate_generator, load_classifier  # heavy: torchmetrics
+    args.classifier = args.classifier or default_classifier()
+    metrics = evaluate_generator(gen, load_classifier(args.classifier, args.device), n=args.n, seed=args.seed)
+    return {**metrics, "classifier": Path(args.classifier).name}
 
+
+def _eval_music(gen, args: argparse.Namespace) -> dict:
+    metrics = {k: round(v, 4) for k, v in music.evaluate_music(music.MusicGenerator(gen), n=min(args.n, 1000),
+                                                               seed=args.seed).items()}
+    metrics["reference"] = {split: {k: round(v, 4) for k, v in music.data_metrics(split).items()}
+                            for split in ("train", "validation")}
+    metrics["reference"]["validation_chorales"] = sorted(set(chorale_dataset("validation").chorale))
+    return metrics
+
+
+# How each architecture is measured (an architecture without an entry is not measured by `eval`).
+EVALUATORS = {
+    "dcgan": _eval_images,
+    "musegan": _eval_music,
+    "pix2pix": lambda gen, args: evaluate_sketcher(load_sketcher(args.checkpoint, args.device)),
+    "srresnet": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
+    "rrdb": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
+}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
     gen = load_generator(args.checkpoint, args.device)
-    if gen.model.arch == "musegan":
-        from .apps.music import MusicGenerator, data_metrics, evaluate_music
-        metrics = {k: round(v, 4) for k, v in evaluate_music(MusicGenerator(gen), n=min(args.n, 1000),
-                                                             seed=args.seed).items()}
-        from .data.music import chorale_dataset
-        metrics["reference"] = {split: {k: round(v, 4) for k, v in data_metrics(split).items()}
-                                for split in ("train", "validation")}
-        metrics["reference"]["validation_chorales"] = sorted(set(chorale_dataset("validation").chorale))
-    elif gen.model.arch == "pix2pix":
-        from .apps.pix2pix import evaluate_sketcher, load_sketcher
-        metrics = evaluate_sketcher(load_sketcher(args.checkpoint, args.device))
-    elif gen.model.arch in ("srresnet", "rrdb"):
-        from .apps.superres import Upscaler, evaluate_upscaler
-        metrics = evaluate_upscaler(Upscaler(gen))
-    elif not gen.is_image:
+    if gen.model.arch not in EVALUATORS:
         raise CLIError("eval measures image and music generators; toy models are measured by `toy` and `bench toy`")
-    else:
-        args.classifier = args.classifier or default_classifier()
-        clf = load_classifier(args.classifier, args.device)
-        metrics = evaluate_generator(gen, clf, n=args.n, seed=args.seed)
-        metrics["classifier"] = Path(args.classifier).name
+    metrics = EVALUATORS[gen.model.arch](gen, args)
     if args.update_card:
         tensors, card = read_checkpoint(args.checkpoint)
         card["metrics"] = {**card.get("metrics", {}), **metrics}
@@ -191,14 +225,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- toy and bench
 
 def cmd_toy(args: argparse.Namespace) -> int:
-    import time
-
-    import numpy as np
-
-    from .data.toy import get_toy
-    from .lab.toy2d import ToyLab, toy_recipe
-    from .metrics.toy import toy_report
-
     try:
         cfg = toy_recipe(args.dataset, args.loss, args.seed, [*args.set, *([f"train.steps={args.steps}"]
                                                                         if args.steps else [])])
@@ -207,9 +233,6 @@ def cmd_toy(args: argparse.Namespace) -> int:
     data = get_toy(args.dataset)
     lab = ToyLab([cfg], data)
     start = time.perf_counter()
-    from tqdm.auto import trange
-
-    from .lab import one_thread
     with one_thread():  # these nets are too small to share between threads
         for _ in trange(cfg.train.steps, desc=cfg.name, disable=args.quiet or args.json, unit="step"):
             lab.train(1)
@@ -227,7 +250,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run
+    from .bench import run  # heavy: every benchmark's models and data
     try:
         choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses),
                                                  ("protocols", args.protocols), ("digits", args.digits)) if v}
@@ -240,84 +263,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- anomaly
 
-def _train_detector(recipe, args: argparse.Namespace) -> int:
-    """An anomaly recipe: the GAN, the encoder, the thresholds. With --out alone it trains in memory;
-    in a run folder (--resume RUN_DIR, which is how a job from the app runs) the GAN stage writes
-    the usual status, samples and checkpoints, resumes from its last checkpoint, and the detector is
-    written to RUN_DIR/detector (unless --out says otherwise)."""
-    from .apps.anomaly import TrainingStopped, fit_detector, save_detector
-    from .train.callbacks import ProgressBar
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    made_by = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
-        + f" --out {args.out}"
-    if not args.resume:
-        if not args.out:
-            raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
-        det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)], log=log)
-        det.card["made_by"] = made_by
-        path = save_detector(det, args.out)
-        print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"],
-                          "validation": det.card["validation"]}))
-        return 0
-
-    from .recipes import dump_recipe
-    from .runs import RunDir, RunIndex
-    from .train.callbacks import standard_callbacks
-    run = RunDir(args.resume)
-    run.write_config(dump_recipe(recipe))
-    out = args.out or run.path / "detector"
-    stop = {"requested": False}
-
-    def request_stop(signum, frame):
-        stop["requested"] = True
-        signal.signal(signum, signal.SIG_DFL)
-
-    def stop_asked() -> bool:  # SIGTERM, or the STOP file (seen once, then removed, as StopFile does)
-        if (run.path / "STOP").exists():
-            (run.path / "STOP").unlink(missing_ok=True)
-            stop["requested"] = True
-        return stop["requested"]
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        det = fit_detector(recipe, args.device, callbacks=standard_callbacks(run, progress=not args.quiet),
-                           log=lambda msg: (run.log(msg), log(msg)), resume_from=run.latest_checkpoint(),
-                           stop=stop_asked,
-                           on_stage=lambda msg: run.set_status("running", message=msg))
-        det.card["made_by"] = f"python -m gan_core train --resume {run.path}"
-        path = save_detector(det, out)
-        run.log(f"detector written to {path}")
-        run.set_status("finished", message=f"detector written to {path}", detector=str(path), ended_at=time.time())
-        print(json.dumps({"run": str(run.path), "state": "finished", "out": str(path),
-                          "thresholds": det.card["thresholds"]}))
-        return 0
-    except TrainingStopped as e:
-        run.set_status("stopped", message=str(e), ended_at=time.time())
-        print(json.dumps({"run": str(run.path), "state": "stopped"}))
-        return 0
-    except _known_errors() as e:
-        run.log(f"failed: {e}")
-        run.set_status("failed", message=str(e), ended_at=time.time())
-        raise
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if (run.path / "job.json").exists():  # a queued job: the next one may start now
-            from .jobs import schedule
-            RunIndex(run.path.parent).update(run)
-            schedule(run.path.parent)
-
-
 def cmd_anomaly(args: argparse.Namespace) -> int:
     if args.action == "train":
         args.resume, args.data_root, args.run_dir = None, None, None
         return cmd_train(args)
-    import csv
-    import time
 
-    import torch
-
-    from .apps.anomaly import load_detector
-    from .data.images import ImageError, decode_image, to_tensor_image
     if not args.images:
         raise CLIError("anomaly score needs a CHECKPOINT and at least one image")
     det = load_detector(args.config, args.device)
@@ -328,7 +278,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
         except ImageError as e:
             problems.append(str(e))
             continue
-        xs.append(to_tensor_image(img, det.img_size, det.channels).float().div(127.5).sub(1))
+        xs.append(from_uint8(to_tensor_image(img, det.img_size, det.channels)))
         names.append(str(path))
     for p in problems:
         print(f"skipped: {p}", file=sys.stderr)
@@ -353,12 +303,8 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- music
 
 def cmd_music(args: argparse.Namespace) -> int:
-    from .apps import music
-
     if args.action == "data":
-        from tqdm.auto import tqdm
 
-        from .data.music import chorale_dataset
         bar = tqdm(total=1, desc="parsing chorales", unit="chorale", disable=args.quiet)
 
         def progress(done, total):
@@ -403,14 +349,10 @@ def cmd_music(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- image to image
 
 def _read_picture(path: str):
-    from .data.images import decode_image
     return decode_image(Path(path), name=Path(path).name)
 
 
 def cmd_pix2pix(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from .apps.pix2pix import load_sketcher
     sk = load_sketcher(args.checkpoint, args.device)
     img = _read_picture(args.sketch)
     drawing = sk.edges(img, args.size) if args.photo else sk.drawing(img, args.size)
@@ -427,9 +369,6 @@ def cmd_pix2pix(args: argparse.Namespace) -> int:
 
 
 def cmd_superres(args: argparse.Namespace) -> int:
-    from .apps.superres import bicubic_upscaler, load_upscaler, self_ensemble, upscale_image
-    from tqdm.auto import tqdm
-
     img = _read_picture(args.image)
     if args.checkpoint == "bicubic":
         if not args.scale:
@@ -459,8 +398,6 @@ def cmd_superres(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .apps.pix2pix import import_official_pix2pix
-    from .apps.superres import import_esrgan
     if args.kind == "pix2pix":
         path = import_official_pix2pix(args.weights, args.out, args.name)
     else:
@@ -472,9 +409,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- info
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import __version__
-    from .checkpoint import library_versions, read_card, read_checkpoint
-
     if args.checkpoint:
         read_checkpoint(args.checkpoint)  # verifies the weights against the card
         card = read_card(args.checkpoint)
@@ -490,7 +424,6 @@ def cmd_info(args: argparse.Namespace) -> int:
                                                     if not isinstance(v, dict)))
         print(f"  created {card.get('created_at')} with {card.get('versions')}")
         return 0
-    from .devices import describe_devices
     info = {"gan_studio": __version__, **library_versions(), "devices": describe_devices(),
             "checkpoints": sorted(p.stem for p in Path("checkpoints").glob("*.safetensors"))}
     print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
@@ -657,10 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    known = _known_errors()
     try:
         return args.func(args)
-    except known as e:
+    except KNOWN_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a full disk, a missing or unreadable path

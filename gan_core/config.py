@@ -27,9 +27,19 @@ from pydantic import (
     model_validator,
 )
 
+from torch import nn
+
+from .data.music import N_PITCHES, TRACKS, WINDOW
 from .losses import LOSSES
-from .nets.dcgan import D_NORMS, spatial_plan
-from .nets.mlp import ACTIVATIONS
+from .nets.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator, spatial_plan
+from .nets.mlp import ACTIVATIONS, MLPDiscriminator, MLPGenerator
+from .nets.musegan import JammingCritic, MuseGANGenerator, RollCritic, latent_parts
+from .nets.patchgan import PatchDiscriminator
+from .nets.rrdb import RRDBNet
+from .nets.srresnet import SRDiscriminator, SRResNet
+from .nets.unet import UNetGenerator
+
+Nets = tuple[nn.Module, nn.Module]
 
 LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
 Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
@@ -74,6 +84,11 @@ class DCGANConfig(_Strict):
         spatial_plan(v)  # raises with the allowed sizes
         return v
 
+    def build(self) -> Nets:
+        return (DCGANGenerator(self.nz, self.img_size, self.channels, self.ngf, self.n_classes, self.embed_dim,
+                               self.n_codes),
+                DCGANDiscriminator(self.img_size, self.channels, self.ndf, self.n_classes, self.d_norm, self.n_codes))
+
 
 class MLPConfig(_Strict):
     """MLP generator and discriminator for 1D/2D toy distributions (gan_core/nets/mlp.py)."""
@@ -91,6 +106,10 @@ class MLPConfig(_Strict):
                                                  "(1: the plain GAN)")
     n_classes: Literal[0] = 0
 
+    def build(self) -> Nets:
+        return (MLPGenerator(self.nz, self.data_dim, self.g_depth, self.g_width, self.activation),
+                MLPDiscriminator(self.data_dim, self.d_depth, self.d_width, self.activation, self.pack))
+
 
 class MuseGANConfig(_Strict):
     """Four-track piano rolls of 4 bars x 16 steps x 48 pitches (gan_core/nets/musegan.py)."""
@@ -106,8 +125,13 @@ class MuseGANConfig(_Strict):
 
     @property
     def nz(self) -> int:
-        from .nets.musegan import latent_parts
         return self.z_dim * len(latent_parts(self.design, 4))
+
+    def build(self) -> Nets:
+        G = MuseGANGenerator(self.design, self.z_dim, len(TRACKS), WINDOW // 16, N_PITCHES, self.g_width)
+        if self.design == "jamming":  # one critic per track, each half as wide
+            return G, JammingCritic(len(TRACKS), WINDOW, N_PITCHES, self.d_width // 2)
+        return G, RollCritic(len(TRACKS), WINDOW, N_PITCHES, self.d_width)
 
 
 class Pix2PixConfig(_Strict):
@@ -128,6 +152,10 @@ class Pix2PixConfig(_Strict):
     @property
     def unet_depth(self) -> int:
         return self.depth or (self.img_size.bit_length() - 1)
+
+    def build(self) -> Nets:
+        return (UNetGenerator(self.in_channels, self.channels, self.unet_depth, self.ngf, self.dropout),
+                PatchDiscriminator(self.in_channels + self.channels, self.ndf, self.n_layers))
 
     @model_validator(mode="after")
     def _fits(self):
@@ -159,6 +187,11 @@ class SRConfig(_Strict):
             raise ValueError(f"model.img_size {self.img_size} must be a multiple of model.scale {self.scale}")
         return self
 
+    def build(self) -> Nets:
+        return (SRResNet(self.scale, self.width, self.n_blocks, self.channels, self.bn, self.residual,
+                         self.outer_kernel),
+                SRDiscriminator(self.channels, self.ndf))
+
 
 class RRDBConfig(_Strict):
     """ESRGAN's RRDBNet (gan_core/nets/rrdb.py); imported public weights use this."""
@@ -174,10 +207,15 @@ class RRDBConfig(_Strict):
     channels: Literal[3] = 3
     n_classes: Literal[0] = 0
 
+    def build(self) -> Nets:
+        return (RRDBNet(self.scale, self.channels, self.channels, self.num_feat, self.num_block, self.num_grow_ch),
+                SRDiscriminator(self.channels, self.ndf))
 
-# The model sections by model.arch. Each class says its `family` (what G maps: noise to a picture,
-# points or music, or a picture to a picture) and the rest of the project reads it from here:
-# gan_core/archs.py adds how to build the nets, and docs/architecture.md how to add one.
+
+# The architectures: one table, read by the recipe schema (below), the nets (build_gan), the trainer,
+# the CLI and the pages. Each entry is its model section: its fields, its `family` (what G maps:
+# noise to a picture, points or music, or a picture to a picture) and `build()` -> (G, D).
+# docs/architecture.md says how to add one.
 MODEL_CONFIGS: dict[str, type[BaseModel]] = {
     c.model_fields["arch"].default: c
     for c in (DCGANConfig, MLPConfig, MuseGANConfig, Pix2PixConfig, SRConfig, RRDBConfig)}
@@ -188,6 +226,16 @@ SR_ARCHS = tuple(a for a, c in MODEL_CONFIGS.items() if getattr(c, "super_resolu
 
 def _arch(value: Any) -> str:
     return value.get("arch", "dcgan") if isinstance(value, dict) else getattr(value, "arch", "dcgan")
+
+
+def build_gan(model: BaseModel | dict[str, Any]) -> Nets:
+    """(G, D) for a model section, or the same as a dict (a model card's "model")."""
+    if isinstance(model, dict):
+        arch = model.get("arch", "dcgan")
+        if arch not in MODEL_CONFIGS:
+            raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+        model = MODEL_CONFIGS[arch].model_validate(model)
+    return model.build()
 
 
 ModelConfig = Annotated[Union[tuple(Annotated[c, Tag(a)] for a, c in MODEL_CONFIGS.items())],  # type: ignore[valid-type]

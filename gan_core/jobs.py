@@ -2,10 +2,11 @@
 
 A job is a run folder (gan_core.runs) plus `job.json`, which says how to start its process:
 
-    submit()   writes config.yaml, job.json and status 'queued'
+    submit()   writes config.yaml (the one time it is written), job.json and status 'queued'
     schedule() starts queued jobs, oldest first, while fewer than `max_jobs()` run on this machine
     stop()     asks a job to checkpoint and exit (the STOP file, then SIGTERM); a queued one just stops
     resume()   queues a stopped, failed or finished job again; it continues from its last checkpoint
+    running()  the process side: what every training process of a run does around its work
 
 A process is started detached (its own session), so closing the browser or restarting the app
 does not stop it; the folder's status.json says where it is. When a process dies without
@@ -18,6 +19,7 @@ serialised by an exclusive transaction on the runs index, and each job only ever
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,9 +28,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import torch
+
+from .errors import USER_ERRORS
 from .io import atomic_write_json
+from .recipes import dump_recipe, load_recipe
 from .runs import RunDir, RunIndex, runs_root
 
 LIVE = ("starting", "running")
@@ -44,7 +50,6 @@ def max_jobs() -> int:
     if env:
         return max(1, int(env))
     try:
-        import torch
         return max(1, torch.cuda.device_count())
     except Exception:  # noqa: BLE001 - a broken CUDA set-up still runs one CPU job
         return 1
@@ -101,13 +106,13 @@ def command(run: RunDir, job: dict[str, Any]) -> list[str]:
     return [sys.executable, "-m", *train]
 
 
-def submit(config_text: str, name: str, root: str | Path | None = None, device: str = "auto", nproc: int = 1,
-           owner: str = "", notes: str = "", start: bool = True) -> RunDir:
-    """Queue a training run of the recipe `config_text` (YAML, validated by the caller) and, if
+def submit(recipe, root: str | Path | None = None, device: str = "auto", nproc: int = 1, owner: str = "",
+           notes: str = "", start: bool = True) -> RunDir:
+    """Queue a training run of the validated `recipe` (written to config.yaml here, once) and, if
     `start`, start it now when a slot is free."""
     root = Path(root or runs_root())
-    run = RunDir.create(name, root=root)
-    run.write_config(config_text)
+    run = RunDir.create(recipe.name, root=root)
+    run.write_config(dump_recipe(recipe))
     atomic_write_json(job_file(run), {"device": device, "nproc": int(nproc), "owner": owner, "notes": notes,
                                       "submitted_at": time.time()})
     run.set_status("queued", step=0, message="")
@@ -199,11 +204,57 @@ def resume(run: RunDir, steps: int | None = None) -> None:
     if read_job(run) is None:  # a run made by the CLI: adopt it as a job on this machine
         atomic_write_json(job_file(run), {"device": "auto", "nproc": 1, "submitted_at": time.time()})
     if steps is not None:
-        from .recipes import dump_recipe, load_recipe
-        detector = getattr(load_recipe(run.path / "config.yaml"), "task", "gan") == "anomaly"
+        detector = load_recipe(run.path / "config.yaml").task == "anomaly"
         key = "gan.train.steps" if detector else "train.steps"  # a detector's GAN is its `gan` section
-        run.write_config(dump_recipe(load_recipe(run.path / "config.yaml", [f"{key}={int(steps)}"])))
+        run.write_config(dump_recipe(load_recipe(run.path / "config.yaml", {key: int(steps)})))
     (run.path / "STOP").unlink(missing_ok=True)
     run.set_status("queued", message="", queued_at=time.time())
     RunIndex(run.path.parent).update(run)
     schedule(run.path.parent)
+
+
+# ---------------------------------------------------------------- the process side
+
+
+class RunningJob:
+    """A run's training process, as its job sees it: is a graceful stop asked for?"""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.signalled = False
+
+    def stop_requested(self) -> bool:
+        """SIGTERM/SIGINT, or a STOP file in the run folder (works across machines sharing the runs
+        root; seen once, then removed)."""
+        stop = self.run.path / "STOP"
+        if stop.exists():
+            stop.unlink(missing_ok=True)
+            self.signalled = True
+        return self.signalled
+
+
+@contextlib.contextmanager
+def running(run: RunDir, main: bool = True) -> Iterator[RunningJob]:
+    """Around the work of a run's process (every process under torchrun; `main` is rank 0):
+    the first SIGTERM or SIGINT asks for a checkpoint and a stop (a second one acts as usual); a
+    user error (USER_ERRORS) marks the run failed with its message; and, for a queued job, the
+    index is updated at the end and the next queued job starts, so the queue moves with no app open."""
+    job = RunningJob(run)
+
+    def request_stop(signum, frame):
+        job.signalled = True
+        signal.signal(signum, signal.SIG_DFL)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield job
+    except USER_ERRORS as e:
+        if main:
+            run.log(f"failed: {e}")
+            run.set_status("failed", message=str(e), ended_at=time.time())
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if main and read_job(run) is not None:
+            RunIndex(run.path.parent).update(run)
+            schedule(run.path.parent)

@@ -14,11 +14,11 @@ from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.runs import RunDir, RunIndex
 
 
-def recipe(steps: int = 30, **extra: str) -> str:
-    return dump_recipe(load_recipe(None, [
-        "name=job", "model.arch=mlp", "data.name=toy", "data.toy=ring8", "model.g_width=16", "model.d_width=16",
+def recipe(steps: int = 30, name: str = "job", **extra: str):
+    return load_recipe(None, [
+        f"name={name}", "model.arch=mlp", "data.name=toy", "data.toy=ring8", "model.g_width=16", "model.d_width=16",
         "train.batch_size=32", f"train.steps={steps}", "train.log_every=1", "train.checkpoint_every=10",
-        "train.sample_every=1000", *[f"{k}={v}" for k, v in extra.items()]]))
+        "train.sample_every=1000", *[f"{k}={v}" for k, v in extra.items()]])
 
 
 def wait_for(run: RunDir, states: tuple[str, ...], timeout: float = 90.0, step: int | None = None) -> dict:
@@ -39,8 +39,8 @@ def root(tmp_path, monkeypatch) -> Path:
 
 
 def test_queue_runs_one_job_at_a_time_and_moves_on_by_itself(root):
-    first = jobs.submit(recipe(40), "first", root=root)
-    second = jobs.submit(recipe(20), "second", root=root)
+    first = jobs.submit(recipe(40, "first"), root=root)
+    second = jobs.submit(recipe(20, "second"), root=root)
     assert second.status()["state"] == "queued"  # the only slot is taken
     wait_for(first, ("finished",))
     # nobody called schedule(): the finishing job started the next one
@@ -52,7 +52,7 @@ def test_queue_runs_one_job_at_a_time_and_moves_on_by_itself(root):
 
 
 def test_stop_checkpoints_and_resume_continues(root):
-    run = jobs.submit(recipe(100_000), "long", root=root)
+    run = jobs.submit(recipe(100_000, "long"), root=root)
     wait_for(run, ("running",), step=15)
     jobs.stop(run)
     stopped = wait_for(run, ("stopped",))
@@ -66,7 +66,7 @@ def test_stop_checkpoints_and_resume_continues(root):
 
 
 def test_a_killed_process_is_noticed_and_resumes_from_its_checkpoint(root):
-    run = jobs.submit(recipe(100_000), "killed", root=root)
+    run = jobs.submit(recipe(100_000, "killed"), root=root)
     status = wait_for(run, ("running",), step=25)
     os.kill(status["pid"], signal.SIGKILL)
     failed = wait_for(run, ("failed",))
@@ -79,8 +79,8 @@ def test_a_killed_process_is_noticed_and_resumes_from_its_checkpoint(root):
 
 
 def test_a_stopped_queued_job_never_starts(root):
-    busy = jobs.submit(recipe(100_000), "busy", root=root)
-    waiting = jobs.submit(recipe(10), "waiting", root=root)
+    busy = jobs.submit(recipe(100_000, "busy"), root=root)
+    waiting = jobs.submit(recipe(10, "waiting"), root=root)
     jobs.stop(waiting)
     assert waiting.status()["state"] == "stopped"
     jobs.stop(busy)
@@ -89,14 +89,14 @@ def test_a_stopped_queued_job_never_starts(root):
 
 
 def test_a_job_that_cannot_start_says_why(root):
-    run = jobs.submit(recipe(10), "bad", root=root, device="cuda:7")
+    run = jobs.submit(recipe(10, "bad"), root=root, device="cuda:7")
     failed = wait_for(run, ("failed",))
     assert "cuda" in failed["message"].lower() and "without a word" not in failed["message"]
 
 
 def test_index_survives_damage_and_reports_broken_folders(root):
     good = RunDir.create("good", root=root)
-    good.write_config(recipe(5))
+    good.write_config(dump_recipe(recipe(5)))
     broken = RunDir.create("broken", root=root)
     (broken.path / "config.yaml").write_text("model: [unclosed")
     index = RunIndex(root)
@@ -116,7 +116,7 @@ def _hammer(root: str, n: int) -> None:
     index = RunIndex(root)
     for _ in range(n):
         run = RunDir.create("w", root=root)
-        run.write_config(recipe(5))
+        run.write_config(dump_recipe(recipe(5)))
         index.update(run)
 
 
@@ -136,7 +136,7 @@ def test_index_takes_writers_from_several_processes(root):
 def test_resuming_a_detector_run_with_more_steps_raises_its_gans_steps(root, monkeypatch):
     monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
     detector = load_recipe(Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml")
-    run = jobs.submit(dump_recipe(detector), "detector", root=root, start=False)
+    run = jobs.submit(detector, root=root, start=False)
     run.set_status("stopped", step=300)
     jobs.resume(run, steps=2500)
     again = load_recipe(run.path / "config.yaml")

@@ -108,21 +108,6 @@ class CheckpointWriter(Callback):
             old.with_suffix(".safetensors").unlink(missing_ok=True)
 
 
-class StopFile(Callback):
-    """A file named STOP in the run folder asks for a graceful stop (works across machines
-    sharing the runs folder); it is removed once seen."""
-
-    def __init__(self, run: RunDir):
-        self.run = run
-
-    def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
-        if trainer.step % trainer.cfg.train.log_every == 0:
-            stop = self.run.path / "STOP"
-            if stop.exists():
-                stop.unlink(missing_ok=True)
-                trainer.stop_requested = True
-
-
 class MetricTracker(Callback):
     """Every train.eval_every steps: FD, KID, precision/recall and density/coverage of 1,000 samples
     (fixed noise, the EMA generator when there is one) against the MNIST-5k test digits, on the
@@ -242,5 +227,5 @@ class ProgressBar(Callback):
 
 def standard_callbacks(run: RunDir, progress: bool = True) -> list[Callback]:
     # on_end runs in this order: the final checkpoint is on disk before the status says "finished"
-    return [SampleWriter(run), CheckpointWriter(run), MetricTracker(run), StopFile(run), RunLogger(run),
+    return [SampleWriter(run), CheckpointWriter(run), MetricTracker(run), RunLogger(run),
             TensorBoardWriter(run), ProgressBar(not progress)]

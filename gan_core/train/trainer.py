@@ -17,7 +17,7 @@ import copy
 import math
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -33,13 +33,13 @@ from ..checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from ..config import SR_ARCHS, Config
+from ..config import SR_ARCHS, Config, build_gan
 from ..recipes import dump_recipe
 from ..data import DataError, ImageData, ToyDistribution, load_training_data
 from ..devices import native_bf16, resolve_device
 from ..errors import TrainingDiverged
 from ..losses import get_loss, gradient_penalty
-from ..nets import build_gan, sample_noise
+from ..nets import sample_noise
 from . import ddp
 from .diffaug import diff_augment
 
@@ -298,8 +298,9 @@ class Trainer:
             f"checkpoint is kept and nothing from this step was saved. Lower the learning rates "
             f"(now lr_g={t.lr_g:g}, lr_d={t.lr_d:g}) or try another loss.")
 
-    def fit(self, steps: int | None = None) -> str:
-        """Train until `steps` (default train.steps); returns the final state for the callbacks."""
+    def fit(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> str:
+        """Train until `steps` (default train.steps), or until `should_stop()` (asked every log_every
+        steps) or `stop_requested` says so; returns the final state for the callbacks."""
         target = steps if steps is not None else self.cfg.train.steps
         for cb in self.callbacks:
             cb.on_start(self)
@@ -309,6 +310,8 @@ class Trainer:
                 stats = self.train_step()
                 for cb in self.callbacks:
                     cb.on_step(self, stats)
+                if should_stop is not None and self.step % self.cfg.train.log_every == 0:
+                    self.stop_requested = self.stop_requested or should_stop()
                 if ddp.any_true(self.stop_requested, self.world):  # every process stops at the same step
                     state, message = "stopped", f"stopped at step {self.step}"
                     break

@@ -1,9 +1,6 @@
-"""Pictures for the Sketch to image page: random examples, the canvas laid over its background,
-and per-session imports of official pix2pix weights. No page code (and no streamlit) here."""
+"""Pictures for the Sketch to image page: random examples and the canvas laid over its background.
+No page code (and no streamlit) here."""
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -78,13 +75,3 @@ def canvas_picture(strokes: np.ndarray | None, background: np.ndarray | None, si
 
 def has_lines(drawing: np.ndarray) -> bool:
     return bool((np.asarray(drawing) < 128).any())
-
-
-def import_name(filename: str, taken) -> str:
-    """A checkpoint name for an uploaded .pth: its stem in safe characters, not one already used."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(filename).stem).strip("._-") or "imported"
-    stem = stem[:60]
-    name, k = stem, 2
-    while name in taken:
-        name, k = f"{stem}_{k}", k + 1
-    return name

@@ -3,8 +3,6 @@ before/after composite. Plain PIL, no Streamlit, so they are easy to test."""
 from __future__ import annotations
 
 import io
-import re
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -102,9 +100,3 @@ def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def safe_stem(filename: str, fallback: str = "picture") -> str:
-    """A file name's stem reduced to letters, digits, '-', '_' and '.' (for names of files we write)."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(filename or "").stem, flags=re.ASCII).strip("._")
-    return stem[:64] or fallback

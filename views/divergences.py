@@ -7,7 +7,7 @@ from gan_core.lab.divergences import (FIT_DIVERGENCES, GAN_LOSSES, LIPSCHITZ, Gr
                                       ParallelLinesGradients, fit_gaussians, parallel_lines_curves)
 from ui.divergence_plots import (CONFIG, curves_figure, fits_figure, format_divergence, format_number, gradient_figure,
                                  lines_figure, training_figure)
-from ui.i18n import localized_selectbox, t
+from ui.i18n import localized_choice, t
 
 LABS = "div_labs"        # session_state: {GradientSettings: ParallelLinesGradients}, this session's runs
 KEEP_RUNS = 8
@@ -58,11 +58,11 @@ def experiment_settings() -> GradientSettings:
     steps = c2.select_slider(t("divergences.steps"), [50, 100, 200, 300, 500, 1000, 2000], value=300,
                              key="div_steps", help=t("divergences.steps_help"))
     with c3:
-        gan_loss = localized_selectbox(t("divergences.gan_loss"), list(GAN_LOSSES), "div_gan_loss", "minimax",
-                                       lambda o: t(f"divergences.gan_loss_{o}"))
+        gan_loss = localized_choice(st.selectbox, t("divergences.gan_loss"), list(GAN_LOSSES), "div_gan_loss",
+                                    "minimax", lambda o: t(f"divergences.gan_loss_{o}"), in_url=True)
     with c4:
-        lipschitz = localized_selectbox(t("divergences.lipschitz"), list(LIPSCHITZ), "div_lipschitz", "gp",
-                                        lambda o: t(f"divergences.lipschitz_{o}"))
+        lipschitz = localized_choice(st.selectbox, t("divergences.lipschitz"), list(LIPSCHITZ), "div_lipschitz",
+                                     "gp", lambda o: t(f"divergences.lipschitz_{o}"), in_url=True)
         clip = 0.1
         if lipschitz == "clip":
             clip = st.select_slider(t("divergences.clip"), [0.01, 0.02, 0.05, 0.1], value=0.1, key="div_clip",

@@ -7,7 +7,7 @@ from gan_core.lab.gan1d import (EQUILIBRIUM_JS, GAN_LOSSES, PHASE_CHUNK, PHASES,
                                 Settings)
 from gan_core.errors import TrainingDiverged
 from ui.gan1d_plots import game_figure, history_figure
-from ui.i18n import localized_selectbox, t
+from ui.i18n import localized_choice, t
 
 LAB, PLAYING, ERROR = "gan_1d_lab", "gan_1d_playing", "gan_1d_error"
 DEFAULT_COMPONENTS = [(1.5, 0.5, 1.0), (-1.5, 0.4, 1.0), (0.0, 0.3, 1.0)]
@@ -38,10 +38,8 @@ with controls:
     st.caption(t("gan_1d.noise_note"))
 
     with st.expander(t("gan_1d.settings_title")):
-        # translated now, not inside format_func: AppTest calls format_func outside the session
-        loss_names = {name: t(f"gan_1d.loss_{name}") for name in GAN_LOSSES}
-        loss = localized_selectbox(t("gan_1d.loss"), list(GAN_LOSSES), "gan_1d_loss", GAN_LOSSES[0], loss_names.get,
-                                   in_url=False, help=t("gan_1d.loss_help"))
+        loss = localized_choice(st.selectbox, t("gan_1d.loss"), list(GAN_LOSSES), "gan_1d_loss", GAN_LOSSES[0],
+                                lambda name: t(f"gan_1d.loss_{name}"), help=t("gan_1d.loss_help"))
         k = st.slider(t("gan_1d.k"), 1, 10, now.k_d, key="gan_1d_k", help=t("gan_1d.k_help"))
         lr_d = st.select_slider(t("gan_1d.lr_d"), LEARNING_RATES, now.lr_d, format_func="{:g}".format,
                                 key="gan_1d_lr_d")

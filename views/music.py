@@ -9,16 +9,16 @@ from gan_core.apps.music import midi_bytes, musicxml_bytes, render_wav
 from gan_core.checkpoint import CheckpointError
 from gan_core.data.music import TRACKS, VALIDATION_EVERY, MusicDataError, chorale_excerpt, chorale_paths
 from gan_core.nets.musegan import track_parts
-from ui.models import cached_model, checkpoints_dir, generator_checkpoints
+from ui.models import archs_of, cached_model, checkpoints_dir, page_models
 from ui.music_plots import piano_roll
-from ui.i18n import localized_selectbox, t
+from ui.i18n import localized_choice, t
 
 METRICS = ("EB", "UPC", "QN", "TD", "in_scale", "polyphony", "consonance")
 
 st.title(t("music.title"))
 st.caption(t("music.intro"))
 
-found = {card["name"]: (path, card) for path, card in generator_checkpoints(("musegan",))}
+found = page_models(archs_of("music"))
 if not found:
     st.warning(t("music.none", folder=str(checkpoints_dir())))
     st.stop()
@@ -68,9 +68,10 @@ def listen(roll: np.ndarray, bpm: float, stem: str, key: str, downloads: bool = 
 controls, main = st.columns([1, 3], gap="large")
 with controls:
     names = list(found)
-    name = localized_selectbox(t("music.model"), names, "m_model", "music_hybrid" if "music_hybrid" in found
-                               else names[0], lambda n: t(f"music.design.{found[n][1]['model']['design']}", name=n))
-    path, card = found[name]
+    name = localized_choice(st.selectbox, t("music.model"), names, "m_model",
+                            "music_hybrid" if "music_hybrid" in found else names[0],
+                            lambda n: t(f"music.design.{found[n].card['model']['design']}", name=n), in_url=True)
+    path, card = found[name].path, found[name].card
     st.caption(t(f"music.about.{card['model']['design']}"))
     try:
         mg = cached_model("music", path)
@@ -99,8 +100,8 @@ with tabs[1]:
     else:
         st.markdown(t(f"music.voice_intro_{mg.design}"))
         c1, c2 = st.columns(2)
-        voice = c1.radio(t("music.voice_pick"), range(len(TRACKS)), format_func=lambda k: voices()[k],
-                         horizontal=True, key="m_voice")
+        voice = localized_choice(c1.radio, t("music.voice_pick"), list(range(len(TRACKS))), "m_voice", 0,
+                                 lambda k: voices()[k], horizontal=True)
         other = int(c2.number_input(t("music.voice_seed"), 0, 2**31 - 1, seed + 1, step=1, key="m_voice_seed"))
         changed = mg.with_voice_from(seed, voice, other)[0]
         moved = [voices()[k] for k in range(len(TRACKS)) if not np.array_equal(changed[k], roll[k])]
@@ -121,8 +122,8 @@ with tabs[2]:
 with tabs[3]:
     st.markdown(t("music.metrics_intro"))
     rows, reference = [], None
-    for other_name, (_, other_card) in found.items():
-        m = other_card.get("metrics") or {}
+    for other_name, other in found.items():
+        m = other.card.get("metrics") or {}
         if all(k in m for k in METRICS):
             rows.append({t("music.metrics_what"): other_name, **{k: m[k] for k in METRICS}})
             reference = reference or m.get("reference")

@@ -1,7 +1,6 @@
 """Sketch to image: draw on a canvas (or load a random example, a sketch or a photo onto it) and a
 Pix2Pix U-Net paints a picture from the lines, beside it, as you draw."""
 import secrets
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -9,14 +8,16 @@ from PIL import Image
 
 from gan_core.apps.pix2pix import import_official_pix2pix, load_sketcher
 from gan_core.checkpoint import CheckpointError
+from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
-from ui.i18n import current_language, t
+from ui.i18n import localized_choice, t
 from ui.images import enlarge, png_bytes
-from ui.models import cached_model, checkpoints_dir, generator_checkpoints
+from ui.imports import import_weights
+from ui.models import PageModel, archs_of, cached_model, checkpoints_dir, page_models
 from ui.sketch_helpers import (CANVAS, background_picture, canvas_picture, example_digit, example_photo,
-                               has_lines, import_name, is_digit_model, working_size)
-from ui.urlstate import init_from_url, write_to_url
+                               has_lines, is_digit_model, working_size)
 
+PIX2PIX_ARCHS = tuple(a for a in archs_of("paired") if a not in SR_ARCHS)
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 THUMB = 120
 
@@ -24,36 +25,25 @@ st.title(t("sketch.title"))
 st.caption(t("sketch.intro"))
 
 
-def own_models() -> dict[str, tuple[Path, dict]]:
-    """Weights this session imported (a temporary folder of its own, deleted with the session)."""
-    tmp = st.session_state.get("sk_tmp")
-    return {c["name"]: (p, c) for p, c in generator_checkpoints(("pix2pix",), tmp.name)} if tmp is not None else {}
+def sketchers() -> dict[str, PageModel]:
+    """Pix2Pix models: the shipped ones, then those this session imported."""
+    return page_models(PIX2PIX_ARCHS, imports="sk")
 
 
-def import_weights(key: str) -> None:
+def import_uploaded(key: str) -> None:
     """The uploader's callback: official pix2pix weights -> a checkpoint in this session's folder,
     chosen in the picker (callbacks run before the page, so the picker already lists it)."""
     f = st.session_state.get(key)
     if f is None:
         return
-    if st.session_state.get("sk_tmp") is None:
-        st.session_state["sk_tmp"] = tempfile.TemporaryDirectory(prefix="gan_studio_sketch_")
-    folder = Path(st.session_state["sk_tmp"].name)
-    shipped = {c["name"] for _, c in generator_checkpoints(("pix2pix",))}
-    name = import_name(f.name, shipped | set(own_models()))
-    upload = folder / "upload" / (Path(f.name).name or "weights.pth")
-    upload.parent.mkdir(exist_ok=True)
-    upload.write_bytes(f.getvalue())
     try:
-        import_official_pix2pix(upload, folder / name, name=name)
+        name = import_weights(f, "sk", import_official_pix2pix, set(sketchers()))
     except (CheckpointError, ValueError, KeyError, RuntimeError, OSError) as e:
         st.session_state["sk_pth_msg"] = ("error", str(e))
     else:
         st.session_state["sk_pth_msg"] = ("success", name)
         st.session_state["sk_model"] = name
-        st.session_state["sk_picker_n"] = st.session_state.get("sk_picker_n", 0) + 1
     finally:
-        upload.unlink(missing_ok=True)
         # a fresh, empty uploader: the upload (official U-Nets are ~200 MB) is not kept in memory
         st.session_state["sk_pth_n"] = st.session_state.get("sk_pth_n", 0) + 1
 
@@ -93,19 +83,6 @@ def new_variation() -> None:
     st.session_state["sk_seed"] = secrets.randbelow(1_000_000)
 
 
-def model_picker(names: list[str], shipped) -> str:
-    """localized_selectbox's picker, plus a fresh widget after each import: a browser keeps showing
-    a keyed selectbox's old choice even when the page picks another one for it."""
-    init_from_url("sk_model", "pix2pix_photos" if "pix2pix_photos" in names else names[0], names)
-    texts = {n: n if n in shipped else t("sketch.yours", name=n) for n in names}
-    choice = st.selectbox(t("sketch.model"), names, index=names.index(st.session_state["sk_model"]),
-                          format_func=texts.get,
-                          key=f"sk_model__{current_language()}_{st.session_state.get('sk_picker_n', 0)}")
-    st.session_state["sk_model"] = choice
-    write_to_url("sk_model")
-    return choice
-
-
 def measured(m: dict) -> str:
     """The card's held-out figures in one short sentence (after the description), if it has them."""
     if "recognised" in m:
@@ -115,11 +92,6 @@ def measured(m: dict) -> str:
         return " " + t("sketch.metrics_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m.get('grey_psnr_y', 0):.1f}",
                        photos=", ".join(m.get("validation_photos", [])))
     return ""
-
-
-def labels(group: str, options: list[str]):
-    """Option texts translated now (AppTest formats options outside the page's run, in English)."""
-    return {o: t(f"sketch.{group}_{o}") for o in options}.get
 
 
 def about(card: dict) -> str:
@@ -140,7 +112,7 @@ left, right = st.columns(2, gap="large")
 with st.expander(t("sketch.own_title"), icon=":material/upload_file:"):
     st.markdown(t("sketch.own_intro"))
     pth_key = f"sk_pth_{st.session_state.get('sk_pth_n', 0)}"
-    st.file_uploader(t("sketch.own_upload"), type=["pth", "pt"], key=pth_key, on_change=import_weights,
+    st.file_uploader(t("sketch.own_upload"), type=["pth", "pt"], key=pth_key, on_change=import_uploaded,
                      args=(pth_key,), max_upload_size=300)
     kind, text = st.session_state.get("sk_pth_msg", (None, ""))
     if kind == "error":
@@ -152,9 +124,7 @@ with st.expander(t("sketch.own_title"), icon=":material/upload_file:"):
 
 # ---------------------------------------------------------------- the model
 
-shipped = {c["name"]: (p, c) for p, c in generator_checkpoints(("pix2pix",))}
-mine = own_models()
-found = {**shipped, **{n: v for n, v in mine.items() if n not in shipped}}
+found = sketchers()
 if not found:
     with top:
         st.warning(t("sketch.none", folder=str(checkpoints_dir())))
@@ -163,11 +133,15 @@ if not found:
 with top:
     c1, c2 = st.columns([1, 2], gap="large")
     with c1:
-        name = model_picker(list(found), shipped)
-    path, card = found[name]
+        names = list(found)
+        name = localized_choice(st.selectbox, t("sketch.model"), names, "sk_model",
+                                "pix2pix_photos" if "pix2pix_photos" in found else names[0],
+                                lambda n: t("sketch.yours", name=n) if found[n].source == "imported" else n,
+                                in_url=True)
+    path, card = found[name].path, found[name].card
     c2.caption(about(card) + measured(card.get("metrics") or {}))
     try:
-        sk = load(path, name not in shipped)
+        sk = load(path, found[name].source == "imported")
     except (CheckpointError, OSError) as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()
@@ -183,10 +157,10 @@ if bg is not None and bg["model"] != name:   # drawings are made for one model's
 
 with left:
     tools = st.columns([1, 1, 2])
-    pen = tools[0].radio(t("sketch.tool"), ["pen", "eraser"], key="sk_tool",
-                         format_func=labels("tool", ["pen", "eraser"]))
-    mode = tools[1].radio(t("sketch.stroke"), ["freedraw", "line"], key="sk_mode",
-                          format_func=labels("stroke", ["freedraw", "line"]))
+    pen = localized_choice(tools[0].radio, t("sketch.tool"), ["pen", "eraser"], "sk_tool", "pen",
+                           lambda o: t(f"sketch.tool_{o}"))
+    mode = localized_choice(tools[1].radio, t("sketch.stroke"), ["freedraw", "line"], "sk_mode", "freedraw",
+                            lambda o: t(f"sketch.stroke_{o}"))
     # a digit drawing is scaled down 8x: thin strokes would vanish
     brush = int(tools[2].slider(t("sketch.brush"), 1, 40, 14 if digits else 3, key=f"sk_brush_{name}",
                                 help=t("sketch.brush_help")))
@@ -207,8 +181,8 @@ with left:
         bg = st.session_state["sk_bg"]
 
     with st.container(border=True):
-        upload_kind = st.radio(t("sketch.upload_kind"), ["sketch", "photo"], key="sk_upload_kind", horizontal=True,
-                               format_func=labels("upload", ["sketch", "photo"]))
+        upload_kind = localized_choice(st.radio, t("sketch.upload_kind"), ["sketch", "photo"], "sk_upload_kind",
+                                       "sketch", lambda o: t(f"sketch.upload_{o}"), horizontal=True)
         f = st.file_uploader(t("sketch.upload"), type=PICTURE_TYPES, key="sk_upload")
         signature = (f.file_id, upload_kind, name) if f is not None else None
         if signature is not None and signature != st.session_state.get("sk_upload_sig"):

@@ -3,7 +3,6 @@ compare with bicubic in synchronized zoomed crops and a before/after split, and 
 on a picture shrunk first."""
 import hashlib
 import math
-import tempfile
 import time
 from pathlib import Path
 
@@ -15,10 +14,11 @@ from gan_core.checkpoint import CheckpointError
 from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
 from gan_core.data.pairs import validation_photos
-from ui.i18n import current_language, localized_selectbox, t
-from ui.models import cached_model, checkpoints_dir, generator_checkpoints
-from ui.superres_view import (before_after, centre_crop, from_tensor, outlined, output_size, png_bytes, safe_stem,
-                              scaled, zoom_box, zoomed)
+from ui.i18n import current_language, localized_choice, t
+from ui.imports import import_weights, safe_stem
+from ui.models import cached_model, checkpoints_dir, page_models
+from ui.superres_view import (before_after, centre_crop, from_tensor, outlined, output_size, png_bytes, scaled,
+                              zoom_box, zoomed)
 
 MAX_OUTPUT_PIXELS = 64_000_000   # bigger results: the command line, which tiles with bounded memory
 MIN_SIDE = 8                     # a smaller picture has nothing to upscale
@@ -40,13 +40,6 @@ def _examples() -> dict[str, Image.Image]:
     return {k: from_tensor(v) for k, v in validation_photos().items()}
 
 
-def _session_folder() -> Path:
-    """This session's folder for imported weights; removed when the session is gone."""
-    if "sr_tmp" not in st.session_state:
-        st.session_state["sr_tmp"] = tempfile.TemporaryDirectory(prefix="gan_studio_sr_")
-    return Path(st.session_state["sr_tmp"].name)
-
-
 def kind(card: dict) -> str:
     model = card.get("model") or {}
     if model.get("arch") == "rrdb":
@@ -55,7 +48,7 @@ def kind(card: dict) -> str:
     return t("superres.kind_srgan") if adversarial else t("superres.kind_srresnet")
 
 
-def _import_weights(upload, taken: set[str]) -> None:
+def _import_weights(upload) -> None:
     """Convert an uploaded .pth into a checkpoint in this session's folder, once per file content."""
     imports = st.session_state.setdefault("sr_imports", {})
     digests = st.session_state.setdefault("sr_import_ids", {})  # upload id -> content digest (hashed once)
@@ -63,23 +56,12 @@ def _import_weights(upload, taken: set[str]) -> None:
         digests[upload.file_id] = hashlib.sha256(upload.getvalue()).hexdigest()
     digest = digests[upload.file_id]
     if digest not in imports:
-        data = upload.getvalue()
-        folder = _session_folder()
-        stem = safe_stem(upload.name, "weights")
-        taken = taken | {v["name"] for v in imports.values() if "name" in v}
-        name = stem if stem not in taken else f"{stem}_{digest[:6]}"
-        src = folder / f"{stem}{Path(upload.name).suffix.lower() or '.pth'}"
         try:
-            if not data:
-                raise CheckpointError(f"{upload.name}: the file is empty")
-            src.write_bytes(data)
             with st.spinner(t("superres.own_importing", name=upload.name)):
-                path = import_esrgan(src, folder / name, name=name)
-            imports[digest] = {"name": name, "path": str(path)}
+                imports[digest] = {"name": import_weights(upload, "sr", import_esrgan,
+                                                          set(page_models(SR_ARCHS, imports="sr")))}
         except (CheckpointError, ValueError, RuntimeError, OSError) as e:
             imports[digest] = {"error": str(e)}
-        finally:
-            src.unlink(missing_ok=True)
     done = imports[digest]
     if "error" in done:
         st.error(t("superres.own_failed", message=done["error"]))
@@ -136,17 +118,6 @@ def card_facts(card: dict) -> None:
         st.caption(t("superres.card_no_metrics"))
 
 
-def localized_radio(label: str, options: list, key: str, default, labels: dict):
-    """A horizontal radio whose value lives in st.session_state[key], keyed per language like
-    localized_selectbox (the option texts are worked out here, in the page's language)."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-    choice = st.radio(label, options, index=options.index(st.session_state[key]), format_func=labels.get,
-                      key=f"{key}__{current_language()}", horizontal=True)
-    st.session_state[key] = choice
-    return choice
-
-
 def grid(pictures: list[tuple[Image.Image, str]]) -> None:
     """Pictures with captions, two or three to a row: large enough to see single pixels."""
     per_row = 2 if len(pictures) in (2, 4) else 3
@@ -170,48 +141,44 @@ def _run_with_progress(label: str, fn):
 
 # ---------------------------------------------------------------- models: shipped and this session's
 
-shipped = {card["name"]: (path, card) for path, card in generator_checkpoints(SR_ARCHS)}
 controls, main = st.columns([1, 3], gap="large")
 
 with controls:
-    source = localized_radio(t("superres.source"), ["example", "upload"], "sr_source", "example",
-                             {s: t(f"superres.source_{s}") for s in ("example", "upload")})
+    source = localized_choice(st.radio, t("superres.source"), ["example", "upload"], "sr_source", "example",
+                              lambda s: t(f"superres.source_{s}"), horizontal=True)
     upload = None
     if source == "example":
-        example = localized_selectbox(t("superres.example"), EXAMPLES, "sr_example", EXAMPLES[0],
-                                      {e: t(f"superres.example_{e}") for e in EXAMPLES}.get,
-                                      help=t("superres.example_help"))
+        example = localized_choice(st.selectbox, t("superres.example"), EXAMPLES, "sr_example", EXAMPLES[0],
+                                   lambda e: t(f"superres.example_{e}"), in_url=True, help=t("superres.example_help"))
     else:
         upload = st.file_uploader(t("superres.upload"), type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif",
                                                              "tiff"], key="sr_file")
     # a part of the example by default (the whole one takes a while on a CPU), all of an upload
-    crop = localized_selectbox(t("superres.crop"), CROPS, f"sr_crop_{source}", 256 if source == "example" else 0,
-                               {c: t("superres.crop_centre", n=c) if c else t("superres.crop_whole")
-                                for c in CROPS}.get, in_url=False, help=t("superres.crop_help"))
+    crop = localized_choice(st.selectbox, t("superres.crop"), CROPS, f"sr_crop_{source}",
+                            256 if source == "example" else 0,
+                            lambda c: t("superres.crop_centre", n=c) if c else t("superres.crop_whole"),
+                            help=t("superres.crop_help"))
     picker = st.container()
     with st.expander(t("superres.own_title"), icon=":material/upload_file:"):
         st.markdown(t("superres.own_intro"))
         pth = st.file_uploader(t("superres.own_upload"), type=["pth", "pt"], key="sr_pth")
         if pth is not None:
-            _import_weights(pth, set(shipped))
+            _import_weights(pth)
         st.caption(t("superres.own_cli"))
         st.code(IMPORT_CLI, language="bash")
 
-mine = {}
-if "sr_tmp" in st.session_state:
-    mine = {c["name"]: (p, c) for p, c in generator_checkpoints(SR_ARCHS, _session_folder())}
-models = {**shipped, **mine}
-scales = sorted({2, 4} | {int(c["model"]["scale"]) for _, c in models.values()}, reverse=True)
+models = page_models(SR_ARCHS, imports="sr")
+scales = sorted({2, 4} | {int(m.card["model"]["scale"]) for m in models.values()}, reverse=True)
 
 with picker:
     scale = st.radio(t("superres.scale"), scales, key="sr_scale", horizontal=True, format_func=lambda s: f"×{s}")
-    of_scale = [n for n, (_, c) in models.items() if int(c["model"]["scale"]) == scale]
+    of_scale = [n for n, m in models.items() if int(m.card["model"]["scale"]) == scale]
     chosen = None
     if of_scale:
-        chosen = localized_selectbox(t("superres.model"), of_scale, "sr_model", of_scale[0],
-                                     {n: f"{n} · {kind(models[n][1])}" + (t("superres.yours") if n in mine else "")
-                                      for n in of_scale}.get)
-        card_facts(models[chosen][1])
+        chosen = localized_choice(st.selectbox, t("superres.model"), of_scale, "sr_model", of_scale[0],
+                                  lambda n: f"{n} · {kind(models[n].card)}"
+                                  + (t("superres.yours") if models[n].source == "imported" else ""), in_url=True)
+        card_facts(models[chosen].card)
     else:
         st.warning(t("superres.none", scale=scale, folder=str(checkpoints_dir())))
     # bicubic is already equivariant: the ensemble changes only the models
@@ -238,7 +205,7 @@ with main:
                  oh=out_h, mp=f"{out_w * out_h / 1e6:.2f}"))
 
 plus = t("superres.ensemble_label") if ensemble else ""
-methods = [("bicubic", t("superres.bicubic"), None)] + [(n, f"{n} · {kind(models[n][1])}{plus}", models[n][0])
+methods = [("bicubic", t("superres.bicubic"), None)] + [(n, f"{n} · {kind(models[n].card)}{plus}", models[n].path)
                                                         for n in of_scale]
 
 
@@ -277,7 +244,7 @@ with status:
     if too_large:
         st.error(t("superres.too_large", ow=out_w, oh=out_h, mp=f"{out_w * out_h / 1e6:.0f}",
                    max=MAX_OUTPUT_PIXELS // 1_000_000))
-        st.code(CLI.format(checkpoint=shown_path(models[chosen][0]) if chosen else "bicubic", scale=scale)
+        st.code(CLI.format(checkpoint=shown_path(models[chosen].path) if chosen else "bicubic", scale=scale)
                 + (" --ensemble" if ensemble and chosen else ""), language="bash")
     missing = [m for m in methods if method_key(m[2]) not in out]
     if not too_large and missing:
@@ -306,8 +273,8 @@ with tab_compare:
     cx = c[0].slider(t("superres.zoom_x"), 0, 100, 50, key="sr_cx", format="%d%%")
     cy = c[1].slider(t("superres.zoom_y"), 0, 100, 50, key="sr_cy", format="%d%%")
     with c[2]:
-        side = localized_selectbox(t("superres.zoom_side"), ZOOMS, "sr_zoom", 24,
-                                   {z: t("superres.zoom_px", n=z) for z in ZOOMS}.get, in_url=False)
+        side = localized_choice(st.selectbox, t("superres.zoom_side"), ZOOMS, "sr_zoom", 24,
+                                lambda z: t("superres.zoom_px", n=z))
     box = zoom_box(picture.size, cx, cy, side)
     factor = max(1, round(ZOOM_WIDTH / ((box[2] - box[0]) * scale)))
     # the whole pictures, small, with the zoomed region marked
@@ -328,10 +295,10 @@ with tab_compare:
     grid([(crop_img, t("superres.zoom_of", name=label)) for label, crop_img in crops])
     if missing and not too_large:
         st.info(t("superres.press_run", size=f"{out_w}×{out_h}"))
-    chosen_key = method_key(models[chosen][0]) if chosen else None
+    chosen_key = method_key(models[chosen].path) if chosen else None
     target = chosen or "bicubic"                     # without a model of this scale, bicubic's result
-    if method_key(models[chosen][0] if chosen else None) in out:
-        result = out[method_key(models[chosen][0] if chosen else None)][0]
+    if method_key(models[chosen].path if chosen else None) in out:
+        result = out[method_key(models[chosen].path if chosen else None)][0]
         file_name = f"{stem}_{target}{'_ensemble' if ensemble and chosen else ''}_x{scale}.png"
         st.download_button(t("superres.download", name=target, w=result.width, h=result.height),
                            lambda: png_bytes(result), file_name, "image/png", key="sr_download", on_click="ignore",

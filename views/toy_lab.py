@@ -14,11 +14,11 @@ from gan_core.data.toy import (get_toy, points_distribution, points_from_csv, po
 from gan_core.lab import one_thread
 from gan_core.lab.toy2d import TOY_SOURCES, LabSpec, ModelSpec, ToyLab
 from gan_core.losses import LOSSES
-from gan_core.losses import LOSSES
 from gan_core.metrics.toy import toy_report
-from ui.i18n import current_language, localized_selectbox, t
+from ui.i18n import localized_choice, t
 from ui.plots import COLORS, curves
 from ui.toylab_plots import render_view, snapshot_png
+from ui.urlstate import write_to_url
 
 S = st.session_state
 N_VIEW = 1000           # points drawn per cloud
@@ -81,9 +81,8 @@ if S.get("tl_link_error"):
 
 top = st.columns([2, 1, 1, 1, 1.4], vertical_alignment="bottom")
 with top[0]:
-    source = localized_selectbox(t("toylab.data"), list(TOY_SOURCES), "tl_data", "ring8",
-                                 lambda s: t(f"toylab.source_{s}"), in_url=False,
-                                 persist_state=KEEP)
+    source = localized_choice(st.selectbox, t("toylab.data"), list(TOY_SOURCES), "tl_data", "ring8",
+                              lambda s: t(f"toylab.source_{s}"))
 with top[1]:
     st.number_input(t("toylab.seed"), 0, 2**31 - 1, step=1, key="tl_seed", persist_state=KEEP)
 with top[2]:
@@ -169,14 +168,13 @@ for i, col in enumerate(cols):
                          key=f"tl{i}_activation", persist_state=KEEP)
             c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz", persist_state=KEEP)
             c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise", persist_state=KEEP)
-            c2.selectbox(t("toylab.lr_decay"), ["linear", "none"], key=f"tl{i}_lr_decay", persist_state=KEEP,
-                         format_func=lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"))
+            localized_choice(c2.selectbox, t("toylab.lr_decay"), ["linear", "none"], f"tl{i}_lr_decay", "linear",
+                             lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"))
             c1.number_input(t("toylab.pack"), 1, 8, key=f"tl{i}_pack", persist_state=KEEP, help=t("toylab.pack_help"))
 
 spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
 link = spec.to_url()
-if st.query_params.get("lab") != link:
-    st.query_params["lab"] = link
+write_to_url("lab", link)
 if data is None:
     st.stop()  # no points yet: the message above says what to give; the settings above were kept
 
@@ -232,11 +230,8 @@ with one_thread():
     if step_both:
         lab.train(1)
 
-# keyed per language like localized_selectbox: a keyed widget keeps its first option texts
-views = st.pills(t("toylab.views"), ["real", "fake", "heat", "manifold", "arrows"], selection_mode="multi",
-                 default=S.get("tl_views", ["real", "fake", "heat"]), key=f"tl_views_{current_language()}", persist_state=KEEP,
-                 format_func=lambda v: t(f"toylab.view_{v}"))
-S.tl_views = views
+views = localized_choice(st.pills, t("toylab.views"), ["real", "fake", "heat", "manifold", "arrows"], "tl_views",
+                         ["real", "fake", "heat"], lambda v: t(f"toylab.view_{v}"), selection_mode="multi")
 st.caption(t("toylab.legend"))
 
 

@@ -89,13 +89,13 @@ def test_draw_upload_and_bad_files(page, tmp_path):
     page.get_by_text("Painted in").wait_for()
     stroke(page, [(30, 120), (220, 130)])
     drawn = new_result(page, first)                        # the result follows the drawing
-    page.locator(".st-key-sk_mode").get_by_text("Straight line").click()
+    page.locator(".st-key-sk_mode__en").get_by_text("Straight line").click()
     settle(page)
     stroke(page, [(20, 20), (240, 240)])
     drawn = new_result(page, drawn)
     assert_no_exception(page)
     shot(page, "sketch_drawn")
-    page.locator(".st-key-sk_tool").get_by_text("Eraser").click()
+    page.locator(".st-key-sk_tool__en").get_by_text("Eraser").click()
     settle(page)
     stroke(page, [(0, 128), (256, 128)])                   # a white line across everything
     drawn = new_result(page, drawn)
@@ -106,7 +106,7 @@ def test_draw_upload_and_bad_files(page, tmp_path):
         upload(page, files / name)
         last = new_result(page, last)
         assert page.locator('[data-testid="stAlert"]').count() == 0, name
-    page.locator(".st-key-sk_upload_kind").get_by_text("a photo").click()     # the same file as a photo
+    page.locator(".st-key-sk_upload_kind__en").get_by_text("a photo").click()     # the same file as a photo
     last = new_result(page, last)
     for name in ("cat.jpg", "coffee.webp", "rotated.jpg"):
         upload(page, files / name)

@@ -35,14 +35,14 @@ def test_one_voice_changes_alone_and_the_link_holds_model_and_seed():
     at = open_page("views/music.py", m_model="music_jamming", m_seed="7")
     assert at.selectbox(key="m_model__en").value == "music_jamming"
     assert at.number_input(key="m_seed").value == 7
-    at.radio(key="m_voice").set_value(3).run()
+    at.radio(key="m_voice__en").set_value(3).run()
     assert not at.exception
     assert any(c.value == "Voices that changed: Bass." for c in at.caption)
 
 
 def test_the_composer_has_no_voice_of_its_own():
     at = open_page("views/music.py", m_model="music_composer")
-    assert "m_voice" not in [r.key for r in at.radio]
+    assert "m_voice__en" not in [r.key for r in at.radio]
     assert any("composer" in i.value for i in at.info)
 
 

@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 
 from apptest_helpers import open_page
 from public_layouts import official_unet_state
-from ui.sketch_helpers import canvas_picture, import_name
+from ui.imports import import_name
+from ui.sketch_helpers import canvas_picture
 
 CHECKPOINTS = Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints")
 MODELS = ["pix2pix_digits", "pix2pix_photos"]
@@ -42,7 +43,7 @@ def result(at):
 
 
 def picker(at):
-    """The model picker (its widget is keyed by language and renewed after each import)."""
+    """The model picker (its widget is keyed by language)."""
     return next(s for s in at.selectbox if s.key.startswith("sk_model__"))
 
 
@@ -132,7 +133,7 @@ def test_uploaded_sketches_and_bad_pictures():
         assert not at.exception
         assert len(at.error) == 1 and at.error[0].value.startswith(message), at.error[0].value
         assert result(at)[0] == src                      # the drawing loaded before stays
-    at.radio(key="sk_upload_kind").set_value("photo").run()                   # a good photo after them
+    at.radio(key="sk_upload_kind__en").set_value("photo").run()                   # a good photo after them
     photo = Image.new("RGB", (300, 200), (40, 60, 160))
     ImageDraw.Draw(photo).ellipse((60, 30, 220, 170), fill=(200, 40, 30))
     at.file_uploader(key="sk_upload").set_value(("glow.png", png(photo), "image/png")).run()

@@ -47,7 +47,8 @@ with controls:
                                   else t("generate.class_name", name=gen.classes[int(o)]), in_url=True)
         label = None if choice == "all" else int(choice)
     n = st.slider(t("generate.count"), 1, 100, 40, key="gen_n", bind="query-params")
-    seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, 0, step=1, key="gen_seed", bind="query-params",
+    # starts at min_value (0): New seed sets it through session state, and a default beside that makes Streamlit warn
+    seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, step=1, key="gen_seed", bind="query-params",
                            help=t("generate.seed_help"))
     st.button(t("generate.new_seed"), on_click=new_seed, icon=":material/casino:")
 

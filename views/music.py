@@ -57,11 +57,11 @@ def listen(roll: np.ndarray, bpm: float, stem: str, key: str, downloads: bool = 
     if downloads:
         cols = st.columns(3)
         cols[0].download_button(t("music.download_midi"), midi_bytes(roll, bpm), f"{stem}.mid", "audio/midi",
-                                key=f"{key}_mid", icon=":material/piano:")
-        cols[1].download_button(t("music.download_wav"), wav, f"{stem}.wav", "audio/wav", key=f"{key}_wav",
+                                key=f"m_{key}_mid", icon=":material/piano:")
+        cols[1].download_button(t("music.download_wav"), wav, f"{stem}.wav", "audio/wav", key=f"m_{key}_wav",
                                 icon=":material/music_note:")
         cols[2].download_button(t("music.download_xml"), musicxml_bytes(roll, title=stem), f"{stem}.musicxml",
-                                "application/vnd.recordare.musicxml+xml", key=f"{key}_xml",
+                                "application/vnd.recordare.musicxml+xml", key=f"m_{key}_xml",
                                 icon=":material/description:")
 
 
@@ -78,7 +78,8 @@ with controls:
     except (CheckpointError, OSError) as e:
         st.error(t("errors.checkpoint", message=str(e)))
         st.stop()
-    seed = int(st.number_input(t("music.seed"), 0, 2**31 - 1, 0, step=1, key="m_seed", bind="query-params"))
+    # starts at min_value (0): New seed sets it through session state, and a default beside that makes Streamlit warn
+    seed = int(st.number_input(t("music.seed"), 0, 2**31 - 1, step=1, key="m_seed", bind="query-params"))
     st.button(t("music.new_seed"), on_click=new_seed, icon=":material/casino:")
     bpm = float(st.slider(t("music.tempo"), 40, 160, 80, step=5, key="m_bpm", help=t("music.tempo_help")))
 

@@ -233,7 +233,8 @@ with right:
     vary = v1.toggle(t("sketch.vary"), key="sk_vary", disabled=not sk.has_dropout, help=t("sketch.vary_help"))
     variation = None
     if sk.has_dropout and vary:
-        variation = int(v2.number_input(t("sketch.seed"), 0, 2**31 - 1, 0, step=1, key="sk_seed"))
+        # starts at min_value (0): New variation sets it through session state (a default beside that warns)
+        variation = int(v2.number_input(t("sketch.seed"), 0, 2**31 - 1, step=1, key="sk_seed"))
         st.button(t("sketch.new_variation"), icon=":material/casino:", on_click=new_variation, key="sk_new_var")
     elif not sk.has_dropout:
         st.caption(t("sketch.no_dropout"))

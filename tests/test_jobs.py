@@ -141,3 +141,23 @@ def test_resuming_a_detector_run_with_more_steps_raises_its_gans_steps(root, mon
     jobs.resume(run, steps=2500)
     again = load_recipe(run.path / "config.yaml")
     assert again.task == "anomaly" and again.gan.train.steps == 2500 and run.status()["state"] == "queued"
+
+
+def test_the_running_wrapper_sees_stop_once_and_marks_user_errors_failed(root, monkeypatch):
+    from gan_core.errors import TrainingDiverged
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
+    run = jobs.submit(recipe(5, "wrapped"), root=root, start=False)
+    with jobs.running(run) as job:
+        assert not job.stop_requested()
+        (run.path / "STOP").touch()
+        assert job.stop_requested() and not (run.path / "STOP").exists()
+        assert job.stop_requested()  # once asked, it stays asked
+    with pytest.raises(TrainingDiverged):
+        with jobs.running(run):
+            raise TrainingDiverged("step 3: loss_d = nan")
+    assert run.status()["state"] == "failed" and run.status()["message"] == "step 3: loss_d = nan"
+    previous = signal.getsignal(signal.SIGTERM)
+    with jobs.running(run) as job:
+        os.kill(os.getpid(), signal.SIGTERM)  # the first signal asks for a stop instead of killing
+        assert job.stop_requested()
+    assert signal.getsignal(signal.SIGTERM) == previous

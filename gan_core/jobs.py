@@ -34,6 +34,7 @@ import torch
 
 from .errors import USER_ERRORS
 from .io import atomic_write_json
+from .paths import REPO
 from .recipes import dump_recipe, load_recipe
 from .runs import RunDir, RunIndex, runs_root
 
@@ -165,9 +166,8 @@ def schedule(root: str | Path | None = None) -> list[RunDir]:
 def launch(run: RunDir) -> int:
     """Start a job's process, detached: it survives the app, and its output goes to stdout.log."""
     job = read_job(run) or {}
-    package_parent = str(Path(__file__).resolve().parent.parent)  # gan_core importable from any cwd
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",  # gan_core importable from any cwd
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with open(run.path / "stdout.log", "ab") as out:
         proc = subprocess.Popen(command(run, job), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, close_fds=True, env=env)

@@ -15,9 +15,9 @@ from typing import Any, Mapping
 
 from gan_core.config import Config
 from gan_core.losses import LOSSES
+from gan_core.paths import CONFIGS
 from gan_core.recipes import LOSS_PRESETS, load_recipe
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 BASE = {False: CONFIGS / "mnist_dcgan.yaml", True: CONFIGS / "mnist_cgan.yaml"}  # by tr_conditional
 BATCHES = [16, 32, 64, 128, 256]
 SIZES = [28, 32, 64]

@@ -204,7 +204,7 @@ def test_a_submitted_detector_keeps_its_pictures_in_the_run(tmp_path, monkeypatc
     from gan_core.apps.anomaly import detector_recipe, run_detectors, submit_detector
     from gan_core.recipes import load_recipe
     from gan_core.runs import RunDir
-    monkeypatch.setattr("gan_core.jobs.schedule", lambda root=None: [])   # queue it, start nothing
+    monkeypatch.setattr("gan_core.apps.anomaly.jobs.schedule", lambda root=None: [])   # queue it, start nothing
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("normal/a.png", b"")

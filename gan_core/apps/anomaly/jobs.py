@@ -1,0 +1,69 @@
+"""New detectors from the page: a recipe made from a shipped one with the page's choices, trained as
+a background job (gan_core.jobs), and the detectors those runs wrote."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...checkpoint import CheckpointError, read_card
+from ...io import atomic_write_bytes
+from ...jobs import schedule, submit
+from ...recipes import dump_recipe, load_recipe
+from ...runs import RunIndex, runs_root
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+RECIPES = {"mnist5k": "anomaly_mnist_0.yaml", "texture": "anomaly_brick.yaml", "folder": "anomaly_mnist_0.yaml"}
+
+
+def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "normal", texture: str = "brick",
+                    path: str | None = None, gan_steps: int | None = None, encoder_steps: int | None = None):
+    """A detector recipe made from a shipped one (configs/anomaly_mnist_0.yaml for digits and pictures,
+    anomaly_brick.yaml for textures) with the choices of the page: `source` mnist5k (`digit` is the
+    normal class, or with digit_is='anomaly' the only anomalous one), texture, or folder (`path`)."""
+    if source not in RECIPES:
+        raise ValueError(f"unknown source {source!r}; choose {', '.join(RECIPES)}")
+    sets = [f"name={name}", f"gan.name={name}_gan"]
+    if source == "mnist5k":
+        sets += [f"gan.data.classes=[{digit}]"] if digit_is == "normal" else \
+            ["gan.data.classes=null", f"gan.data.exclude_classes=[{digit}]"]
+        description = (f"Digit {digit} is normal" if digit_is == "normal" else f"Digit {digit} is the anomaly")
+    elif source == "texture":
+        sets += [f"gan.data.texture={texture}"]
+        description = f"{texture} is normal"
+    else:
+        sets += ["gan.data.name=folder", f"gan.data.path={path}", "gan.data.classes=null"]
+        description = f"The normal pictures of {Path(path).name}"
+    if gan_steps:
+        sets.append(f"gan.train.steps={int(gan_steps)}")
+    if encoder_steps:
+        sets.append(f"encoder.steps={int(encoder_steps)}")
+    recipe = load_recipe(CONFIGS / RECIPES[source], sets)
+    recipe.description = f"{description}; trained from the app."
+    return recipe
+
+
+def submit_detector(recipe, pictures: bytes | None = None, root=None, owner: str = ""):
+    """Queue the training of a detector as a background job; `pictures` (a .zip laid out as
+    data.FOLDER_PARTS) is kept in the run folder, which the recipe then points at. Returns the RunDir."""
+    run = submit(recipe, root=root, device="auto", owner=owner, start=False)
+    if pictures is not None:
+        target = run.path / "pictures.zip"
+        atomic_write_bytes(target, pictures)
+        recipe = recipe.model_copy(update={"gan": recipe.gan.model_copy(
+            update={"data": recipe.gan.data.model_copy(update={"path": str(target.resolve())})})})
+        run.write_config(dump_recipe(recipe))
+    RunIndex(run.path.parent).update(run)
+    schedule(run.path.parent)
+    return run
+
+
+def run_detectors(root=None) -> list[tuple[Path, dict]]:
+    """(weights path, card) of every detector a run wrote (RUN/detector.*), newest run first."""
+    out = []
+    for card_path in sorted(Path(root or runs_root()).glob("*/detector.json"), reverse=True):
+        try:
+            card = read_card(card_path)
+        except CheckpointError:
+            continue
+        if card.get("kind") == "anomaly":
+            out.append((card_path.with_suffix(".safetensors"), card))
+    return out

@@ -5,10 +5,35 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Iterator
 
 import torch
+from PIL import Image, ImageDraw
+
+from .apps.anomaly import evaluate_texture, fit_detector
+from .apps.music import data_metrics, evaluate_music, load_music_generator, render_wav
+from .apps.pix2pix import evaluate_sketcher, load_sketcher
+from .apps.superres import evaluate_upscaler, load_upscaler, self_ensemble, upscale_image
+from .checkpoint import list_checkpoints
+from .data.images import ImageData, mnist5k
+from .data.textures import TEXTURES
+from .data.toy import get_toy
+from .devices import describe_devices
+from .lab import one_thread
+from .lab.toy2d import ToyLab, toy_recipe
+from .losses import LOSSES
+from .metrics.anomaly import auprc, auroc
+from .metrics.toy import toy_report
+from .nets import build_gan
+from .recipes import load_recipe
+from .train import Trainer
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def machine() -> dict:
@@ -35,12 +60,6 @@ def bench_toy(quick: bool = False, datasets: list[str] | None = None, losses: li
               ) -> Iterator[dict]:
     """Per loss and dataset over seeds with the default recipe: mean modes, HQ share and W1; then the
     training speed of the default model against the same run's sgemm rate."""
-    from .data.toy import get_toy
-    from .lab import one_thread
-    from .lab.toy2d import ToyLab, toy_recipe
-    from .losses import LOSSES
-    from .metrics.toy import toy_report
-
     datasets, losses = datasets or list(TOY_BENCH_DATASETS), losses or list(LOSSES)
     for name, given, known in (("dataset", datasets, TOY_BENCH_DATASETS), ("loss", losses, LOSSES)):
         for g in given:
@@ -80,13 +99,6 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
     Each figure is taken twice: on one thread against one-thread sgemm (the app's setting: on a
     machine also serving pages and rendering, threads fight; see lab.one_thread), and on all
     cores against all-core sgemm."""
-    from contextlib import nullcontext
-
-    from .data.toy import get_toy
-    from .lab import one_thread
-    from .lab.toy2d import ToyLab, toy_recipe
-    from .train import Trainer
-
     data = get_toy("ring8")
     steps = 100 if quick else 500
 
@@ -144,12 +156,6 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
     """Training images/s of our DCGAN 64x64 (batch 64, nz 100, ngf = ndf = 64) through the Trainer,
     against the textbook loop of the same networks in the same run, on each device here.
     Both train on the same in-memory pictures (random, the speed does not depend on them)."""
-    from .recipes import load_recipe
-    from .data.images import ImageData
-    from .devices import describe_devices
-    from .nets import build_gan
-    from .train import Trainer
-
     cfg = load_recipe(None, ["model.img_size=64", "model.channels=3", "model.nz=100", "model.ngf=64",
                              "model.ndf=64", "train.batch_size=64", "train.loss=nonsaturating"])
     images = torch.randint(0, 256, (512, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
@@ -201,11 +207,6 @@ def bench_dcgan(quick: bool = False) -> Iterator[dict]:
 def bench_music(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
     """MuseGAN's metrics of each shipped music model (1,000 samples; 200 with --quick) and of the
     training and validation chorales; then the time to generate 4 bars and render them to audio."""
-    from pathlib import Path
-
-    from .apps.music import data_metrics, evaluate_music, load_music_generator, render_wav
-    from .checkpoint import list_checkpoints
-
     rounded = lambda m: {k: round(v, 4) for k, v in m.items()}  # noqa: E731
     for split in ("train", "validation"):
         yield {"bench": "music", "music": f"bach_{split}", **rounded(data_metrics(split))}
@@ -234,19 +235,12 @@ def bench_anomaly(quick: bool = False, protocols: list[str] | None = None, digit
     """Per MNIST-5k digit and protocol: train a detector from configs/anomaly_mnist_0.yaml, score the
     500 held-out test digits with the encoder and with the latent search; AUROC, AUPRC and the
     time per image of each; then the mean AUROC per protocol and method."""
-    from pathlib import Path
-
-    from .apps.anomaly import fit_detector
-    from .recipes import load_recipe
-    from .data.images import mnist5k
-    from .metrics.anomaly import auprc, auroc
-
     protocols = protocols or ["one-normal", "one-anomalous"]
     for p in protocols:
         if p not in ("one-normal", "one-anomalous"):
             raise ValueError(f"unknown protocol {p!r}; choose one-normal or one-anomalous")
     classes = [int(d) for d in digits] if digits else list(range(10))
-    recipe_path = Path(__file__).resolve().parent.parent / "configs" / "anomaly_mnist_0.yaml"
+    recipe_path = CONFIGS / "anomaly_mnist_0.yaml"
     test = mnist5k("test")
     x, y = test.batch(torch.arange(len(test)))
     quick_sets = ["gan.train.steps=300", "encoder.steps=200", "search.steps=100"] if quick else []
@@ -278,13 +272,7 @@ def bench_anomaly_texture(quick: bool = False) -> Iterator[dict]:
     """Per texture: train a detector from configs/anomaly_brick.yaml (texture swapped), then image and
     pixel AUROC of both methods on 200 test patches (half with cut-paste, scratch or foreign-texture
     defects)."""
-    from pathlib import Path
-
-    from .apps.anomaly import evaluate_texture, fit_detector
-    from .recipes import load_recipe
-    from .data.textures import TEXTURES
-
-    recipe_path = Path(__file__).resolve().parent.parent / "configs" / "anomaly_brick.yaml"
+    recipe_path = CONFIGS / "anomaly_brick.yaml"
     quick_sets = ["gan.train.steps=300", "encoder.steps=200", "search.steps=100"] if quick else []
     for name in TEXTURES:
         recipe = load_recipe(recipe_path, [f"gan.data.texture={name}", f"name=anomaly_{name}", *quick_sets])
@@ -295,9 +283,6 @@ def bench_anomaly_texture(quick: bool = False) -> Iterator[dict]:
 
 
 def _shipped(checkpoints: str, arch: tuple[str, ...]):
-    from pathlib import Path
-
-    from .checkpoint import list_checkpoints
     return [(p, c) for p, c in list_checkpoints(Path(checkpoints), kinds=("gan",))
             if (c.get("model") or {}).get("arch") in arch]
 
@@ -317,10 +302,6 @@ def bench_pix2pix(quick: bool = False, checkpoints: str = "checkpoints") -> Iter
     size the page works at (median of 20), then its held-out figures (apps.pix2pix.evaluate_sketcher):
     for the digit model the share of MNIST-5k test digits the metric classifier reads as the digit
     whose skeleton was drawn."""
-    from PIL import Image, ImageDraw
-
-    from .apps.pix2pix import evaluate_sketcher, load_sketcher
-
     canvas = Image.new("L", (256, 256), 255)  # what the page's canvas hands over: strokes on 256x256
     ImageDraw.Draw(canvas).line([(40, 200), (128, 50), (216, 200), (70, 140), (190, 140)], fill=0, width=9)
     for path, card in _shipped(checkpoints, ("pix2pix",)):
@@ -339,11 +320,6 @@ def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[
     """Per shipped super-resolution model and bicubic: PSNR / SSIM (Y, border = scale) on the held-out
     china and flower pictures, shrunk by the training degradation; time of a 256x256 upscale; and
     (not --quick) the peak memory of upscaling a 4000x3000 picture 4x, in a fresh process."""
-    import subprocess
-    import sys
-
-    from .apps.superres import evaluate_upscaler, load_upscaler, self_ensemble, upscale_image
-
     models = [load_upscaler(p) for p, _ in _shipped(checkpoints, ("srresnet", "rrdb"))]
     x4 = sorted((m for m in models if m.scale == 4), key=lambda m: "srresnet" not in m.name)
     for m in models:
@@ -351,7 +327,6 @@ def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[
     if x4:  # the same model with EDSR's self-ensemble: what eight passes buy
         yield {"bench": "sr", "model": x4[0].name, "scale": 4, "self_ensemble": True,
                **evaluate_upscaler(x4[0], ensemble=True)}
-    from PIL import Image
     picture = Image.fromarray(torch.randint(0, 256, (256, 256, 3), dtype=torch.uint8).numpy())
     for m in models:
         seconds = _median_seconds(lambda: m.upscale(picture), 2 if quick else 5)

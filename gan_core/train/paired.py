@@ -23,6 +23,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
+from ..config import SR_ARCHS
 from ..data.pairs import PairData
 from ..losses import PerceptualLoss
 from ..nets.srresnet import bicubic
@@ -35,7 +36,7 @@ class PairedTrainer(Trainer):
     def __init__(self, cfg, device="auto", data=None, callbacks=None):
         super().__init__(cfg, device, data, callbacks)
         m, t = cfg.model, cfg.train
-        self.is_sr = m.arch != "pix2pix"
+        self.is_sr = m.arch in SR_ARCHS
         self.scale = getattr(m, "scale", 1)
         self.use_d = t.adv_weight > 0
         self.perceptual = PerceptualLoss(t.perceptual_layer).to(self.device) if t.perceptual_weight > 0 else None

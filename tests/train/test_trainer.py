@@ -7,6 +7,7 @@ import torch
 from gan_core.runs import RunDir
 from gan_core.checkpoint import latest_checkpoint
 from gan_core.errors import TrainingDiverged
+from gan_core import jobs
 from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
 
@@ -246,7 +247,7 @@ def test_stop_file_stops_gracefully(tiny_dcgan_cfg, tmp_path):
     run = RunDir.create("stop", path=tmp_path / "run")
     (run.path / "STOP").touch()
     tr = Trainer(tiny_dcgan_cfg("train.steps=100"), "cpu", callbacks=standard_callbacks(run, progress=False))
-    assert tr.fit() == "stopped"
+    assert tr.fit(should_stop=jobs.RunningJob(run).stop_requested) == "stopped"
     assert tr.step == 1 and run.status()["state"] == "stopped"
     assert latest_checkpoint(run.checkpoints).name == "step_0000001.safetensors"
     assert not (run.path / "STOP").exists()

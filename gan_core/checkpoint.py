@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import platform
+import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
+from . import __version__
 from .io import atomic_write_bytes, atomic_write_json
 
 FORMAT = "gan-studio/1"
@@ -38,8 +43,6 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def library_versions() -> dict[str, str]:
-    from . import __version__
-    import numpy
     return {"gan_core": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version()}
 
@@ -173,9 +176,6 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta:
 def import_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
     """A .pth/.pt state dict from elsewhere, loaded with weights_only=True: no code runs, pickled
     objects other than tensors and plain containers are refused."""
-    import pickle
-    import re
-    import warnings
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on pickle protocols: not the user's business

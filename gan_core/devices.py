@@ -1,6 +1,8 @@
 """Device choice: 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps'."""
 from __future__ import annotations
 
+import os
+
 import torch
 
 
@@ -60,7 +62,6 @@ def cpu_flags() -> set[str]:
 
 def describe_devices() -> list[dict]:
     """What this machine offers, for the UI and `info`."""
-    import os
     out = [{"device": "cpu", "name": f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"}]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

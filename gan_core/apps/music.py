@@ -2,7 +2,8 @@
 MIDI, MusicXML, audio and pictures, all offline.
 
 Audio: the General MIDI SoundFont inside the pretty_midi wheel, rendered by tinysoundfont;
-where either is missing, a plain additive synthesiser in numpy (named in `render_wav`'s result).
+where tinysoundfont or the SoundFont is missing, a plain additive synthesiser in numpy (named in
+`render_wav`'s result).
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pretty_midi
 import torch
 
 from ..checkpoint import CheckpointError
+from ..data.music import chorale_dataset
 from ..data.music import LOWEST_PITCH, STEPS_PER_BAR, STEPS_PER_BEAT, TRACKS, VOICE_COLOURS, roll_picture  # noqa: F401 (the page API)
+from ..metrics.music import music_metrics
 from ..nets.musegan import binarize, track_parts
 from ..sampling import LoadedGenerator, load_generator, slerp
 
@@ -83,15 +87,12 @@ def load_music_generator(path: str | Path, device: str = "cpu") -> MusicGenerato
 
 def evaluate_music(mg: MusicGenerator, n: int = 1000, seed: int = 0) -> dict[str, float]:
     """MuseGAN's metrics (gan_core.metrics.music) of n binarised samples."""
-    from ..metrics.music import music_metrics
     rolls = np.concatenate([mg.sample(seed * 1_000_003 + i, min(250, n - i)) for i in range(0, n, 250)])
     return music_metrics(rolls, LOWEST_PITCH)
 
 
 def data_metrics(split: str) -> dict[str, float]:
     """The same metrics for the chorale windows of a split ('train' or 'validation')."""
-    from ..data.music import chorale_dataset
-    from ..metrics.music import music_metrics
     return music_metrics(chorale_dataset(split).rolls(), LOWEST_PITCH)
 
 
@@ -117,7 +118,6 @@ def step_seconds(bpm: float) -> float:
 def roll_to_midi(roll: np.ndarray, bpm: float = 80.0, lowest: int = LOWEST_PITCH,
                  programs: tuple[int, ...] = VOICE_PROGRAMS):
     """A pretty_midi.PrettyMIDI with one instrument per voice (named S, A, T, B)."""
-    import pretty_midi
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     dt = step_seconds(bpm)
     instruments = [pretty_midi.Instrument(program=programs[k % len(programs)], name=TRACKS[k % len(TRACKS)])
@@ -149,7 +149,8 @@ def midi_bytes(roll: np.ndarray, bpm: float = 80.0) -> bytes:
 def musicxml_bytes(roll: np.ndarray, title: str = "GAN Studio chorale") -> bytes:
     """A four-staff score (MusicXML) of the roll: the notes of each voice, rests between them.
     Overlapping notes in one voice (threshold binarisation) become chords."""
-    from music21 import chord, clef, duration, metadata, meter, note, stream
+    from music21 import chord, clef, duration, metadata, meter, note, stream  # heavy (~0.2 s): export only
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
     score = stream.Score()
     score.insert(0, metadata.Metadata(title=title))
     total = roll.shape[1]
@@ -177,23 +178,18 @@ def musicxml_bytes(roll: np.ndarray, title: str = "GAN Studio chorale") -> bytes
         if t < total:
             part.append(note.Rest(quarterLength=(total - t) / STEPS_PER_BEAT))
         score.insert(0, part)
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
     return GeneralObjectExporter(score.makeNotation()).parse()
 
 
 # ---------------------------------------------------------------- audio
 
 def soundfont_path() -> Path | None:
-    try:
-        import pretty_midi
-    except ImportError:
-        return None
     path = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
     return path if path.exists() else None
 
 
 def _render_soundfont(notes, n_samples: int, dt: float, sf: Path, programs) -> np.ndarray:
-    import tinysoundfont
+    import tinysoundfont  # optional (not in requirements.txt): render_wav falls back to additive
     synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE, gain=-6)
     sfid = synth.sfload(str(sf))
     for k in range(4):

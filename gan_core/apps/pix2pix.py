@@ -20,7 +20,9 @@ from torch import nn
 from ..checkpoint import CheckpointError, import_torch_state_dict, load_module, save_checkpoint
 from ..config import DataConfig, Pix2PixConfig
 from ..data.edges import edges_of, sketch_lines
-from ..data.images import flatten_alpha
+from ..data.images import flatten_alpha, from_uint8, mnist5k, resize_images
+from ..data.pairs import drawing_of, validation_photos
+from ..metrics.restore import psnr_y
 from ..nets.unet import UNetGenerator, official_key_map
 from ..sampling import LoadedGenerator, load_generator
 
@@ -86,7 +88,7 @@ class Sketcher:
     @torch.no_grad()
     def translate(self, drawing: np.ndarray, variation: int | None = None) -> tuple[Image.Image, float]:
         """uint8 (H, W) drawing -> (picture, seconds). `variation`: a seed for test-time dropout."""
-        x = torch.from_numpy(np.ascontiguousarray(drawing)).float().div(127.5).sub(1)[None, None]
+        x = from_uint8(torch.from_numpy(np.ascontiguousarray(drawing)))[None, None]
         x = x.expand(-1, self.model.in_channels, -1, -1).to(self.net.device)
         start = time.perf_counter()
         if variation is not None and self._varied is not None:
@@ -168,18 +170,15 @@ def evaluate_sketcher(sk: Sketcher, n: int | None = None) -> dict[str, float]:
     resized to 256, centre 256x256) are translated and compared with the photo: PSNR (luma) and
     mean absolute error, beside the same figures for a plain mid-grey picture (`grey_*`): a drawing
     leaves colour open, so these figures are low by nature, and the grey baseline says how low."""
-    from ..data.images import mnist5k, resize_images
-    from ..data.pairs import drawing_of, validation_photos
-    from ..metrics.restore import psnr_y
     if sk.data.name == "mnist5k":
-        from ..metrics.images import default_classifier, load_classifier
+        from ..metrics.images import default_classifier, load_classifier  # heavy: torchmetrics, ~1 s
         test = mnist5k("test")
         n = min(n or len(test), len(test))
         real = resize_images(test.images[:n], sk.model.img_size, sk.model.channels)
         drawings = torch.stack([drawing_of(d, sk.data.edges, sk.data.edge_sigma) for d in real])
-        x = drawings.float().div(127.5).sub(1).expand(-1, sk.model.in_channels, -1, -1)
+        x = from_uint8(drawings).expand(-1, sk.model.in_channels, -1, -1)
         out = sk.net.G(x.to(sk.net.device)).float().cpu()
-        real = real.float().div(127.5).sub(1)
+        real = from_uint8(real)
         clf = load_classifier(default_classifier())
         labels = test.labels[:n]
         return {"test_digits": n,

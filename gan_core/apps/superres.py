@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..checkpoint import CheckpointError, import_torch_state_dict, load_module, save_checkpoint
 from ..config import SR_ARCHS, RRDBConfig
+from ..data.pairs import validation_photos
 from ..metrics.restore import gradient_ratio, psnr_y, ssim_y
 from ..nets.rrdb import RRDBNet, from_public_state_dict, infer_rrdb_shape
 from ..nets.srresnet import bicubic
@@ -245,7 +246,6 @@ def evaluate_upscaler(up: Upscaler, ensemble: bool = False) -> dict:
     """PSNR / SSIM (luma, `scale`-pixel border) and sharpness (gradient_ratio: 1 = the original's edge
     contrast) of `up` (its self_ensemble with `ensemble`) and of bicubic on the held-out photos
     (scikit-learn's china and flower, shrunk by the training degradation), for a model card."""
-    from ..data.pairs import validation_photos
     per, base = {}, {}
     model = self_ensemble(up) if ensemble else up
     for name, photo in validation_photos().items():

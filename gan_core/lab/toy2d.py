@@ -19,6 +19,9 @@ stacked weights. tests/lab/test_toy2d.py checks the result against the Trainer.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -670,8 +673,6 @@ class LabSpec(BaseModel):
 
     def to_url(self) -> str:
         """Compact: only what differs from the defaults, as base64url JSON."""
-        import base64
-        import json
         body = {k: v for k, v in self.model_dump(exclude={"models"}).items() if v != LabSpec.model_fields[k].default}
         body["models"] = [{k: v for k, v in m.model_dump().items() if k == "loss" or v != getattr(ModelSpec.default(m.loss), k)}
                           for m in self.models]
@@ -681,9 +682,6 @@ class LabSpec(BaseModel):
     @classmethod
     def from_url(cls, text: str) -> "LabSpec":
         """Inverse of to_url; raises ValueError with the reason for a damaged or foreign value."""
-        import base64
-        import binascii
-        import json
         try:
             body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             models = [ModelSpec.default(m.get("loss", "nonsaturating")).model_copy(update=m)

@@ -14,6 +14,7 @@ train-vs-test baseline, which measures how far two real samples are.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -23,13 +24,13 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from ..checkpoint import CheckpointError, load_module, read_checkpoint
+from ..data.images import mnist5k
 from ..devices import resolve_device
 from ..nets.classifier import DigitClassifier
 
 
 def default_classifier() -> Path:
     """$GAN_STUDIO_CHECKPOINTS/mnist_classifier.safetensors, else the repository's shipped one."""
-    import os
     root = os.environ.get("GAN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints"
     return Path(root) / "mnist_classifier.safetensors"
 
@@ -150,7 +151,6 @@ def evaluate_generator(generator, classifier: DigitClassifier, n: int = 4500, se
     """FD, KID, precision/recall and density/coverage of n samples against the MNIST-5k test split,
     each next to the same figure for the real training split (the baseline: what 'as good as
     real data' scores)."""
-    from ..data.images import mnist5k
     test, train = mnist5k("test"), mnist5k("train")
     x_test = test.batch(torch.arange(len(test)))[0]
     x_train = train.batch(torch.arange(len(train)))[0]

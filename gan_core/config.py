@@ -53,6 +53,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# Bounds that keep a typo from reaching torch as an overflow or an optimiser's own ValueError.
+LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
+Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1, description="seeds the weights and every draw (0 to 2**32 - 1)")]
+# A filesystem location in a recipe. Recipes from a browser or a bundle may only name places the
+# server allows (gan_core.recipes.check_paths finds every field of this type).
+PathField = Annotated[str | None, Field(json_schema_extra={"path": True})]
+
+
 class DCGANConfig(_Strict):
     """DCGAN (Radford 2015), optionally class-conditional or with an InfoGAN code (gan_core/nets/dcgan.py)."""
     family: ClassVar[str] = "image"
@@ -248,9 +257,9 @@ TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixtur
 class DataConfig(_Strict):
     name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales",
                   "texture", "photos", "paired"] = "mnist5k"
-    root: str | None = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
+    root: PathField = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
     download: bool = False
-    path: str | None = Field(None, description="folder or .zip of images (name: folder)")
+    path: PathField = Field(None, description="folder or .zip of images (name: folder)")
     toy: Literal[TOY_NAMES] = "ring8"  # type: ignore[valid-type]
     split: Literal["train", "test", "all"] = "train"
     max_images: int = Field(200_000, ge=1)
@@ -294,14 +303,14 @@ class TrainConfig(_Strict):
     gp_weight: float = Field(10.0, ge=0.0, description="lambda of the WGAN-GP penalty")
     clip_value: float | None = Field(None, gt=0.0, description="critic weight clipping c (WGAN)")
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
-    lr_g: float = Field(2e-4, gt=0.0)
-    lr_d: float = Field(2e-4, gt=0.0)
-    betas: tuple[float, float] = (0.5, 0.999)
+    lr_g: LearningRate = 2e-4
+    lr_d: LearningRate = 2e-4
+    betas: tuple[Beta, Beta] = (0.5, 0.999)
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD momentum")
     k_d: int = Field(1, ge=1, le=100, description="discriminator steps per generator step (Algorithm 1)")
     batch_size: int = Field(64, ge=1, le=65536)
     steps: int = Field(1000, ge=1, description="generator steps")
-    seed: int = 0
+    seed: Seed = 0
     lr_decay: Literal["none", "linear"] = Field("none", description="linear: both learning rates fall to 0 at "
                                                                        "train.steps")
     ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
@@ -326,7 +335,7 @@ class TrainConfig(_Strict):
     perceptual_layer: Literal["relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4"] = "relu2_2"
     adv_weight: float = Field(1.0, ge=0.0, description="gamma: 1 for pix2pix, 1e-3 for SRGAN; 0 trains G alone "
                                                        "(SRResNet pretraining) and no D at all")
-    init_g: str | None = Field(None, description="start G from this checkpoint's G (SRGAN from SRResNet)")
+    init_g: PathField = Field(None, description="start G from this checkpoint's G (SRGAN from SRResNet)")
 
     # Schedules are pure functions of the generator step, so a resumed run continues exactly.
     def lr_scale(self, step: int) -> float:
@@ -400,10 +409,10 @@ class ClassifierModel(_Strict):
 
 
 class ClassifierTrain(_Strict):
-    lr: float = Field(1e-3, gt=0.0)
+    lr: LearningRate = 1e-3
     batch_size: int = Field(128, ge=1, le=65536)
     steps: int = Field(2000, ge=1)
-    seed: int = 0
+    seed: Seed = 0
     augment: bool = Field(True, description="random shifts, rotations and scales of each digit")
 
 
@@ -427,7 +436,7 @@ class EncoderConfig(_Strict):
     """f-AnoGAN's izi_f encoder, trained after the GAN with G and D frozen."""
     steps: int = Field(1500, ge=1)
     kappa: float = Field(1.0, ge=0.0, description="weight of the discriminator-feature term")
-    lr: float = Field(1e-4, gt=0.0)
+    lr: LearningRate = 1e-4
     batch_size: int = Field(64, ge=1, le=65536)
     width: int = Field(32, ge=1, le=1024)
 
@@ -436,7 +445,7 @@ class SearchConfig(_Strict):
     """AnoGAN's latent search: z* = argmin (1 - lam) |x - G(z)|_1 + lam |f(x) - f(G(z))|_1."""
     steps: int = Field(500, ge=1)
     lam: float = Field(0.1, ge=0.0, le=1.0)
-    lr: float = Field(0.05, gt=0.0)
+    lr: LearningRate = 0.05
     restarts: int = Field(1, ge=1, le=16)
 
 
@@ -483,13 +492,17 @@ def _allowed_keys(model: type[BaseModel]) -> str:
 
 def validate_config(raw: dict[str, Any], source: str = "config") -> Config | ClassifierRecipe | AnomalyRecipe:
     """Validate a raw recipe; `task: classifier` / `task: anomaly` select those schemas, else a GAN."""
-    schema = {"classifier": ClassifierRecipe, "anomaly": AnomalyRecipe}.get(raw.get("task"), Config)
+    task = raw.get("task")
+    schema = {"classifier": ClassifierRecipe, "anomaly": AnomalyRecipe}.get(task if isinstance(task, str) else None,
+                                                                          Config)
     try:
         return schema.model_validate(raw)
     except ValidationError as err:
+        model = raw.get("model")
+        arch = model.get("arch") if isinstance(model, dict) else None
         sections = {"data": DataConfig, "train": ClassifierTrain if schema is ClassifierRecipe else TrainConfig,
                     "model": ClassifierModel if schema is ClassifierRecipe else
-                    MODEL_CONFIGS.get((raw.get("model") or {}).get("arch"), DCGANConfig)}
+                    MODEL_CONFIGS.get(arch if isinstance(arch, str) else None, DCGANConfig)}
         hints = set()
         for e in err.errors():
             if e["type"] == "extra_forbidden":

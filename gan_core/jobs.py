@@ -35,7 +35,7 @@ import torch
 from .errors import USER_ERRORS
 from .io import atomic_write_json
 from .paths import REPO
-from .recipes import dump_recipe, load_recipe
+from .recipes import check_init_g, check_paths, dump_recipe, load_recipe
 from .runs import RunDir, RunIndex, runs_root
 
 LIVE = ("starting", "running")
@@ -110,7 +110,10 @@ def command(run: RunDir, job: dict[str, Any]) -> list[str]:
 def submit(recipe, root: str | Path | None = None, device: str = "auto", nproc: int = 1, owner: str = "",
            notes: str = "", start: bool = True) -> RunDir:
     """Queue a training run of the validated `recipe` (written to config.yaml here, once) and, if
-    `start`, start it now when a slot is free."""
+    `start`, start it now when a slot is free. A recipe that names a folder this server does not let
+    recipes read is refused (ConfigError), as jobs come from browsers."""
+    check_paths(recipe)
+    check_init_g(recipe)
     root = Path(root or runs_root())
     run = RunDir.create(recipe.name, root=root)
     run.write_config(dump_recipe(recipe))
@@ -197,10 +200,12 @@ def stop(run: RunDir) -> None:
 
 def resume(run: RunDir, steps: int | None = None) -> None:
     """Queue a run again; its process continues from the last checkpoint. `steps` raises the
-    total (to train a finished run further)."""
+    total (to train a finished run further). ConfigError if its recipe (say, an imported one) names
+    a folder this server does not let recipes read."""
     status = refresh(run)
     if status.get("state") in LIVE or status.get("state") == "queued":
         return
+    check_paths(load_recipe(run.path / "config.yaml"))
     if read_job(run) is None:  # a run made by the CLI: adopt it as a job on this machine
         atomic_write_json(job_file(run), {"device": "auto", "nproc": 1, "submitted_at": time.time()})
     if steps is not None:

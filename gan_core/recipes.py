@@ -17,13 +17,9 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel
 
-from .config import (
-    AnomalyRecipe,
-    ClassifierRecipe,
-    Config,
-    ConfigError,
-    validate_config,
-)
+from .checkpoint import CheckpointError, read_checkpoint
+from .config import AnomalyRecipe, ClassifierRecipe, Config, ConfigError, validate_config
+from .paths import allowed_data_roots
 
 Recipe = Config | ClassifierRecipe | AnomalyRecipe
 Overrides = Mapping[str, Any]  # {"train.lr_g": 1e-4, "train.betas": (0.0, 0.9)}
@@ -83,9 +79,11 @@ def _copy(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
 
 
-def read_recipe(path: str | Path | None = None, *, text: str | None = None) -> dict[str, Any]:
-    """The raw (unvalidated) recipe in a file or in YAML text; {} for neither."""
-    source = str(path) if path is not None else "recipe"
+def read_recipe(path: str | Path | None = None, *, text: str | None = None, source: str | None = None
+                ) -> dict[str, Any]:
+    """The raw (unvalidated) recipe in a file or in YAML text; {} for neither. `source` names it in
+    messages (default: the path)."""
+    source = source or (str(path) if path is not None else "recipe")
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -105,14 +103,56 @@ def read_recipe(path: str | Path | None = None, *, text: str | None = None) -> d
 
 
 def load_recipe(path: str | Path | None = None, overrides: Overrides | list[str] | tuple[str, ...] | None = None,
-                *, text: str | None = None) -> Recipe:
+                *, text: str | None = None, source: str | None = None) -> Recipe:
     """The validated recipe from a file (`path`) or YAML `text` (or the defaults), with `overrides`
     (a dict, or the CLI's 'key=value' strings)."""
-    raw = read_recipe(path, text=text)
+    source = source or (str(path) if path is not None else "recipe")
+    raw = read_recipe(path, text=text, source=source)
     if overrides:
         typed = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else overrides
         raw = apply_overrides(raw, typed)
-    return validate_config(raw, str(path) if path is not None else "recipe")
+    return validate_config(raw, source)
+
+
+def recipe_paths(cfg: BaseModel, prefix: str = "") -> dict[str, str]:
+    """Every filesystem location a recipe names, {dotted key: value}: the fields typed PathField."""
+    out: dict[str, str] = {}
+    for name, field in type(cfg).model_fields.items():
+        value = getattr(cfg, name)
+        if isinstance(value, BaseModel):
+            out.update(recipe_paths(value, f"{prefix}{name}."))
+        elif value is not None and (field.json_schema_extra or {}).get("path"):
+            out[f"{prefix}{name}"] = str(value)
+    return out
+
+
+def check_paths(cfg: BaseModel, roots: list[Path] | None = None) -> None:
+    """Refuse a recipe (from a browser or a bundle) that names a place outside `roots` (default: the
+    folders the server allows, gan_core.paths.allowed_data_roots); links are followed first."""
+    roots = allowed_data_roots() if roots is None else roots
+    for key, value in recipe_paths(cfg).items():
+        where = Path(value).expanduser().resolve()
+        if not any(where == root or where.is_relative_to(root) for root in roots):
+            raise ConfigError(f"{key}: {value} is outside the folders this server lets a recipe read "
+                              f"({', '.join(map(str, roots))}); the operator can add a folder to "
+                              "GAN_STUDIO_DATA_ROOTS")
+
+
+def check_init_g(cfg: BaseModel) -> None:
+    """train.init_g, if set, must be a checkpoint (verified) whose generator has this recipe's
+    architecture: said before a run is queued, not by the run failing later."""
+    gan = getattr(cfg, "gan", cfg)  # an anomaly recipe's GAN is its `gan` section
+    path = getattr(getattr(gan, "train", None), "init_g", None)
+    if path is None:
+        return
+    try:
+        _, card = read_checkpoint(path)
+    except CheckpointError as e:
+        raise ConfigError(f"train.init_g: {e}") from None
+    arch = (card.get("model") or {}).get("arch")
+    if arch != gan.model.arch:
+        raise ConfigError(f"train.init_g: {Path(path).name} holds a {arch!r} generator, and this recipe trains "
+                          f"{gan.model.arch!r}")
 
 
 def dump_recipe(cfg: BaseModel) -> str:

@@ -31,12 +31,9 @@ import yaml
 
 from .checkpoint import latest_checkpoint
 from .io import atomic_write_json, atomic_write_text
+from .paths import runs_root
 
 STATES = ("queued", "starting", "running", "finished", "failed", "stopped")
-
-
-def runs_root() -> Path:
-    return Path(os.environ.get("GAN_STUDIO_RUNS") or "runs")
 
 
 def new_run_id(name: str) -> str:

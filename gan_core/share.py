@@ -3,14 +3,16 @@
 A bundle holds the recipe, status, metrics, log, sample grids and the newest checkpoint, plus
 manifest.json with the sha256 of every file. Importing one trusts nothing in it:
 
-- size, file-count and unpacked-size limits, checked before anything is read;
-- every name must be one a run folder has (config.yaml, samples/step_0000100.png, ...): no
-  absolute paths, no '..', no other files at all — so no pickles, scripts or executables;
+- size, file-count, unpacked-size and compression-ratio limits, checked before anything is
+  read, and again while each member is streamed to disk (a member is never whole in memory);
+- every name must be one a run folder has (config.yaml, samples/step_0000100.png, ...), matched
+  whole: no absolute paths, no '..', no other files at all — so no pickles, scripts or executables;
 - every file must match the manifest's checksum;
-- checkpoints are read back through safetensors (never unpickled) and the recipe through the
-  strict config schema before the run appears;
-- it is unpacked into a hidden folder first and renamed into place, so a failed import leaves
-  nothing behind.
+- every file is read back before the run appears: the recipe through the strict schema (and it
+  may name only folders this server allows), status.json and metrics.jsonl as UTF-8 JSON of the
+  right shape, samples as .npy without pickles, checkpoints through safetensors (never unpickled);
+- it is unpacked into a hidden folder first and renamed into place only when all of that passed,
+  so a refused import leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -22,15 +24,25 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
+from typing import Any, Literal
 
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .checkpoint import CheckpointError, read_checkpoint
+from .config import ConfigError
 from .data.images import _safe_member
 from .io import atomic_write_bytes
-from .runs import RunDir, RunIndex, runs_root
+from .recipes import check_paths, load_recipe
+from .runs import STATES, RunDir, RunIndex, runs_root
 
 FORMAT = "gan-studio-run"
 MAX_BUNDLE_BYTES = 1024 ** 3           # the .zip itself
-MAX_UNPACKED_BYTES = 2 * 1024 ** 3
+MAX_UNPACKED_BYTES = 1024 ** 3         # all members together, counted as they are written
+MAX_RATIO = 100                        # unpacked / packed size of one member (zeros pack 1000:1)
+RATIO_FROM = 1024 ** 2                 # ...for members that unpack to more than this
 MAX_FILES = 5000
+CHUNK = 1024 ** 2
 # The only names a bundle may hold (relative to the run folder).
 ALLOWED = re.compile(r"^(manifest\.json|config\.yaml|status\.json|metrics\.jsonl|log\.txt"
                      r"|samples/step_\d{7}\.(png|npy)"
@@ -74,83 +86,170 @@ def export_run(run: RunDir, out: str | Path | None = None) -> bytes:
 def import_bundle(source: str | Path | bytes, root: str | Path | None = None) -> RunDir:
     """Validate a bundle and add it to the runs root as a new run folder; BundleError says why not."""
     root = Path(root or runs_root())
-    raw = source if isinstance(source, bytes) else Path(source).read_bytes()
-    if len(raw) > MAX_BUNDLE_BYTES:
-        raise BundleError(f"the bundle is {len(raw) / 1e9:.1f} GB, over the limit of {MAX_BUNDLE_BYTES / 1e9:.0f} GB")
+    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    if size > MAX_BUNDLE_BYTES:
+        raise BundleError(f"the bundle is {size / 1e9:.1f} GB, over the limit of {MAX_BUNDLE_BYTES / 1e9:.0f} GB")
     try:
-        zf = zipfile.ZipFile(io.BytesIO(raw))
+        zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except zipfile.BadZipFile as e:
         raise BundleError(f"not a .zip file ({e})") from None
     with zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > MAX_FILES:
-            raise BundleError(f"{len(members):,} files is over the limit of {MAX_FILES:,}")
-        unsafe = [m.filename for m in members if not _safe_member(m.filename)]
-        if unsafe:
-            raise BundleError(f"refused: paths that escape the run folder: {', '.join(unsafe[:5])}")
-        foreign = [m.filename for m in members if not ALLOWED.match(m.filename)]
-        if foreign:
-            raise BundleError(f"refused: files a run bundle does not hold (only recipes, metrics, logs, PNG/NPY "
-                              f"samples and safetensors checkpoints are accepted): {', '.join(foreign[:5])}")
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise BundleError(f"it unpacks to more than {MAX_UNPACKED_BYTES / 1e9:.0f} GB")
-        names = {m.filename for m in members}
-        if "manifest.json" not in names or "config.yaml" not in names:
-            raise BundleError("not a GAN Studio run bundle (manifest.json and config.yaml are required)")
+        members = _checked_members(zf)
+        root.mkdir(parents=True, exist_ok=True)
+        staging = root / f".import-{time.time_ns()}"
         try:
-            contents = {m.filename: zf.read(m) for m in members}
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise BundleError(f"the archive is damaged ({e})") from None
-    try:
-        manifest = json.loads(contents.pop("manifest.json"))
-        listed = dict(manifest["files"])
-        assert manifest.get("format") == FORMAT
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise BundleError("manifest.json is not a GAN Studio run manifest") from None
-    if set(listed) != set(contents):
-        raise BundleError(f"the files do not match the manifest (missing or extra: "
-                          f"{', '.join(sorted(set(listed) ^ set(contents))[:5])})")
-    bad = [n for n, data in contents.items() if _sha256(data) != listed[n]]
-    if bad:
-        raise BundleError(f"checksum mismatch (damaged or edited): {', '.join(bad[:5])}")
-
-    run_id = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(manifest.get("run") or "imported")).strip(".-")[:80] or "imported"
-    staging = root / f".import-{run_id}-{time.time_ns()}"
-    try:
-        for rel, data in contents.items():
-            path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        for sub in ("samples", "checkpoints"):
-            (staging / sub).mkdir(exist_ok=True)
-        _check_contents(RunDir(staging))
-        target = root / run_id
-        n = 1
-        while target.exists():
-            n += 1
-            target = root / f"{run_id}-{n}"
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            digests = _unpack(zf, members, staging)
+            manifest = _manifest(staging / "manifest.json")
+            if set(manifest.files) != set(digests) - {"manifest.json"}:
+                raise BundleError(f"the files do not match the manifest (missing or extra: "
+                                  f"{', '.join(sorted(set(manifest.files) ^ (set(digests) - {'manifest.json'}))[:5])})")
+            bad = [n for n, digest in manifest.files.items() if digests[n] != digest]
+            if bad:
+                raise BundleError(f"checksum mismatch (damaged or edited): {', '.join(bad[:5])}")
+            (staging / "manifest.json").unlink()
+            for sub in ("samples", "checkpoints"):
+                (staging / sub).mkdir(exist_ok=True)
+            _check_contents(RunDir(staging))
+            run_id = re.sub(r"[^A-Za-z0-9_.-]+", "-", manifest.run or "imported").strip(".-")[:80] or "imported"
+            target = root / run_id
+            n = 1
+            while target.exists():
+                n += 1
+                target = root / f"{run_id}-{n}"
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     run = RunDir(target)
-    status = run.status()
-    if status.get("state") in ("queued", "starting", "running"):  # its process lives elsewhere
+    if run.status().get("state") in ("queued", "starting", "running"):  # its process lives elsewhere
         run.set_status("stopped", message="imported from a bundle while it was running elsewhere")
-    run.log(f"imported from a bundle of run {manifest.get('run')}")
+    run.log(f"imported from a bundle of run {manifest.run}")
     RunIndex(root).update(run)
     return run
 
 
-def _check_contents(run: RunDir) -> None:
-    """The recipe parses under the strict schema; every checkpoint opens through safetensors."""
-    from .checkpoint import CheckpointError, read_checkpoint
-    from .config import ConfigError
-    from .recipes import load_recipe
+def _checked_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members, once their count, names, declared sizes and compression ratios pass."""
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    if len(members) > MAX_FILES:
+        raise BundleError(f"{len(members):,} files is over the limit of {MAX_FILES:,}")
+    unsafe = [m.filename for m in members if not _safe_member(m.filename)]
+    if unsafe:
+        raise BundleError(f"refused: paths that escape the run folder: {', '.join(unsafe[:5])}")
+    foreign = [m.filename for m in members if not ALLOWED.fullmatch(m.filename)]
+    if foreign:
+        raise BundleError(f"refused: files a run bundle does not hold (only recipes, metrics, logs, PNG/NPY "
+                          f"samples and safetensors checkpoints are accepted): {', '.join(map(repr, foreign[:5]))}")
+    if len({m.filename for m in members}) != len(members):
+        raise BundleError("refused: a file name appears twice in the archive")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise BundleError(f"it unpacks to more than {MAX_UNPACKED_BYTES / 1e9:.0f} GB")
+    packed = [m.filename for m in members
+              if m.file_size > RATIO_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1)]
+    if packed:
+        raise BundleError(f"refused: {', '.join(packed[:5])} would unpack to over {MAX_RATIO} times "
+                          "its packed size (a decompression bomb)")
+    names = {m.filename for m in members}
+    if "manifest.json" not in names or "config.yaml" not in names:
+        raise BundleError("not a GAN Studio run bundle (manifest.json and config.yaml are required)")
+    return members
+
+
+def _unpack(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path) -> dict[str, str]:
+    """Stream each member to staging/<name>, counting what really comes out (a header may lie about
+    sizes); returns the sha256 of each."""
+    digests, total = {}, 0
+    for m in members:
+        path = staging / m.filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest, written = hashlib.sha256(), 0
+        try:
+            with zf.open(m) as src, open(path, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    written += len(chunk)
+                    total += len(chunk)
+                    if written > m.file_size or total > MAX_UNPACKED_BYTES:
+                        raise BundleError(f"{m.filename} unpacks to more than its header says (or the bundle "
+                                          f"to more than {MAX_UNPACKED_BYTES / 1e9:.0f} GB)")
+                    digest.update(chunk)
+                    dst.write(chunk)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as e:
+            if isinstance(e, BundleError):
+                raise
+            raise BundleError(f"the archive is damaged ({e})") from None
+        digests[m.filename] = digest.hexdigest()
+    return digests
+
+
+class _Manifest(BaseModel):
+    format: Literal["gan-studio-run"]
+    version: int = 1
+    run: str | None = None
+    exported_at: float | None = None
+    files: dict[str, str]
+
+
+class _Status(BaseModel):
+    """What a bundle's status.json may say (the fields the app reads are type-checked)."""
+    model_config = ConfigDict(extra="allow")
+    state: Literal[STATES] | None = None  # type: ignore[valid-type]
+    step: int = Field(0, ge=0)
+    total_steps: int | None = Field(None, ge=0)
+    message: str = ""
+
+
+class _Metric(BaseModel):
+    """One line of metrics.jsonl: a JSON object with its step."""
+    model_config = ConfigDict(extra="allow")
+    step: int = Field(ge=0)
+
+
+def _json(path: Path, what: str) -> Any:
     try:
-        load_recipe(run.path / "config.yaml")
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BundleError(f"{what} is not UTF-8 text") from None
+    except ValueError as e:
+        raise BundleError(f"{what} is not valid JSON ({e})") from None
+
+
+def _manifest(path: Path) -> _Manifest:
+    try:
+        return _Manifest.model_validate(_json(path, "manifest.json"))
+    except (ValidationError, BundleError):
+        raise BundleError("manifest.json is not a GAN Studio run manifest") from None
+
+
+def _check_contents(run: RunDir) -> None:
+    """Every file reads back as what it claims to be, before the run appears anywhere."""
+    try:
+        check_paths(load_recipe(run.path / "config.yaml", source="config.yaml"))
     except ConfigError as e:
-        raise BundleError(f"config.yaml is not a valid recipe: {e}") from None
+        raise BundleError(str(e)) from None
+    if (run.path / "status.json").exists():
+        try:
+            _Status.model_validate(_json(run.path / "status.json", "status.json"))
+        except ValidationError as e:
+            raise BundleError(f"status.json does not describe a run: {e.errors()[0]['loc']} "
+                              f"{e.errors()[0]['msg']}") from None
+    for name in ("metrics.jsonl", "log.txt"):
+        try:
+            text = (run.path / name).read_bytes().decode("utf-8") if (run.path / name).exists() else ""
+        except UnicodeDecodeError:
+            raise BundleError(f"{name} is not UTF-8 text") from None
+        if name == "metrics.jsonl":
+            lines = text.splitlines()
+            for n, line in enumerate(lines, 1):
+                try:
+                    _Metric.model_validate_json(line)
+                except ValidationError:
+                    if n < len(lines):  # a torn last line (the run was killed mid-write) is allowed
+                        raise BundleError(f"metrics.jsonl line {n} is not a record of a step") from None
+    for sample in run.samples.glob("*.npy"):
+        try:
+            np.load(sample, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise BundleError(f"{sample.name}: not a plain .npy array ({e})") from None
     for ckpt in run.checkpoints.glob("*.safetensors"):
         try:
             read_checkpoint(ckpt)

@@ -55,3 +55,64 @@ def test_the_labs_settings_map_to_the_same_recipe_both_ways(loss):
     changed = spec.model_copy(update={"lr_d": 1e-3, "beta2": 0.95, "pack": 2})
     cfg = toy_recipe("ring8", loss, 0, changed.overrides())
     assert cfg.train.lr_d == 1e-3 and cfg.train.betas[1] == 0.95 and cfg.model.pack == 2
+
+
+def test_every_path_field_is_found_and_checked_against_the_allowed_roots(tmp_path, monkeypatch):
+    from gan_core.recipes import check_paths, recipe_paths
+    cfg = load_recipe(None, {"data.name": "folder", "data.path": "/etc", "data.root": str(tmp_path / "tv")})
+    assert recipe_paths(cfg) == {"data.path": "/etc", "data.root": str(tmp_path / "tv")}
+    sr = load_recipe(None, {"model.arch": "srresnet", "data.name": "photos", "train.init_g": "/srv/x.safetensors"})
+    assert recipe_paths(sr) == {"train.init_g": "/srv/x.safetensors"}
+    nested = load_recipe("configs/anomaly_mnist_0.yaml", {"gan.data.root": "/data"})
+    assert recipe_paths(nested) == {"gan.data.root": "/data"}
+    with pytest.raises(ConfigError, match="data.path: /etc is outside"):
+        check_paths(cfg, [tmp_path])
+    link = tmp_path / "innocent"
+    link.symlink_to("/etc")
+    with pytest.raises(ConfigError, match="outside"):  # a link is followed before the check
+        check_paths(load_recipe(None, {"data.name": "folder", "data.path": str(link)}), [tmp_path])
+    check_paths(load_recipe(None, {"data.name": "folder", "data.path": str(tmp_path / "uploads" / "a.zip")}),
+                [tmp_path])
+
+
+def test_the_operator_decides_which_folders_recipes_may_read(tmp_path, monkeypatch):
+    from gan_core.paths import allowed_data_roots
+    from gan_core.recipes import check_paths
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("GAN_STUDIO_DATA_ROOT", raising=False)
+    monkeypatch.delenv("GAN_STUDIO_DATA_ROOTS", raising=False)
+    photos = load_recipe(None, {"data.name": "folder", "data.path": str(tmp_path / "team" / "photos")})
+    with pytest.raises(ConfigError, match="GAN_STUDIO_DATA_ROOTS"):
+        check_paths(photos)
+    monkeypatch.setenv("GAN_STUDIO_DATA_ROOTS", f"/nowhere:{tmp_path / 'team'}")
+    assert tmp_path / "team" in allowed_data_roots()
+    check_paths(photos)
+
+
+@pytest.mark.parametrize("pairs, message", [
+    (["model=dcgan"], "model: Input should be a valid dictionary"),
+    (["model=[1,2]"], "model: Input should be a valid dictionary"),
+    (["task=[1,2]"], "task: Input should be 'gan'"),
+    (["train.lr_g=1e300"], "train.lr_g: Input should be less than or equal to 10"),
+    (["train.betas=[1.5, 0.9]"], "train.betas.0: Input should be less than 1"),
+    (["train.betas=[0.5, -0.1]"], "train.betas.1: Input should be greater than or equal to 0"),
+    ([f"train.seed={2 ** 70}"], "train.seed: Input should be less than or equal to 4294967295"),
+    (["model.arch=[1]"], "model.arch: got [1]"),
+])
+def test_hostile_values_get_a_message_not_a_traceback(pairs, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_recipe(None, pairs)
+
+
+def test_init_g_must_be_a_checkpoint_of_the_same_architecture(tmp_path, tiny_sr_cfg, tiny_pix2pix_cfg):
+    from gan_core.recipes import check_init_g
+    from gan_core.train import make_trainer
+    not_a_checkpoint = tmp_path / "notes.safetensors"
+    not_a_checkpoint.write_text("hello")
+    with pytest.raises(ConfigError, match="train.init_g: notes.json"):
+        check_init_g(tiny_sr_cfg(f"train.init_g={not_a_checkpoint}"))
+    make_trainer(tiny_pix2pix_cfg(), "cpu").export(tmp_path / "p2p")
+    with pytest.raises(ConfigError, match="holds a 'pix2pix' generator, and this recipe trains 'srresnet'"):
+        check_init_g(tiny_sr_cfg(f"train.init_g={tmp_path / 'p2p.safetensors'}"))
+    make_trainer(tiny_sr_cfg(), "cpu").export(tmp_path / "sr")
+    check_init_g(tiny_sr_cfg(f"train.init_g={tmp_path / 'sr.safetensors'}"))

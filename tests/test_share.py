@@ -1,9 +1,11 @@
 """Run bundles: export, import elsewhere, same samples; hostile bundles are refused and leave nothing."""
+import hashlib
 import io
 import json
 import pickle
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -87,3 +89,67 @@ def test_a_running_run_imports_as_stopped(finished_run, tmp_path):
     finished_run.set_status("running", step=3)
     run = import_bundle(export_run(finished_run), root=tmp_path / "bob")
     assert run.status()["state"] == "stopped" and "imported" in run.status()["message"]
+
+
+def _pickled_npy() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"code": "runs on load"}], dtype=object), allow_pickle=True)
+    return buf.getvalue()
+
+
+PICKLED_NPY = _pickled_npy()
+
+
+def empty(folder) -> bool:
+    return not folder.exists() or not any(folder.iterdir())
+
+
+def consistent(change):
+    """change(files), then the manifest re-signed: a bundle whose checksums all match."""
+    def apply(files):
+        change(files)
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items() if n != "manifest.json"}
+        files["manifest.json"] = json.dumps(manifest).encode()
+    return apply
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda f: f.__setitem__("status.json", b"\xff\xfe not utf-8"), "status.json is not UTF-8"),
+    (lambda f: f.__setitem__("status.json", b"[1, 2]"), "status.json does not describe a run"),
+    (lambda f: f.__setitem__("status.json", b'{"state": "finished", "step": "abc"}'), "does not describe a run"),
+    (lambda f: f.__setitem__("status.json", b'{"state": "exploded"}'), "does not describe a run"),
+    (lambda f: f.__setitem__("metrics.jsonl", b'[1]\n{"step": 2}\n'), "metrics.jsonl line 1"),
+    (lambda f: f.__setitem__("metrics.jsonl", b'{"step": 1}\n\xff\n'), "metrics.jsonl is not UTF-8"),
+    (lambda f: f.__setitem__("log.txt", b"\xc3\x28"), "log.txt is not UTF-8"),
+    (lambda f: f.__setitem__("samples/step_0000001.npy", PICKLED_NPY), "not a plain .npy"),
+    (lambda f: f.__setitem__("config.yaml\n", b"x"), "does not hold"),
+    (lambda f: f.__setitem__("config.yaml", f["config.yaml"].replace(b"name: mnist5k", b"name: folder").replace(
+        b"path: null", b"path: /etc")),
+     "outside the folders this server lets a recipe read"),
+])
+def test_bundles_with_malformed_files_are_refused_whole(finished_run, tmp_path, change, message):
+    bundle = rezip(export_run(finished_run), consistent(change))
+    with pytest.raises(BundleError, match=message):
+        import_bundle(bundle, root=tmp_path / "bob")
+    assert empty(tmp_path / "bob")  # nothing was put in place, not even a staging folder
+
+
+def test_a_torn_last_metrics_line_still_imports(finished_run, tmp_path):
+    bundle = rezip(export_run(finished_run), consistent(lambda f: f.__setitem__(
+        "metrics.jsonl", f["metrics.jsonl"] + b'{"step": 9, "loss_d"')))
+    run = import_bundle(bundle, root=tmp_path / "bob")
+    assert run.read_metrics() == finished_run.read_metrics()
+
+
+def test_a_decompression_bomb_is_refused_before_it_unpacks(finished_run, tmp_path):
+    zeros = bytes(8 * 1024 ** 2)  # 8 MB of zeros pack to about 8 kB
+    bundle = rezip(export_run(finished_run), consistent(lambda f: f.__setitem__("log.txt", zeros)))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for m in src.infolist():
+            dst.writestr(m.filename, src.read(m))
+    assert len(buf.getvalue()) < 1024 ** 2
+    with pytest.raises(BundleError, match="decompression bomb"):
+        import_bundle(buf.getvalue(), root=tmp_path / "bob")
+    assert empty(tmp_path / "bob")

@@ -228,8 +228,11 @@ def new_run_form() -> None:
             st.info(t("train.estimate_result", per_1k=duration(1000 * seconds),
                       total=duration(cfg.train.steps * seconds), steps=f"{cfg.train.steps:,}"))
     if e2.button(t("train.start"), type="primary", icon=":material/rocket_launch:", key="tr_start"):
-        run = jobs.submit(cfg, device=device, nproc=nproc, owner=owner.strip(),
-                          notes=notes.strip())
+        try:
+            run = jobs.submit(cfg, device=device, nproc=nproc, owner=owner.strip(), notes=notes.strip())
+        except ConfigError as e:
+            st.error(t("train.bad_recipe", message=str(e)))
+            return
         st.query_params["run"] = run.id
         st.rerun()
 

@@ -53,8 +53,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-# Bounds that keep a typo from reaching torch as an overflow or an optimiser's own ValueError.
-LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
+# Bounds that keep a typo from reaching torch as an overflow or an optimiser's own ValueError. A rate
+# up to 1e9 is allowed (the Learn pages provoke divergence with one, and it ends in a message);
+# beyond float32's range torch cannot even set it.
+LearningRate = Annotated[float, Field(gt=0.0, le=1e9)]
 Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1, description="seeds the weights and every draw (0 to 2**32 - 1)")]
 # A filesystem location in a recipe. Recipes from a browser or a bundle may only name places the

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from .checkpoint import latest_checkpoint
+from .checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
 from .io import atomic_write_json, atomic_write_text
 from .paths import runs_root
 
@@ -68,6 +68,38 @@ class RunDir:
         """The newest checkpoint in checkpoints/ whose weights verify (damaged ones are skipped)."""
         return latest_checkpoint(self.checkpoints)
 
+    def verified_checkpoints(self) -> list[Path]:
+        """The checkpoints (their .json cards) whose weights verify, oldest first; each damaged one
+        is moved aside on the way (set_aside), so it is never counted, overwritten or resumed from."""
+        good = []
+        for card in sorted(self.checkpoints.glob("step_*.json")):
+            try:
+                read_checkpoint(card)
+            except CheckpointError as e:
+                self.set_aside(card, str(e))
+            else:
+                good.append(card)
+        return good
+
+    def set_aside(self, card: Path, reason: str) -> Path:
+        """Move a damaged checkpoint (card and weights) into checkpoints/damaged/, and say so in the log."""
+        aside = self.checkpoints / "damaged"
+        aside.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for path in (card.with_suffix(".json"), card.with_suffix(".safetensors")):
+            if path.exists():
+                path.replace(aside / f"{path.stem}.{stamp}{path.suffix}")
+        self.log(f"checkpoint {card.stem} is damaged ({reason}); moved to checkpoints/damaged/")
+        return aside
+
+    def clean_partial_writes(self) -> list[Path]:
+        """Delete the temp files of writes a killed process left in checkpoints/ and samples/ (only the
+        training process writes there, so at its start none can be in flight)."""
+        orphans = [p for folder in (self.checkpoints, self.samples) for p in folder.glob(".*.tmp")]
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        return orphans
+
     def write_config(self, text: str) -> None:
         atomic_write_text(self.path / "config.yaml", text)
 
@@ -86,6 +118,12 @@ class RunDir:
     def append_metrics(self, record: dict[str, Any]) -> None:
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record, allow_nan=True) + "\n")
+
+    def truncate_metrics(self, step: int) -> None:
+        """Keep only the records up to `step` (a resumed run redoes the steps after its checkpoint,
+        so metrics.jsonl never repeats a step or runs backwards)."""
+        kept = [r for r in self.read_metrics() if isinstance(r.get("step"), int) and r["step"] <= step]
+        atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r, allow_nan=True) + "\n" for r in kept))
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""

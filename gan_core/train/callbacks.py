@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, read_checkpoint
 from ..errors import TrainingDiverged
 from ..nets import sample_noise
 from ..runs import RunDir
@@ -26,6 +26,8 @@ class RunLogger(Callback):
     def on_start(self, trainer: Trainer) -> None:
         self._t0 = self._t_last = time.perf_counter()
         self._step_last = trainer.step
+        # the records after the step it starts from (its checkpoint, or 0) are about to be redone
+        self.run.truncate_metrics(trainer.step)
         verb = "resumed at step %d" % trainer.step if trainer.step else "started"
         self.run.log(f"{verb} on {trainer.device}: {trainer.cfg.name}, loss {trainer.cfg.train.loss}, "
                      f"{trainer.cfg.train.steps} steps")
@@ -75,13 +77,18 @@ class SampleWriter(Callback):
 
 
 class CheckpointWriter(Callback):
-    """checkpoints/step_XXXXXXX.{safetensors,json} every N steps and at the end; keeps the newest `keep`."""
+    """checkpoints/step_XXXXXXX.{safetensors,json} every N steps and at the end, keeping the newest
+    `keep` that verify: a damaged checkpoint is moved aside (never counted, never silently
+    overwritten), so the last good one is never deleted. Temp files of writes a killed process left
+    are cleaned at the start."""
 
     def __init__(self, run: RunDir, every: int | None = None, keep: int = 2):
         self.run, self.every, self.keep = run, every, keep
 
     def on_start(self, trainer: Trainer) -> None:
         self.every = self.every or trainer.cfg.train.checkpoint_every
+        for orphan in self.run.clean_partial_writes():
+            self.run.log(f"removed {orphan.name}, left by a write that was cut off")
 
     def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
         if trainer.step % self.every == 0 and not trainer.stop_requested:
@@ -94,7 +101,11 @@ class CheckpointWriter(Callback):
     def save(self, trainer: Trainer) -> None:
         path = self.run.checkpoints / f"step_{trainer.step:07d}"
         if path.with_suffix(".json").exists():
-            return
+            try:
+                read_checkpoint(path)
+                return  # this step is saved already
+            except CheckpointError as e:
+                self.run.set_aside(path, str(e))
         try:
             trainer.save_state(path)
         except TrainingDiverged as e:
@@ -103,7 +114,7 @@ class CheckpointWriter(Callback):
         except OSError as e:  # full disk, lost share: keep training state in memory, say so loudly
             self.run.log(f"could not write checkpoint at step {trainer.step}: {e}")
             raise
-        for old in sorted(self.run.checkpoints.glob("step_*.json"))[:-self.keep]:
+        for old in self.run.verified_checkpoints()[:-self.keep]:
             old.unlink(missing_ok=True)
             old.with_suffix(".safetensors").unlink(missing_ok=True)
 

@@ -269,3 +269,44 @@ def test_metrics_jsonl_survives_a_torn_line(tmp_path):
         f.write('{"step": 2, "lo')  # killed mid-write
     assert run.read_metrics() == [{"step": 1}]
     assert json.loads((run.path / "metrics.jsonl").read_text().splitlines()[0]) == {"step": 1}
+
+
+def _steps(folder) -> list[int]:
+    return [int(p.stem.split("_")[1]) for p in sorted(folder.glob("step_*.json"))]
+
+
+def test_retention_counts_only_checkpoints_that_verify(tiny_dcgan_cfg, tmp_path):
+    cfg = tiny_dcgan_cfg("train.steps=4", "train.checkpoint_every=2")
+    run = RunDir.create("keep", path=tmp_path / "run")
+    Trainer(cfg, "cpu", callbacks=standard_callbacks(run, progress=False)).fit()
+    assert _steps(run.checkpoints) == [2, 4]
+    # a later run's step 6 and 8 got damaged (a half-written card, weights edited on the share)
+    for step in (6, 8):
+        (run.checkpoints / f"step_{step:07d}.safetensors").write_bytes(b"rubbish")
+        (run.checkpoints / f"step_{step:07d}.json").write_text("{not json")
+    (run.checkpoints / ".step_0000010.json.abcd.tmp").write_text("cut off")
+    tr = Trainer(tiny_dcgan_cfg("train.steps=6", "train.checkpoint_every=2"), "cpu",
+                 callbacks=standard_callbacks(run, progress=False))
+    tr.load_state(latest_checkpoint(run.checkpoints))
+    assert tr.step == 4  # the damaged newer ones were skipped
+    tr.fit()
+    # step 6 was damaged: moved aside and saved again, not skipped; the damaged 8 is not counted,
+    # so the good 4 and 6 stay
+    assert _steps(run.checkpoints) == [4, 6]
+    assert sorted(p.name.split(".")[0] for p in (run.checkpoints / "damaged").iterdir()) == [
+        "step_0000006", "step_0000006", "step_0000008", "step_0000008"]
+    assert not list(run.checkpoints.glob(".*.tmp"))
+    assert "moved to checkpoints/damaged/" in (run.path / "log.txt").read_text()
+
+
+def test_a_resumed_run_never_repeats_or_rewinds_a_metrics_step(tiny_dcgan_cfg, tmp_path):
+    run = RunDir.create("metrics", path=tmp_path / "run")
+    Trainer(tiny_dcgan_cfg("train.steps=5", "train.checkpoint_every=2"), "cpu",
+            callbacks=standard_callbacks(run, progress=False)).fit()
+    (run.checkpoints / "step_0000005.json").unlink()  # killed before its last checkpoint: resumes at 4
+    tr = Trainer(tiny_dcgan_cfg("train.steps=7", "train.checkpoint_every=2"), "cpu",
+                 callbacks=standard_callbacks(run, progress=False))
+    tr.load_state(latest_checkpoint(run.checkpoints))
+    tr.fit()
+    steps = [r["step"] for r in run.read_metrics()]
+    assert steps == sorted(set(steps)) == list(range(1, 8))

@@ -16,6 +16,7 @@ is rebuilt from them whenever it is missing or damaged.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -25,15 +26,39 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .paths import runs_root
 
 STATES = ("queued", "starting", "running", "finished", "failed", "stopped")
+
+
+class RunDamaged(ValueError):
+    """A run folder's file that cannot be read as what it should be; the message says which and why."""
+
+
+class RunStatus(BaseModel):
+    """What status.json may say: the fields the app reads are type-checked, others are kept."""
+    model_config = ConfigDict(extra="allow")
+    state: Literal[STATES] | None = None  # type: ignore[valid-type]
+    step: int = Field(0, ge=0)
+    total_steps: int | None = Field(None, ge=0)
+    message: str = ""
+
+
+class JobInfo(BaseModel):
+    """What job.json may say (gan_core.jobs writes it)."""
+    model_config = ConfigDict(extra="allow")
+    device: str = "auto"
+    nproc: int = Field(1, ge=1)
+    owner: str = ""
+    notes: str = ""
+    submitted_at: float | None = None
 
 
 def new_run_id(name: str) -> str:
@@ -103,10 +128,30 @@ class RunDir:
     def write_config(self, text: str) -> None:
         atomic_write_text(self.path / "config.yaml", text)
 
-    def status(self) -> dict[str, Any]:
+    def read_json(self, name: str, shape: type[BaseModel] | None = None) -> dict[str, Any]:
+        """A JSON object file of the run ({} if missing); RunDamaged if it is not UTF-8, not a JSON
+        object, or (with `shape`) has a field of the wrong type."""
         try:
-            return json.loads((self.path / "status.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            value = json.loads((self.path / name).read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise RunDamaged(f"{name} cannot be read ({e})") from None
+        if not isinstance(value, dict):
+            raise RunDamaged(f"{name} holds a JSON {type(value).__name__}, not an object")
+        if shape is not None:
+            try:
+                shape.model_validate(value)
+            except ValidationError as e:
+                err = e.errors()[0]
+                raise RunDamaged(f"{name}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        return value
+
+    def status(self) -> dict[str, Any]:
+        """status.json ({} when it is missing or damaged; describe() reports the damage)."""
+        try:
+            return self.read_json("status.json", RunStatus)
+        except RunDamaged:
             return {}
 
     def set_status(self, state: str, **fields: Any) -> None:
@@ -126,16 +171,19 @@ class RunDir:
         atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r, allow_nan=True) + "\n" for r in kept))
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""
+        """Every record of metrics.jsonl: the lines that are JSON objects with a whole-number step
+        (a torn last line from a crash, or anything else, is skipped)."""
         out = []
         try:
-            with open(self.path / "metrics.jsonl", encoding="utf-8") as f:
+            with open(self.path / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
-                        out.append(json.loads(line))
-                    except json.JSONDecodeError:
+                        record = json.loads(line)
+                    except ValueError:
                         continue
-        except FileNotFoundError:
+                    if isinstance(record, dict) and type(record.get("step")) is int:
+                        out.append(record)
+        except OSError:
             pass
         return out
 
@@ -147,14 +195,47 @@ class RunDir:
 def save_upload(data: bytes, filename: str, root: str | Path | None = None) -> Path:
     """Keep an uploaded file (a zip of training pictures) under root/uploads/, named by its content,
     so runs on shared storage can read it and the same upload is stored once."""
-    import hashlib
-    from .io import atomic_write_bytes
     digest = hashlib.sha256(data).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(filename).stem).strip("-.")[:40] or "upload"
     path = Path(root or runs_root()) / "uploads" / f"{digest}-{stem}{Path(filename).suffix.lower()[:8]}"
     if not path.exists():
         atomic_write_bytes(path, data)
+    clean_uploads(path.parent.parent)
     return path.resolve()
+
+
+UPLOAD_MAX_AGE_S = 24 * 3600
+
+
+def clean_uploads(root: str | Path | None = None, max_age_s: float = UPLOAD_MAX_AGE_S) -> list[Path]:
+    """Delete uploads older than `max_age_s` that no run's recipe names (an upload a run trains on
+    stays as long as the run does, so it can be resumed)."""
+    root = Path(root or runs_root())
+    folder = root / "uploads"
+    if not folder.is_dir():
+        return []
+    named = _recipes_text(root)
+    old = [p for p in folder.iterdir() if p.is_file() and time.time() - p.stat().st_mtime > max_age_s
+           and p.name not in named]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
+def discard_upload(path: str | Path) -> None:
+    """Delete an upload that was refused (bad pictures), unless a run trains on the same file."""
+    path = Path(path)
+    if path.name not in _recipes_text(path.parent.parent):
+        path.unlink(missing_ok=True)
+
+
+def _recipes_text(root: Path) -> str:
+    """Every run's config.yaml under `root`, as one text (to see whether a file name is used)."""
+    out = []
+    for config in root.glob("*/config.yaml"):
+        with contextlib.suppress(OSError):
+            out.append(config.read_text(encoding="utf-8", errors="replace"))
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- the index
@@ -179,11 +260,10 @@ def describe(run: RunDir) -> dict[str, Any]:
     except (OSError, ValueError, yaml.YAMLError) as e:
         row["message"] = f"unreadable run folder: {e}"
         return row
-    import hashlib
     detector = raw.get("task") == "anomaly" and isinstance(raw.get("gan"), dict)
     recipe = raw["gan"] if detector else raw  # an anomaly detector's GAN is its `gan` section
     data, model, train = (recipe.get(k) if isinstance(recipe.get(k), dict) else {} for k in ("data", "model", "train"))
-    dataset = data.get("name", "")
+    dataset = str(data.get("name", ""))
     if dataset == "toy":
         dataset = f"toy/{data.get('toy', '')}"
     elif dataset in ("folder",) and data.get("path"):
@@ -197,10 +277,12 @@ def describe(run: RunDir) -> dict[str, Any]:
         arch += f" {model['design']}"
     if detector:
         arch = f"anomaly detector ({arch})"
-    status = run.status()
-    job = {}
-    with contextlib.suppress(OSError, json.JSONDecodeError):
-        job = json.loads((run.path / "job.json").read_text(encoding="utf-8"))
+    try:
+        status = run.read_json("status.json", RunStatus)
+        job = run.read_json("job.json", JobInfo)
+    except RunDamaged as e:
+        row.update(name=str(raw.get("name", run.id)), message=f"damaged run folder: {e}")
+        return row
     best: dict[str, float] = {}
     for record in run.read_metrics():
         for key, better in BEST:
@@ -210,41 +292,54 @@ def describe(run: RunDir) -> dict[str, Any]:
     row.update(name=str(raw.get("name", run.id)), owner=job.get("owner", ""), notes=job.get("notes", ""),
                created=job.get("submitted_at") or status.get("started_at") or row["created"],
                state=status.get("state", "unknown"), message=status.get("message", ""), dataset=dataset,
-               model=arch, loss=str(train.get("loss", "")), steps=train.get("steps"), step=status.get("step", 0),
+               model=arch, loss=str(train.get("loss", "")),
+               steps=train["steps"] if type(train.get("steps")) is int else None, step=status.get("step", 0),
                best=json.dumps(best), config_hash=hashlib.sha256(text.encode()).hexdigest()[:12])
     return row
 
 
 class RunIndex:
     """root/index.sqlite (WAL): one row per run folder. Safe with several processes writing at once
-    (SQLite locking, a 30 s busy timeout); a damaged file is moved aside and rebuilt from the folders.
-    WAL needs shared memory between the processes, so the index wants a local disk or a file system
-    with working locks; the run folders themselves may sit anywhere."""
+    (SQLite locking, a 30 s busy timeout for writers); a damaged file, or one of another layout, is
+    moved aside or rebuilt from the folders, which stay the truth. A page's listing waits
+    READ_WAIT_S at most: while another process holds the index longer, the listing is read from
+    the folders and says so. WAL needs shared memory between the processes, so the index wants a
+    local disk or a file system with working locks; the run folders themselves may sit anywhere."""
+
+    READ_WAIT_S = 3.0
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root or runs_root())
         self.path = self.root / "index.sqlite"
         self.problems: list[str] = []
+        self._from_folders: list[dict[str, Any]] | None = None  # the listing while the index is busy
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self, wait_s: float = 30.0) -> Iterator[sqlite3.Connection]:
         self.root.mkdir(parents=True, exist_ok=True)
-        conn = self._open()
+        conn = self._open(wait_s)
         try:
             yield conn
         finally:
             conn.close()
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, wait_s: float) -> sqlite3.Connection:
         for attempt in range(2):
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = None
             try:
+                conn = sqlite3.connect(self.path, timeout=wait_s, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(COLUMNS)}, PRIMARY KEY (id))")
                 conn.execute("PRAGMA quick_check").fetchone()
+                if tuple(r[1] for r in conn.execute("PRAGMA table_info(runs)")) != COLUMNS:
+                    # another version's layout: the index is a cache of the folders, so start it afresh
+                    conn.execute("DROP TABLE runs")
+                    conn.execute(f"CREATE TABLE runs ({', '.join(COLUMNS)}, PRIMARY KEY (id))")
+                    self.problems.append("the runs index had another layout; it was rebuilt from the run folders")
                 return conn
             except sqlite3.DatabaseError as e:
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 if attempt or isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
                     raise
                 aside = self.path.with_name(f"index.sqlite.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -283,20 +378,29 @@ class RunIndex:
         return row
 
     def sync(self) -> list[str]:
-        """Re-read every run folder, drop rows of folders that are gone; returns the problems found."""
-        folders = self.run_dirs()
-        rows = [describe(run) for run in folders]
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM runs")
-            conn.executemany(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                             [[r[k] for k in COLUMNS] for r in rows])
-            conn.execute("COMMIT")
+        """Re-read every run folder, drop rows of folders that are gone; returns the problems found
+        (a broken folder is one row saying why, never an exception)."""
+        rows = [describe(run) for run in self.run_dirs()]
+        try:
+            with self.connect(self.READ_WAIT_S) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM runs")
+                conn.executemany(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                                 [[r[k] for k in COLUMNS] for r in rows])
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:  # held by another process, or on a disk it cannot lock
+            self._from_folders = [{**r, "best": json.loads(r["best"] or "{}")} for r in rows]
+            self.problems.append(f"the runs index is busy ({e}); this list was read from the run folders")
         self.problems += [f"{r['id']}: {r['message']}" for r in rows if r["state"] == "broken"]
         return self.problems
 
     def rows(self, state: str | None = None, text: str | None = None) -> list[dict[str, Any]]:
         """Runs, newest first; `state` filters exactly, `text` matches name, notes, owner or dataset."""
+        if self._from_folders is not None:
+            found = [r for r in self._from_folders if (not state or r["state"] == state) and (
+                not text or any(text.lower() in str(r[k] or "").lower()
+                                for k in ("name", "notes", "owner", "dataset", "id")))]
+            return sorted(found, key=lambda r: r["created"] or 0, reverse=True)
         sql, args = "SELECT * FROM runs WHERE 1=1", []
         if state:
             sql += " AND state = ?"
@@ -304,9 +408,14 @@ class RunIndex:
         if text:
             sql += " AND (name LIKE ? OR notes LIKE ? OR owner LIKE ? OR dataset LIKE ? OR id LIKE ?)"
             args += [f"%{text}%"] * 5
-        with self.connect() as conn:
-            conn.row_factory = sqlite3.Row
-            out = [dict(r) for r in conn.execute(sql + " ORDER BY created DESC", args)]
+        try:
+            with self.connect(self.READ_WAIT_S) as conn:
+                conn.row_factory = sqlite3.Row
+                out = [dict(r) for r in conn.execute(sql + " ORDER BY created DESC", args)]
+        except sqlite3.OperationalError as e:
+            self._from_folders = [{**r, "best": json.loads(r["best"] or "{}")} for r in map(describe, self.run_dirs())]
+            self.problems.append(f"the runs index is busy ({e}); this list was read from the run folders")
+            return self.rows(state, text)
         for r in out:
             r["best"] = json.loads(r["best"] or "{}")
         return out

@@ -161,3 +161,92 @@ def test_the_running_wrapper_sees_stop_once_and_marks_user_errors_failed(root, m
         os.kill(os.getpid(), signal.SIGTERM)  # the first signal asks for a stop instead of killing
         assert job.stop_requested()
     assert signal.getsignal(signal.SIGTERM) == previous
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("status.json", b"\xff\xfe\x00", "status.json cannot be read"),
+    ("status.json", b"[1, 2]", "status.json holds a JSON list"),
+    ("status.json", b'{"state": "finished", "step": "abc"}', "status.json: step"),
+    ("job.json", b'"just a string"', "job.json holds a JSON str"),
+    ("job.json", b'{"owner": 7}', "job.json: owner"),
+])
+def test_one_damaged_run_is_listed_as_damaged_and_the_rest_still_work(root, name, content, reason):
+    good = RunDir.create("good", root=root)
+    good.write_config(dump_recipe(recipe(5)))
+    good.set_status("finished", step=5)
+    bad = RunDir.create("bad", root=root)
+    bad.write_config(dump_recipe(recipe(5)))
+    (bad.path / name).write_bytes(content)
+    (bad.path / "metrics.jsonl").write_bytes(b'{"step": 1, "fd": 3.0}\n[1]\n{"step": "x"}\n\xff\xfe\n')
+    index = RunIndex(root)
+    problems = index.sync()
+    rows = {r["id"]: r for r in index.rows()}
+    assert rows[good.id]["state"] == "finished" and rows[good.id]["step"] == 5
+    assert rows[bad.id]["state"] == "broken" and reason in rows[bad.id]["message"]
+    assert any(p.startswith(bad.id) and reason in p for p in problems)
+    assert bad.read_metrics() == [{"step": 1, "fd": 3.0}]  # only whole records with a numeric step
+    if name == "status.json":
+        assert bad.status() == {}  # the pages read a damaged status as none
+
+
+def test_the_index_rebuilds_when_it_is_a_folder_or_of_another_layout(root):
+    run = RunDir.create("one", root=root)
+    run.write_config(dump_recipe(recipe(5)))
+    (root / "index.sqlite").mkdir(parents=True)
+    index = RunIndex(root)
+    index.sync()
+    assert [r["id"] for r in index.rows()] == [run.id] and any("damaged" in p for p in index.problems)
+    import sqlite3
+    (root / "index.sqlite").unlink()
+    with sqlite3.connect(root / "index.sqlite") as conn:
+        conn.execute("CREATE TABLE runs (id, colour, PRIMARY KEY (id))")
+        conn.execute("INSERT INTO runs VALUES ('ghost', 'red')")
+    index = RunIndex(root)
+    index.sync()
+    assert [r["id"] for r in index.rows()] == [run.id] and any("another layout" in p for p in index.problems)
+
+
+def _hold_the_index(root: str, seconds: float, ready) -> None:
+    import sqlite3
+    conn = sqlite3.connect(Path(root) / "index.sqlite", isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    ready.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+
+
+def test_a_listing_does_not_wait_for_an_index_another_process_holds(root):
+    run = RunDir.create("one", root=root)
+    run.write_config(dump_recipe(recipe(5)))
+    RunIndex(root).sync()
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_the_index, args=(str(root), 60.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        start = time.time()
+        index = RunIndex(root)
+        index.sync()
+        rows = index.rows()
+        assert time.time() - start < 15  # not the minute the other process holds it
+        assert [r["id"] for r in rows] == [run.id] and any("busy" in p for p in index.problems)
+    finally:
+        holder.terminate()
+        holder.join()
+
+
+def test_rejected_and_stale_uploads_are_removed_but_not_one_a_run_trains_on(root):
+    from gan_core.runs import clean_uploads, discard_upload, save_upload
+    used = save_upload(b"zip one", "pics.zip", root=root)
+    stale = save_upload(b"zip two", "old.zip", root=root)
+    rejected = save_upload(b"zip three", "bad.zip", root=root)
+    run = RunDir.create("uses", root=root)
+    run.write_config(dump_recipe(load_recipe(None, {"data.name": "folder", "data.path": str(used)})))
+    discard_upload(rejected)
+    discard_upload(used)  # refused for one user, but a run trains on the same file: kept
+    assert not rejected.exists() and used.exists()
+    day_ago = time.time() - 2 * 24 * 3600
+    for path in (used, stale):
+        os.utime(path, (day_ago, day_ago))
+    assert clean_uploads(root) == [stale] and used.exists() and not stale.exists()

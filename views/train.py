@@ -12,7 +12,7 @@ from gan_core.devices import describe_devices
 from gan_core.errors import USER_ERRORS
 from gan_core.losses import LOSSES
 from gan_core.recipes import dump_recipe, load_recipe
-from gan_core.runs import RunDir, RunIndex, runs_root, save_upload
+from gan_core.runs import RunDir, RunIndex, discard_upload, runs_root, save_upload
 from gan_core.sampling import grid_image
 from ui import train_form
 from ui.i18n import t
@@ -74,9 +74,11 @@ def choose_data(size: int) -> tuple[dict, ImageData | None, int, int] | None:
         with st.spinner(t("train.decoding")):
             data = upload_images(str(path), size, channels)
     except USER_ERRORS as e:
+        discard_upload(path)
         st.error(t("train.upload_bad", message=str(e)))
         return None
     if len(data) < 2:
+        discard_upload(path)
         st.error(t("train.upload_too_few", n=len(data)))
         return None
     st.success(t("train.upload_ok", n=f"{len(data):,}", classes=", ".join(data.classes) or "—"))

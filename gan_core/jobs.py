@@ -6,7 +6,13 @@ A job is a run folder (gan_core.runs) plus `job.json`, which says how to start i
     schedule() starts queued jobs, oldest first, while fewer than `max_jobs()` run on this machine
     stop()     asks a job to checkpoint and exit (the STOP file, then SIGTERM); a queued one just stops
     resume()   queues a stopped, failed or finished job again; it continues from its last checkpoint
+    delete()   removes a run that is not live
+    share()    shows a run to the team, read-only, or hides it again
     running()  the process side: what every training process of a run does around its work
+
+Where the app has sign-in, stop, resume, delete, share (and bundle export) take the signed-in
+user and refuse with NotAllowed unless it is the run's owner or an admin (runs.may_manage);
+user None (a laptop, no sign-in) may do everything, as before.
 
 A process is started detached (its own session), so closing the browser or restarting the app
 does not stop it; the folder's status.json says where it is. When a process dies without
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,7 +43,7 @@ from .errors import USER_ERRORS
 from .io import atomic_write_json
 from .paths import REPO
 from .recipes import check_init_g, check_paths, dump_recipe, load_recipe
-from .runs import RunDir, RunIndex, runs_root
+from .runs import RunDir, RunIndex, require_manager, runs_root
 
 LIVE = ("starting", "running")
 
@@ -180,8 +187,9 @@ def launch(run: RunDir) -> int:
     return proc.pid
 
 
-def stop(run: RunDir) -> None:
+def stop(run: RunDir, user: str | None = None, admins: tuple[str, ...] = ()) -> None:
     """Ask a job to stop: a queued one stops at once; a live one checkpoints, then exits."""
+    require_manager(run, user, admins, "stop")
     status = refresh(run)
     state = status.get("state")
     if state == "queued":
@@ -198,10 +206,11 @@ def stop(run: RunDir) -> None:
     RunIndex(run.path.parent).update(run)
 
 
-def resume(run: RunDir, steps: int | None = None) -> None:
+def resume(run: RunDir, steps: int | None = None, user: str | None = None, admins: tuple[str, ...] = ()) -> None:
     """Queue a run again; its process continues from the last checkpoint. `steps` raises the
     total (to train a finished run further). ConfigError if its recipe (say, an imported one) names
     a folder this server does not let recipes read."""
+    require_manager(run, user, admins, "resume")
     status = refresh(run)
     if status.get("state") in LIVE or status.get("state") == "queued":
         return
@@ -216,6 +225,26 @@ def resume(run: RunDir, steps: int | None = None) -> None:
     run.set_status("queued", message="", queued_at=time.time())
     RunIndex(run.path.parent).update(run)
     schedule(run.path.parent)
+
+
+def delete(run: RunDir, user: str | None = None, admins: tuple[str, ...] = ()) -> None:
+    """Remove a run folder and its index row; a queued or live run must be stopped first."""
+    require_manager(run, user, admins, "delete")
+    if refresh(run).get("state") in (*LIVE, "queued"):
+        raise RunBusy(f"run {run.id} is {run.status().get('state')}: stop it before deleting it")
+    shutil.rmtree(run.path)
+    RunIndex(run.path.parent).sync()
+
+
+def share(run: RunDir, shared: bool, user: str | None = None, admins: tuple[str, ...] = ()) -> None:
+    """Show the run to everyone (read-only: samples, metrics, the Gallery), or hide it again."""
+    require_manager(run, user, admins, "share")
+    atomic_write_json(job_file(run), {**run.job(), "shared": bool(shared)})
+    RunIndex(run.path.parent).update(run)
+
+
+class RunBusy(RuntimeError):
+    """An action that needs the run's process to be gone first."""
 
 
 # ---------------------------------------------------------------- the process side

@@ -52,13 +52,35 @@ class RunStatus(BaseModel):
 
 
 class JobInfo(BaseModel):
-    """What job.json may say (gan_core.jobs writes it)."""
+    """What job.json may say (gan_core.jobs writes it): how to start the run, whose it is, and
+    whether its owner shows it to the team."""
     model_config = ConfigDict(extra="allow")
     device: str = "auto"
     nproc: int = Field(1, ge=1)
     owner: str = ""
     notes: str = ""
+    shared: bool = False
     submitted_at: float | None = None
+
+
+class NotAllowed(PermissionError):
+    """Someone other than a run's owner (or an admin) tried to stop, resume, delete or export it."""
+
+
+def may_manage(run: "RunDir", user: str | None, admins: tuple[str, ...] = ()) -> bool:
+    """Whether `user` may stop, resume, delete, export or share `run`: its owner and the admins may.
+    user None means the app has no sign-in (a laptop): then everyone may, as everyone is one person."""
+    return user is None or user in admins or run.owner() == user
+
+
+def may_view(run: "RunDir", user: str | None, admins: tuple[str, ...] = ()) -> bool:
+    """Whether `user` may see `run` at all: the ones they may manage, and the ones marked shared."""
+    return may_manage(run, user, admins) or run.job().get("shared") is True
+
+
+def require_manager(run: "RunDir", user: str | None, admins: tuple[str, ...] = (), action: str = "change") -> None:
+    if not may_manage(run, user, admins):
+        raise NotAllowed(f"only {run.owner() or 'its owner'} (or an admin) may {action} run {run.id}")
 
 
 def new_run_id(name: str) -> str:
@@ -146,6 +168,17 @@ class RunDir:
                 err = e.errors()[0]
                 raise RunDamaged(f"{name}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
         return value
+
+    def job(self) -> dict[str, Any]:
+        """job.json ({} for a run the CLI made, or when it is damaged; describe() reports the damage)."""
+        try:
+            return self.read_json("job.json", JobInfo)
+        except RunDamaged:
+            return {}
+
+    def owner(self) -> str:
+        """Who made the run ('' when no one is named: a CLI run, or a laptop without sign-in)."""
+        return str(self.job().get("owner") or "")
 
     def status(self) -> dict[str, Any]:
         """status.json ({} when it is missing or damaged; describe() reports the damage)."""
@@ -243,7 +276,7 @@ def _recipes_text(root: Path) -> str:
 # (metric, better): the figures a run's best value is kept of, as logged in metrics.jsonl
 BEST = (("fd", min), ("kid", min), ("label_acc", max), ("precision", max), ("recall", max))
 COLUMNS = ("id", "name", "owner", "notes", "created", "state", "message", "dataset", "model", "loss", "steps",
-           "step", "best", "config_hash", "updated")
+           "step", "best", "config_hash", "updated", "shared")
 
 
 def describe(run: RunDir) -> dict[str, Any]:
@@ -290,6 +323,7 @@ def describe(run: RunDir) -> dict[str, Any]:
             if isinstance(v, (int, float)) and math.isfinite(v):
                 best[key] = better(best.get(key, v), v)
     row.update(name=str(raw.get("name", run.id)), owner=job.get("owner", ""), notes=job.get("notes", ""),
+               shared=bool(job.get("shared")),
                created=job.get("submitted_at") or status.get("started_at") or row["created"],
                state=status.get("state", "unknown"), message=status.get("message", ""), dataset=dataset,
                model=arch, loss=str(train.get("loss", "")),
@@ -418,4 +452,5 @@ class RunIndex:
             return self.rows(state, text)
         for r in out:
             r["best"] = json.loads(r["best"] or "{}")
+            r["shared"] = bool(r["shared"])
         return out

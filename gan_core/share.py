@@ -24,7 +24,7 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,7 +34,7 @@ from .config import ConfigError
 from .data.images import _safe_member
 from .io import atomic_write_bytes
 from .recipes import check_paths, load_recipe
-from .runs import STATES, RunDir, RunIndex, runs_root
+from .runs import RunDamaged, RunDir, RunIndex, RunStatus, require_manager, runs_root
 
 FORMAT = "gan-studio-run"
 MAX_BUNDLE_BYTES = 1024 ** 3           # the .zip itself
@@ -57,8 +57,11 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export_run(run: RunDir, out: str | Path | None = None) -> bytes:
-    """The run as bundle bytes (also written to `out` if given): everything but older checkpoints."""
+def export_run(run: RunDir, out: str | Path | None = None, user: str | None = None,
+               admins: tuple[str, ...] = ()) -> bytes:
+    """The run as bundle bytes (also written to `out` if given): everything but older checkpoints.
+    With sign-in, only the run's owner or an admin may export it (NotAllowed)."""
+    require_manager(run, user, admins, "export")
     files: list[Path] = [run.path / n for n in ("config.yaml", "status.json", "metrics.jsonl", "log.txt")]
     files += sorted(run.samples.glob("step_*.png")) + sorted(run.samples.glob("step_*.npy"))
     ckpt = run.latest_checkpoint()
@@ -99,7 +102,7 @@ def import_bundle(source: str | Path | bytes, root: str | Path | None = None) ->
         staging = root / f".import-{time.time_ns()}"
         try:
             digests = _unpack(zf, members, staging)
-            manifest = _manifest(staging / "manifest.json")
+            manifest = _manifest(staging)
             if set(manifest.files) != set(digests) - {"manifest.json"}:
                 raise BundleError(f"the files do not match the manifest (missing or extra: "
                                   f"{', '.join(sorted(set(manifest.files) ^ (set(digests) - {'manifest.json'}))[:5])})")
@@ -189,34 +192,16 @@ class _Manifest(BaseModel):
     files: dict[str, str]
 
 
-class _Status(BaseModel):
-    """What a bundle's status.json may say (the fields the app reads are type-checked)."""
-    model_config = ConfigDict(extra="allow")
-    state: Literal[STATES] | None = None  # type: ignore[valid-type]
-    step: int = Field(0, ge=0)
-    total_steps: int | None = Field(None, ge=0)
-    message: str = ""
-
-
 class _Metric(BaseModel):
     """One line of metrics.jsonl: a JSON object with its step."""
     model_config = ConfigDict(extra="allow")
     step: int = Field(ge=0)
 
 
-def _json(path: Path, what: str) -> Any:
+def _manifest(staging: Path) -> _Manifest:
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BundleError(f"{what} is not UTF-8 text") from None
-    except ValueError as e:
-        raise BundleError(f"{what} is not valid JSON ({e})") from None
-
-
-def _manifest(path: Path) -> _Manifest:
-    try:
-        return _Manifest.model_validate(_json(path, "manifest.json"))
-    except (ValidationError, BundleError):
+        return _Manifest.model_validate(RunDir(staging).read_json("manifest.json"))
+    except (ValidationError, RunDamaged):
         raise BundleError("manifest.json is not a GAN Studio run manifest") from None
 
 
@@ -226,12 +211,10 @@ def _check_contents(run: RunDir) -> None:
         check_paths(load_recipe(run.path / "config.yaml", source="config.yaml"))
     except ConfigError as e:
         raise BundleError(str(e)) from None
-    if (run.path / "status.json").exists():
-        try:
-            _Status.model_validate(_json(run.path / "status.json", "status.json"))
-        except ValidationError as e:
-            raise BundleError(f"status.json does not describe a run: {e.errors()[0]['loc']} "
-                              f"{e.errors()[0]['msg']}") from None
+    try:
+        run.read_json("status.json", RunStatus)
+    except RunDamaged as e:
+        raise BundleError(f"status.json does not describe a run: {e}") from None
     for name in ("metrics.jsonl", "log.txt"):
         try:
             text = (run.path / name).read_bytes().decode("utf-8") if (run.path / name).exists() else ""

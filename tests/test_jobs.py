@@ -250,3 +250,44 @@ def test_rejected_and_stale_uploads_are_removed_but_not_one_a_run_trains_on(root
     for path in (used, stale):
         os.utime(path, (day_ago, day_ago))
     assert clean_uploads(root) == [stale] and used.exists() and not stale.exists()
+
+
+def test_only_the_owner_or_an_admin_may_manage_a_run_when_there_is_sign_in(root, monkeypatch):
+    from gan_core.runs import NotAllowed, may_view
+    from gan_core.share import export_run
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
+    alice = jobs.submit(recipe(5, "alices"), root=root, owner="alice@lab", start=False)
+    bob = "bob@lab"
+    for action in (lambda: jobs.stop(alice, user=bob), lambda: jobs.resume(alice, user=bob),
+                   lambda: jobs.delete(alice, user=bob), lambda: jobs.share(alice, True, user=bob),
+                   lambda: export_run(alice, user=bob)):
+        with pytest.raises(NotAllowed, match="only alice@lab"):
+            action()
+    assert alice.status()["state"] == "queued" and alice.path.exists()  # bob changed nothing
+    assert not may_view(alice, bob)
+    jobs.share(alice, True, user="alice@lab")
+    assert may_view(alice, bob) and RunIndex(root).rows()[0]["shared"] is True
+    with pytest.raises(NotAllowed):  # shared is read-only: still not bob's to stop or export
+        jobs.stop(alice, user=bob)
+    jobs.stop(alice, user="root@lab", admins=("root@lab",))  # an admin may
+    assert alice.status()["state"] == "stopped"
+    assert export_run(alice, user="alice@lab")[:2] == b"PK"
+    jobs.delete(alice, user="alice@lab")
+    assert not alice.path.exists() and RunIndex(root).rows() == []
+
+
+def test_without_sign_in_everyone_is_the_one_user(root, monkeypatch):
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
+    run = jobs.submit(recipe(5, "laptop"), root=root, owner="typed in the form", start=False)
+    jobs.stop(run)  # user None: no sign-in, as on a laptop
+    jobs.share(run, True)
+    jobs.delete(run)
+    assert not run.path.exists()
+
+
+def test_a_live_run_is_not_deleted(root, monkeypatch):
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])
+    run = jobs.submit(recipe(5, "busy"), root=root, start=False)
+    with pytest.raises(jobs.RunBusy, match="queued: stop it before deleting it"):
+        jobs.delete(run)
+    assert run.path.exists()

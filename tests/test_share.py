@@ -115,7 +115,7 @@ def consistent(change):
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda f: f.__setitem__("status.json", b"\xff\xfe not utf-8"), "status.json is not UTF-8"),
+    (lambda f: f.__setitem__("status.json", b"\xff\xfe not utf-8"), "status.json cannot be read"),
     (lambda f: f.__setitem__("status.json", b"[1, 2]"), "status.json does not describe a run"),
     (lambda f: f.__setitem__("status.json", b'{"state": "finished", "step": "abc"}'), "does not describe a run"),
     (lambda f: f.__setitem__("status.json", b'{"state": "exploded"}'), "does not describe a run"),

@@ -30,10 +30,9 @@ from .losses import LOSSES
 from .metrics.anomaly import auprc, auroc
 from .metrics.toy import toy_report
 from .nets import build_gan
+from .paths import CONFIGS
 from .recipes import load_recipe
 from .train import Trainer
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def machine() -> dict:

@@ -205,6 +205,7 @@ def test_a_submitted_detector_keeps_its_pictures_in_the_run(tmp_path, monkeypatc
     from gan_core.recipes import load_recipe
     from gan_core.runs import RunDir
     monkeypatch.setattr("gan_core.apps.anomaly.jobs.schedule", lambda root=None: [])   # queue it, start nothing
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path))   # the runs root: a recipe may read the pictures there
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("normal/a.png", b"")

@@ -7,10 +7,10 @@ from pathlib import Path
 from ...checkpoint import CheckpointError, read_card
 from ...io import atomic_write_bytes
 from ...jobs import schedule, submit
+from ...paths import CONFIGS
 from ...recipes import dump_recipe, load_recipe
 from ...runs import RunIndex, runs_root
 
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 RECIPES = {"mnist5k": "anomaly_mnist_0.yaml", "texture": "anomaly_brick.yaml", "folder": "anomaly_mnist_0.yaml"}
 
 
@@ -41,16 +41,24 @@ def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "
     return recipe
 
 
+def _reading(recipe, path):
+    """The detector recipe with its GAN's pictures at `path`."""
+    return recipe.model_copy(update={"gan": recipe.gan.model_copy(
+        update={"data": recipe.gan.data.model_copy(update={"path": str(Path(path).resolve())})})})
+
+
 def submit_detector(recipe, pictures: bytes | None = None, root=None, owner: str = ""):
     """Queue the training of a detector as a background job; `pictures` (a .zip laid out as
     data.FOLDER_PARTS) is kept in the run folder, which the recipe then points at. Returns the RunDir."""
-    run = submit(recipe, root=root, device="auto", owner=owner, start=False)
-    if pictures is not None:
+    if pictures is None:
+        run = submit(recipe, root=root, device="auto", owner=owner, start=False)
+    else:
+        # the run folder that keeps the pictures exists only once submitted; until then the recipe names
+        # the runs root that will hold it (an allowed folder, never read: the job starts after the rewrite)
+        run = submit(_reading(recipe, root or runs_root()), root=root, device="auto", owner=owner, start=False)
         target = run.path / "pictures.zip"
         atomic_write_bytes(target, pictures)
-        recipe = recipe.model_copy(update={"gan": recipe.gan.model_copy(
-            update={"data": recipe.gan.data.model_copy(update={"path": str(target.resolve())})})})
-        run.write_config(dump_recipe(recipe))
+        run.write_config(dump_recipe(_reading(recipe, target)))
     RunIndex(run.path.parent).update(run)
     schedule(run.path.parent)
     return run

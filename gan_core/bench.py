@@ -20,6 +20,7 @@ from .apps.music import data_metrics, evaluate_music, load_music_generator, rend
 from .apps.pix2pix import evaluate_sketcher, load_sketcher
 from .apps.superres import evaluate_upscaler, load_upscaler, self_ensemble, upscale_image
 from .checkpoint import list_checkpoints
+from .config import build_gan
 from .data.images import ImageData, mnist5k
 from .data.textures import TEXTURES
 from .data.toy import get_toy
@@ -29,7 +30,6 @@ from .lab.toy2d import ToyLab, toy_recipe
 from .losses import LOSSES
 from .metrics.anomaly import auprc, auroc
 from .metrics.toy import toy_report
-from .nets import build_gan
 from .paths import CONFIGS
 from .recipes import load_recipe
 from .train import Trainer

@@ -10,10 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
-from .config import ModelConfig
+from .config import ModelConfig, build_gan
 from .data.images import grid_image, to_uint8  # noqa: F401 (grid_image: for the pages and CLI)
 from .devices import resolve_device
-from .nets import build_gan, sample_noise
+from .nets import sample_noise
 
 _MODEL = TypeAdapter(ModelConfig)
 

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from ..config import Config
+from ..config import Config, build_gan
 from ..data.toy import ToyDistribution
 from ..losses import LOSSES, get_loss
-from ..nets import build_gan, sample_noise
+from ..nets import sample_noise
 from ..recipes import LOSS_PRESETS, Overrides, load_recipe, parse_overrides
 
 # ---------------------------------------------------------------- the default recipe

@@ -14,7 +14,6 @@ train-vs-test baseline, which measures how far two real samples are.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from ..checkpoint import CheckpointError, load_module, read_checkpoint
 from ..data.images import mnist5k
 from ..devices import resolve_device
 from ..nets.classifier import DigitClassifier
+from ..paths import checkpoints_dir
 
 
 def default_classifier() -> Path:
     """$GAN_STUDIO_CHECKPOINTS/mnist_classifier.safetensors, else the repository's shipped one."""
-    root = os.environ.get("GAN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints"
+    root = checkpoints_dir()
     return Path(root) / "mnist_classifier.safetensors"
 
 

@@ -1,7 +1,6 @@
 """Fully connected G and D for low-dimensional toy data (1D mixtures, 2D rings and grids)."""
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 ACTIVATIONS = {

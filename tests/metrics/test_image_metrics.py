@@ -74,7 +74,7 @@ def test_shipped_dcgan_card_is_honest(shipped):
     """The card's Fréchet distance is reproduced with other samples, and the trained generator is far
     closer to real digits than the same architecture untrained."""
     from gan_core.checkpoint import read_card
-    from gan_core.nets import build_gan
+    from gan_core.config import build_gan
     path = shipped("mnist_dcgan")
     card = read_card(path)
     gen = load_generator(path)

@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from gan_core.recipes import load_recipe
-from gan_core.nets import build_gan, sample_noise
+from gan_core.config import build_gan
+from gan_core.nets import sample_noise
 from gan_core.nets.dcgan import DCGANDiscriminator, DCGANGenerator, spatial_plan
 from gan_core.nets.mlp import MLPDiscriminator, MLPGenerator
 

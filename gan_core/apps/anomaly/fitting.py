@@ -9,10 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from ...checkpoint import CheckpointError, load_module, module_tensors, read_checkpoint, save_checkpoint
+from ...config import build_gan
 from ...data.images import ImageData
 from ...devices import resolve_device
 from ...metrics.anomaly import ThresholdError, auroc, f1_threshold, pixel_auroc
-from ...nets import build_gan
 from ...nets.encoder import Encoder
 from ...recipes import dump_recipe
 from ...train import Callback, Trainer

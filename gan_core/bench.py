@@ -32,6 +32,7 @@ from .metrics.anomaly import auprc, auroc
 from .metrics.toy import toy_report
 from .paths import CONFIGS
 from .recipes import load_recipe
+from .serve_bench import bench_serve
 from .train import Trainer
 
 
@@ -353,7 +354,7 @@ def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[
 
 AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan, "music": bench_music,
          "anomaly": bench_anomaly, "anomaly-texture": bench_anomaly_texture, "pix2pix": bench_pix2pix,
-         "sr": bench_sr}
+         "sr": bench_sr, "serve": bench_serve}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:

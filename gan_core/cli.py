@@ -500,7 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "music models and of the chorales, and generation + audio time), anomaly "
                                    "(per-digit AUROC of both methods for both protocols on MNIST-5k, and time per "
                                    "image), anomaly-texture (image and pixel AUROC per texture), pix2pix (sketch "
-                                   "time; digits recognised), sr (PSNR/SSIM on the held-out photos, speed, memory).")
+                                   "time; digits recognised), sr (PSNR/SSIM on the held-out photos, speed, memory), "
+                                   "serve (8 browser sessions on the app for 5 minutes while a job trains: errors, "
+                                   "p50/p95 per action, the server's peak memory).")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
     b.add_argument("--datasets", help="toy: only these datasets, comma-separated (ring8,grid25)")

@@ -151,8 +151,6 @@ def _detector_in(run: RunDir, recipe, args: argparse.Namespace, job: jobs.Runnin
 # ---------------------------------------------------------------- sample
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
-
     gen = load_generator(args.checkpoint, args.device)
     if args.label is not None and not gen.n_classes:
         raise CLIError(f"{Path(args.checkpoint).name} is not class-conditional; drop --label")

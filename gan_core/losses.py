@@ -16,11 +16,13 @@ minimax losses finite where the sigmoid saturates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.models.vgg import cfgs, make_layers
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,6 @@ VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
 
 def vgg19_weights_path():
     """Where torchvision keeps VGG19's ImageNet weights once downloaded (nothing is fetched here)."""
-    from pathlib import Path
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
 
 
@@ -181,7 +182,6 @@ class PerceptualLoss(torch.nn.Module):
 
     def __init__(self, layer: str = "relu2_2"):
         super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers
         features = make_layers(cfgs["E"])  # VGG19's convolutional part only (no 100M-weight classifier)
         path = vgg19_weights_path()
         if path.exists():

@@ -9,6 +9,8 @@ on a shared grid, with cell width dx).
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.signal import find_peaks
 
 
 def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
@@ -93,8 +95,6 @@ def fit_gaussian(x: np.ndarray, p: np.ndarray, divergence: str) -> tuple[float, 
     These can have two local minima (on one mode, or across all), so Nelder-Mead in (mean, log std)
     starts from p's moments and from each local maximum of p, and the best end point is kept.
     """
-    from scipy.optimize import minimize
-    from scipy.signal import find_peaks
 
     x, p = np.asarray(x, float), np.asarray(p, float)
     mass = p.sum()

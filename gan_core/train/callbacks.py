@@ -8,7 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tqdm.auto import tqdm
+
 from ..checkpoint import CheckpointError, read_checkpoint
+from ..data.images import mnist5k
 from ..errors import TrainingDiverged
 from ..nets import sample_noise
 from ..runs import RunDir
@@ -133,8 +136,7 @@ class MetricTracker(Callback):
         cfg = trainer.cfg
         if not cfg.train.eval_every or cfg.model.family != "image" or cfg.model.channels != 1:
             return
-        from ..data.images import mnist5k
-        from ..metrics.images import default_classifier, features, load_classifier
+        from ..metrics.images import default_classifier, features, load_classifier  # heavy: torchmetrics
         try:
             self.classifier = load_classifier(default_classifier())
         except CheckpointError as e:
@@ -156,12 +158,7 @@ class MetricTracker(Callback):
             self.measure(trainer)
 
     def measure(self, trainer: Trainer) -> None:
-        from ..metrics.images import (
-            fd_of_features,
-            features,
-            kid_of_features,
-            precision_recall,
-        )
+        from ..metrics.images import fd_of_features, features, kid_of_features, precision_recall  # heavy: torchmetrics
         x = torch.cat([trainer.sample(self.z[i:i + 250], None if self.y is None else self.y[i:i + 250])
                        for i in range(0, self.n, 250)])
         if x.shape[-1] != 28:
@@ -223,7 +220,6 @@ class ProgressBar(Callback):
         self.bar = None
 
     def on_start(self, trainer: Trainer) -> None:
-        from tqdm.auto import tqdm
         self.bar = tqdm(total=trainer.cfg.train.steps, initial=trainer.step, disable=self.disable,
                         desc=trainer.cfg.name, unit="step", dynamic_ncols=True)
 

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import torch
+from tqdm.auto import trange
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -48,7 +49,6 @@ def fit_classifier(recipe: ClassifierRecipe, device: str = "auto", out: str | Pa
     model = DigitClassifier(m.channels, train.n_classes, m.width, m.feature_dim, m.img_size).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t.lr, total_steps=t.steps)
-    from tqdm.auto import trange
     for step in trange(t.steps, desc=recipe.name, disable=not progress):
         g = torch.Generator().manual_seed(t.seed * 1_000_003 + step)
         idx = torch.randint(len(train), (t.batch_size,), generator=g)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
+from torchvision.utils import make_grid
 
 from ..checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
 from ..config import SR_ARCHS
@@ -156,7 +157,6 @@ class PairedTrainer(Trainer):
 
     def preview(self) -> Image.Image:
         """A sheet with one row per fixed pair: input | output | target (SR: the input bicubic-upscaled)."""
-        from torchvision.utils import make_grid
         a, b = self.preview_pairs
         x, y = self.condition_and_target(a, b)
         out = self.translate(x)

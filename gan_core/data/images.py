@@ -27,7 +27,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
-from ..io import cached_arrays
+from ..io import cached_arrays, checked_zip_members
 from .textures import normal_patches
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -240,11 +240,6 @@ def torchvision_images(name: str, root: str | Path, split: str = "train", downlo
 
 # ---------------------------------------------------------------- a folder or zip of pictures
 
-def _safe_member(name: str) -> bool:
-    p = PurePosixPath(name.replace("\\", "/"))
-    return not (p.is_absolute() or ".." in p.parts or (p.parts and p.parts[0].endswith(":")))
-
-
 def _ignored(rel: str) -> bool:
     parts = PurePosixPath(rel).parts
     return any(part.startswith(".") or part == "__MACOSX" for part in parts)
@@ -273,22 +268,11 @@ def iter_image_files(path: str | Path, max_files: int = 200_000):
     except (zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{path.name}: not a readable .zip archive ({e})") from None
     with zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > max_files:
-            raise DataError(f"{path.name}: {len(members):,} files is over the limit of {max_files:,}")
-        unsafe = [m.filename for m in members if not _safe_member(m.filename)]
-        if unsafe:
-            raise DataError(f"{path.name}: refused, it holds paths that escape the archive: {', '.join(unsafe[:5])}")
-        total = sum(m.file_size for m in members)
-        if total > MAX_ZIP_BYTES:
-            raise DataError(f"{path.name}: unpacks to {total / 1e9:.1f} GB, over the limit of "
-                            f"{MAX_ZIP_BYTES / 1e9:.1f} GB")
+        members = checked_zip_members(zf, max_files=max_files, max_bytes=MAX_ZIP_BYTES, max_ratio=MAX_ZIP_RATIO,
+                                      ratio_from=10_000_000, error=lambda why: DataError(f"{path.name}: {why}"))
         for m in members:
             if _ignored(m.filename):
                 continue
-            if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO and m.file_size > 10_000_000:
-                raise DataError(f"{path.name}: {m.filename} expands {m.file_size // m.compress_size}x "
-                                "(a zip bomb?); refused")
             try:
                 yield m.filename, zf.read(m)
             except (zipfile.BadZipFile, OSError, EOFError) as e:

@@ -20,7 +20,7 @@ from .apps.music import data_metrics, evaluate_music, load_music_generator, rend
 from .apps.pix2pix import evaluate_sketcher, load_sketcher
 from .apps.superres import evaluate_upscaler, load_upscaler, self_ensemble, upscale_image
 from .checkpoint import list_checkpoints
-from .config import build_gan
+from .config import SR_ARCHS, build_gan
 from .data.images import ImageData, mnist5k
 from .data.textures import TEXTURES
 from .data.toy import get_toy
@@ -320,7 +320,7 @@ def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[
     """Per shipped super-resolution model and bicubic: PSNR / SSIM (Y, border = scale) on the held-out
     china and flower pictures, shrunk by the training degradation; time of a 256x256 upscale; and
     (not --quick) the peak memory of upscaling a 4000x3000 picture 4x, in a fresh process."""
-    models = [load_upscaler(p) for p, _ in _shipped(checkpoints, ("srresnet", "rrdb"))]
+    models = [load_upscaler(p) for p, _ in _shipped(checkpoints, SR_ARCHS)]
     x4 = sorted((m for m in models if m.scale == 4), key=lambda m: "srresnet" not in m.name)
     for m in models:
         yield {"bench": "sr", "model": m.name, "scale": m.scale, **evaluate_upscaler(m)}

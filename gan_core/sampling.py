@@ -41,7 +41,7 @@ class LoadedGenerator:
 
     @property
     def is_image(self) -> bool:
-        return self.model.arch == "dcgan"
+        return self.model.family == "image"
 
     def noise(self, n: int, seed: int, truncation: float | None = None) -> Tensor:
         """z for `seed`, drawn on the CPU so a seed gives the same samples on every device.

@@ -85,7 +85,7 @@ class Trainer:
         # DCGAN's convolutions run faster in NHWC and, on hardware with native bf16, under bf16
         # autocast (bench dcgan: 1.13x and 1.8x on a 2-core AVX512-BF16 CPU). The 2D MLPs keep
         # float32 on the CPU: they need its precision (a ring mode is 0.02 wide).
-        self.channels_last = cfg.model.arch == "dcgan" and self.device.type in ("cuda", "cpu")
+        self.channels_last = cfg.model.family == "image" and self.device.type in ("cuda", "cpu")
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)

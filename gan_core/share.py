@@ -31,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .checkpoint import CheckpointError, read_checkpoint
 from .config import ConfigError
-from .data.images import _safe_member
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, atomic_write_json, checked_zip_members
 from .recipes import check_paths, load_recipe
 from .runs import RunDamaged, RunDir, RunIndex, RunStatus, require_manager, runs_root
 
@@ -86,8 +85,9 @@ def export_run(run: RunDir, out: str | Path | None = None, user: str | None = No
     return data
 
 
-def import_bundle(source: str | Path | bytes, root: str | Path | None = None) -> RunDir:
-    """Validate a bundle and add it to the runs root as a new run folder; BundleError says why not."""
+def import_bundle(source: str | Path | bytes, root: str | Path | None = None, owner: str = "") -> RunDir:
+    """Validate a bundle and add it to the runs root as a new run folder; BundleError says why not.
+    With sign-in, the importer is its `owner` (job.json; a bundle never carries one)."""
     root = Path(root or runs_root())
     size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
     if size > MAX_BUNDLE_BYTES:
@@ -113,6 +113,8 @@ def import_bundle(source: str | Path | bytes, root: str | Path | None = None) ->
             for sub in ("samples", "checkpoints"):
                 (staging / sub).mkdir(exist_ok=True)
             _check_contents(RunDir(staging))
+            if owner:  # before the run appears, so it is never ownerless
+                atomic_write_json(staging / "job.json", {"owner": owner})
             run_id = re.sub(r"[^A-Za-z0-9_.-]+", "-", manifest.run or "imported").strip(".-")[:80] or "imported"
             target = root / run_id
             n = 1
@@ -133,25 +135,14 @@ def import_bundle(source: str | Path | bytes, root: str | Path | None = None) ->
 
 def _checked_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The members, once their count, names, declared sizes and compression ratios pass."""
-    members = [m for m in zf.infolist() if not m.is_dir()]
-    if len(members) > MAX_FILES:
-        raise BundleError(f"{len(members):,} files is over the limit of {MAX_FILES:,}")
-    unsafe = [m.filename for m in members if not _safe_member(m.filename)]
-    if unsafe:
-        raise BundleError(f"refused: paths that escape the run folder: {', '.join(unsafe[:5])}")
+    members = checked_zip_members(zf, max_files=MAX_FILES, max_bytes=MAX_UNPACKED_BYTES, max_ratio=MAX_RATIO,
+                                  ratio_from=RATIO_FROM, error=BundleError)
     foreign = [m.filename for m in members if not ALLOWED.fullmatch(m.filename)]
     if foreign:
         raise BundleError(f"refused: files a run bundle does not hold (only recipes, metrics, logs, PNG/NPY "
                           f"samples and safetensors checkpoints are accepted): {', '.join(map(repr, foreign[:5]))}")
     if len({m.filename for m in members}) != len(members):
         raise BundleError("refused: a file name appears twice in the archive")
-    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        raise BundleError(f"it unpacks to more than {MAX_UNPACKED_BYTES / 1e9:.0f} GB")
-    packed = [m.filename for m in members
-              if m.file_size > RATIO_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1)]
-    if packed:
-        raise BundleError(f"refused: {', '.join(packed[:5])} would unpack to over {MAX_RATIO} times "
-                          "its packed size (a decompression bomb)")
     names = {m.filename for m in members}
     if "manifest.json" not in names or "config.yaml" not in names:
         raise BundleError("not a GAN Studio run bundle (manifest.json and config.yaml are required)")

@@ -1,5 +1,8 @@
-"""A training run's live panel: progress, losses, the latest samples, the log; stop, resume, clone.
-And a run a page started for its own use (a detector), in a line or two: `job_summary`.
+"""A training run's live panel: progress, losses, the latest samples, the log; stop, resume, clone,
+delete and share it. And a run a page started for its own use (a detector), in a line or two: `job_summary`.
+
+With sign-in (ui/auth.py), the buttons that change a run are drawn only for its owner and the admins,
+and gan_core checks again: a refusal is a message, never a traceback.
 
 The page wraps `run_panel` in a fragment that reruns every couple of seconds while the run is
 live, so watching a job costs a file read or two, never the page.
@@ -12,8 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import jobs
-from gan_core.runs import RunDir
+from gan_core.runs import NotAllowed, RunDir
 
+from .auth import may_manage, rights
 from .i18n import t
 from .plots import curves
 
@@ -48,20 +52,43 @@ def state_label(state: str) -> str:
                                                  "stopped", "broken") else state
 
 
+def act(action, run: RunDir, **kwargs) -> bool:
+    """jobs.stop, resume, delete or share on `run`, as the signed-in visitor; a refusal (not theirs,
+    or still live) is an error message. Whether it was done."""
+    try:
+        action(run, **kwargs, **rights())
+    except (NotAllowed, jobs.RunBusy) as e:
+        st.error(t("jobs.refused", message=str(e)))
+        return False
+    return True
+
+
 def stop_button(run: RunDir, where=st) -> None:
     """Stop, for a live run (it checkpoints and ends)."""
-    if where.button(t("jobs.stop"), key=f"stop_{run.id}", icon=":material/stop_circle:"):
-        jobs.stop(run)
+    if where.button(t("jobs.stop"), key=f"stop_{run.id}", icon=":material/stop_circle:") and act(jobs.stop, run):
         st.toast(t("jobs.stop_asked"))
 
 
 def resume_button(run: RunDir, where=st, steps: int | None = None) -> bool:
-    """Resume, for a run that ended: from its last checkpoint, up to `steps` if given. Whether it was pressed."""
-    if not where.button(t("jobs.resume"), key=f"resume_{run.id}", icon=":material/play_circle:",
-                        help=t("jobs.resume_help") if steps is not None else None):
-        return False
-    jobs.resume(run, steps=steps)
-    return True
+    """Resume, for a run that ended: from its last checkpoint, up to `steps` if given. Whether it was resumed."""
+    return where.button(t("jobs.resume"), key=f"resume_{run.id}", icon=":material/play_circle:",
+                        help=t("jobs.resume_help") if steps is not None else None) \
+        and act(jobs.resume, run, steps=steps)
+
+
+def delete_button(run: RunDir, where=st) -> bool:
+    """Delete, behind a confirmation (a popover with the button that does it). Whether it was deleted."""
+    with where.popover(t("jobs.delete"), icon=":material/delete:"):
+        st.markdown(t("jobs.delete_confirm", run=run.id))
+        return st.button(t("jobs.delete_for_good"), key=f"delete_{run.id}", type="primary") and act(jobs.delete, run)
+
+
+def share_toggle(run: RunDir, where=st) -> None:
+    """"Shared with the team": the run's job.json says, and a change is written at once (a callback)."""
+    key = f"shared_{run.id}"
+    st.session_state[key] = bool(run.job().get("shared"))  # as the file says now: another session may have changed it
+    where.toggle(t("jobs.shared"), key=key, help=t("jobs.shared_help"),
+                 on_change=lambda: act(jobs.share, run, shared=st.session_state[key]))
 
 
 def job_summary(run: RunDir, total_steps: int, makes: str) -> bool:
@@ -75,17 +102,40 @@ def job_summary(run: RunDir, total_steps: int, makes: str) -> bool:
         st.progress(min(step / total, 1.0) if total else 0.0,
                     text=t("jobs.summary", state=state_label(state), step=step, total=total,
                            message=status.get("message", "")))
-        stop_button(run)
+        if may_manage(run):
+            stop_button(run)
         return False
     if state == "finished" and status.get(makes):
         return True
     st.warning(t("jobs.ended", state=state_label(state), message=status.get("message", "")))
-    resume_button(run)
+    if may_manage(run):
+        resume_button(run)
     return False
 
 
-def run_panel(run: RunDir, on_clone=None) -> str:
-    """Draw the run; returns its state (the caller decides whether to keep polling)."""
+def manage_buttons(run: RunDir, state: str, step: int, total: int, on_clone=None, on_delete=None) -> None:
+    """Stop or Resume (until a step), Clone settings, Delete, and the Shared switch."""
+    b1, b2, b3, b4, b5 = st.columns([1, 1.4, 1, 1, 1.4])
+    if state in LIVE_STATES:
+        stop_button(run, b1)
+    else:
+        until = b2.number_input(t("jobs.until"), min_value=step + 1, value=max(total, step + 1), step=500,
+                                key=f"until_{run.id}", label_visibility="collapsed")
+        if resume_button(run, b1, steps=int(until)):
+            st.rerun(scope="app")
+    if on_clone is not None:
+        b3.button(t("jobs.clone"), key=f"clone_{run.id}", icon=":material/content_copy:", on_click=on_clone,
+                  args=(run,), help=t("jobs.clone_help"))
+    if delete_button(run, b4):
+        if on_delete is not None:
+            on_delete(run)
+        st.rerun(scope="app")
+    share_toggle(run, b5)
+
+
+def run_panel(run: RunDir, on_clone=None, on_delete=None) -> str:
+    """Draw the run; returns its state (the caller decides whether to keep polling). on_clone(run) is
+    Clone's callback; on_delete(run) is called once Delete has removed it, and the whole page runs again."""
     status = jobs.refresh(run)
     state = status.get("state", "unknown")
     step, total = int(status.get("step") or 0), int(status.get("total_steps") or 0)
@@ -108,17 +158,8 @@ def run_panel(run: RunDir, on_clone=None) -> str:
     elif status.get("message"):  # stopped where, what a detector's run is doing after its GAN, ...
         st.caption(status["message"])
 
-    b1, b2, b3, b4 = st.columns([1, 1.4, 1, 1])
-    if state in LIVE_STATES:
-        stop_button(run, b1)
-    else:
-        until = b2.number_input(t("jobs.until"), min_value=step + 1, value=max(total, step + 1), step=500,
-                                key=f"until_{run.id}", label_visibility="collapsed")
-        if resume_button(run, b1, steps=int(until)):
-            st.rerun(scope="app")
-    if on_clone is not None:
-        b3.button(t("jobs.clone"), key=f"clone_{run.id}", icon=":material/content_copy:", on_click=on_clone,
-                  args=(run,), help=t("jobs.clone_help"))
+    if may_manage(run):
+        manage_buttons(run, state, step, total, on_clone, on_delete)
 
     metrics = run.read_metrics()
     left, right = st.columns([3, 2])

@@ -17,6 +17,7 @@ from gan_core.config import MODEL_CONFIGS
 from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import LoadedGenerator, load_generator
 
+from .auth import may_view
 from .imports import session_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,8 @@ def page_models(archs: tuple[str, ...], kind: str = "gan", imports: str | None =
                 runs: bool = False) -> dict[str, PageModel]:
     """The models of these architectures and card kind a page offers, by label: the shipped ones
     (checkpoints_dir()), then this session's imports for the page whose key prefix is `imports`,
-    then, with `runs`, those trained in runs (a run's latest checkpoint; a detector run's detector),
+    then, with `runs`, those trained in runs that the visitor may see (with sign-in: their own and
+    those shared with the team; ui/auth.py) — a run's latest checkpoint, a detector run's detector —
     newest run first."""
     found: dict[str, PageModel] = {}
 
@@ -74,11 +76,11 @@ def _run_models(kind: str) -> list[tuple[Path, dict, RunDir]]:
     """(weights, card, run) of what runs trained: detectors for kind "anomaly", else each run's latest
     checkpoint."""
     if kind == "anomaly":
-        return [(path, card, RunDir(path.parent)) for path, card in run_detectors()]
+        detectors = [(path, card, RunDir(path.parent)) for path, card in run_detectors()]
+        return [(path, card, run) for path, card, run in detectors if may_view(run)]
     out = []
-    for row in RunIndex().rows():
-        run = RunDir(runs_root() / row["id"])
-        ckpt = run.latest_checkpoint()
+    for run in (RunDir(runs_root() / row["id"]) for row in RunIndex().rows()):
+        ckpt = run.latest_checkpoint() if may_view(run) else None  # others' checkpoints are not even read
         if ckpt is not None:
             out.append((ckpt, read_card(ckpt), run))
     return out

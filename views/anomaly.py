@@ -18,6 +18,7 @@ from gan_core.data.images import DataError, ImageError, decode_image, from_uint8
 from gan_core.runs import RunDir
 from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
 from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
+from ui.auth import user
 from ui.i18n import localized_choice, t
 from ui.jobs_view import POLL_S, job_summary
 from ui.models import archs_of, cached_model, checkpoints_dir, page_models
@@ -74,7 +75,7 @@ def train_here() -> None:
     if st.button(t("anomaly.new_start"), type="primary", icon=":material/play_arrow:", key="a_new_start"):
         recipe = detector_recipe(source, re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "detector",
                                  gan_steps=gan_steps, encoder_steps=enc_steps, **choice)
-        run = submit_detector(recipe, pictures)
+        run = submit_detector(recipe, pictures, owner=user() or "")
         st.session_state["a_job"] = str(run.path)
 
 

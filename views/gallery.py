@@ -1,5 +1,8 @@
 """Gallery: samples, interpolations, training timelines and the memorisation check of every model,
-shipped or trained here; two models side by side; run bundles out and in."""
+shipped or trained here; two models side by side; run bundles out and in.
+
+With sign-in (ui/auth.py) the runs offered are the visitor's own and those shared with the team;
+a shared run of someone else's is read-only (no export), and an imported bundle is the importer's."""
 import io
 
 import streamlit as st
@@ -13,6 +16,7 @@ from gan_core.data.images import DataError
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
 from gan_core.data import load_training_data
+from ui.auth import may_manage, rights, user
 from ui.i18n import localized_choice, t
 from ui.images import enlarge, png_bytes
 from ui.models import PageModel, archs_of, cached_generator, page_models
@@ -34,7 +38,8 @@ def sources() -> dict[str, PageModel]:
 def source_label(src: PageModel) -> str:
     if src.run is None:
         return t("gallery.shipped", name=src.card["name"])
-    return t("gallery.run", name=src.card["name"], id=src.run.id, step=int(src.path.stem.split("_")[-1]))
+    label = t("gallery.run", name=src.card["name"], id=src.run.id, step=int(src.path.stem.split("_")[-1]))
+    return label if may_manage(src.run) else label + t("gallery.shared_by", owner=src.run.owner())
 
 
 def pick(text: str, key: str, options: dict[str, PageModel], default: str) -> str:
@@ -89,7 +94,7 @@ def import_uploaded() -> None:
     if bundle is None:
         return
     try:
-        new = import_bundle(bundle.getvalue())
+        new = import_bundle(bundle.getvalue(), owner=user() or "")
     except BundleError as e:
         S.gal_import_error = str(e)
         return
@@ -211,9 +216,12 @@ with tabs[4]:
 with tabs[5]:
     run = src.run
     if run is not None:
-        st.markdown(t("gallery.export_help"))
-        st.download_button(t("gallery.export"), lambda: export_run(run), f"{run.id}.zip", "application/zip",
-                           icon=":material/ios_share:", key="gal_export")
+        if may_manage(run):
+            st.markdown(t("gallery.export_help"))
+            st.download_button(t("gallery.export"), lambda: export_run(run, **rights()), f"{run.id}.zip",
+                               "application/zip", icon=":material/ios_share:", key="gal_export")
+        else:
+            st.info(t("gallery.read_only", owner=run.owner()))
         st.markdown(t("gallery.permalink"))
         st.code(f"?gal_src={key}&gal_seed={seed}", language=None)
     else:

@@ -15,6 +15,7 @@ from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.runs import RunDir, RunIndex, discard_upload, runs_root, save_upload
 from gan_core.sampling import grid_image
 from ui import train_form
+from ui.auth import may_manage, user
 from ui.i18n import t
 from ui.images import enlarge
 from ui.jobs_view import LIVE_STATES, POLL_S, duration, run_panel, state_label
@@ -168,20 +169,37 @@ def clone(run: RunDir) -> None:
     st.query_params.pop("run", None)
 
 
+def forget(run: RunDir) -> None:
+    """After Delete: no run in the link, no row picked (the table's rows have moved up)."""
+    st.query_params.pop("run", None)
+    S.pop("tr_table", None)
+
+
 # ---------------------------------------------------------------- new run
 
 runs = RunIndex()
 problems = runs.sync()
 for p in problems:
     st.warning(t("train.index_problem", message=p))
-rows = runs.rows()
+
+
+def mine(rows: list[dict]) -> list[dict]:
+    """The rows of the runs the visitor may manage (with sign-in: their own; an admin's: all)."""
+    return [r for r in rows if may_manage(RunDir(runs_root() / r["id"]))]
+
+
+rows = mine(runs.rows())
 
 
 def new_run_form() -> None:
     """Dataset, model, recipe and device; Estimate and Start. Returns early while something is missing."""
     n1, n2, n3 = st.columns(3)
     n1.text_input(t("train.name"), key="tr_name", max_chars=60, persist_state=KEEP)
-    owner = n2.text_input(t("train.owner"), key="tr_owner", max_chars=60, persist_state=KEEP)
+    owner = user()  # signed in, the run is theirs; on a laptop, any name typed here
+    if owner is None:
+        owner = n2.text_input(t("train.owner"), key="tr_owner", max_chars=60, persist_state=KEEP)
+    else:
+        n2.text_input(t("train.owner_signed_in"), value=owner, disabled=True, key="tr_owner_signed_in")
     notes = n3.text_input(t("train.notes"), key="tr_notes", max_chars=300, persist_state=KEEP)
     m1, m2 = st.columns(2)
     conditional = m1.toggle(t("train.conditional"), key="tr_conditional", help=t("train.conditional_help"),
@@ -245,7 +263,17 @@ with st.expander(t("train.new_run"), expanded=S.pop("tr_show_form", None) or not
 
 # ---------------------------------------------------------------- runs
 
+def linked_run() -> RunDir | None:
+    """The run the link's ?run= names, when it is a run folder."""
+    run_id = st.query_params.get("run")
+    if run_id and "/" not in run_id and not run_id.startswith(".") and (runs_root() / run_id).is_dir():
+        return RunDir(runs_root() / run_id)
+    return None
+
+
 st.subheader(t("train.runs"))
+if (linked := linked_run()) is not None and not may_manage(linked):  # someone else's: no panel, and why
+    st.warning(t("train.not_yours", run=linked.id))
 if not rows:
     st.info(t("train.no_runs", root=str(runs_root().resolve())))
     st.stop()
@@ -254,7 +282,7 @@ text = f1.text_input(t("train.filter"), key="tr_filter", placeholder=t("train.fi
 state = f2.selectbox(t("train.state"), [None, "queued", "starting", "running", "finished", "failed", "stopped",
                                         "broken"], key="tr_state_filter",
                      format_func=lambda s: t("train.any_state") if s is None else state_label(s))
-rows = runs.rows(state=state, text=text.strip() or None)
+rows = mine(runs.rows(state=state, text=text.strip() or None))
 table = [{t("train.col_name"): r["name"], t("train.col_state"): state_label(r["state"]),
           t("train.col_step"): f"{r['step'] or 0:,} / {r['steps'] or 0:,}", t("train.col_data"): r["dataset"],
           t("train.col_model"): r["model"], t("train.col_loss"): r["loss"], t("train.col_owner"): r["owner"],
@@ -267,14 +295,13 @@ if picked.selection.rows:
     if st.query_params.get("run") != chosen:
         st.query_params["run"] = chosen
 
-run_id = st.query_params.get("run")
-if run_id and (runs_root() / run_id).is_dir() and "/" not in run_id and not run_id.startswith("."):
-    run = RunDir(runs_root() / run_id)
+run = linked_run()
+if run is not None and may_manage(run):
     live_now = run.status().get("state") in LIVE_STATES
 
     @st.fragment(run_every=POLL_S if live_now else None)
     def watch() -> None:
-        state = run_panel(run, on_clone=clone)
+        state = run_panel(run, on_clone=clone, on_delete=forget)
         if live_now and state not in LIVE_STATES:
             st.rerun(scope="app")  # it ended: redraw the table, stop polling
 

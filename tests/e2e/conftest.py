@@ -52,13 +52,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(log_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(log_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` with its runs under log_dir, and any more command-line `options`."""
     port = _free_port()
     log = open(log_dir / "streamlit.log", "w")
     env = {**os.environ, "GAN_STUDIO_RUNS": str(log_dir / "runs")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *options],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -94,6 +95,20 @@ def server(chromium_path, tmp_path_factory):
 def fresh_server(chromium_path, tmp_path):
     """A server no browser has visited yet (for what happens on the very first request)."""
     proc, url = start_server(tmp_path)
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture
+def team_server(chromium_path, tmp_path):
+    """A server with sign-in configured (an [auth] section in its secrets file; the provider is never
+    reached), that no browser has signed in to."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n'
+                       'cookie_secret = "only-for-this-test-0123456789abcdef"\n'
+                       'client_id = "gan-studio"\nclient_secret = "only-for-this-test"\n'
+                       'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n')
+    proc, url = start_server(tmp_path, "--secrets.files", str(secrets))
     yield url
     stop_server(proc)
 

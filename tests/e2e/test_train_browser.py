@@ -4,6 +4,7 @@ import re
 import zipfile
 
 import numpy as np
+import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -79,7 +80,7 @@ def upload_train_stop_resume(page, tmp_path) -> str:
     shot(page, "train_resumed")
 
     # the run in the Gallery: its samples for seed 5, and its bundle
-    page.goto(page.base + f"/gallery?src=run:{run_id}&seed=5")
+    page.goto(page.base + f"/gallery?gal_src=run:{run_id}&gal_seed=5")
     settle(page)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download PNG").click()
@@ -92,7 +93,14 @@ def upload_train_stop_resume(page, tmp_path) -> str:
     return run_id
 
 
-def test_upload_train_stop_resume_export_import(page, browser, fresh_server, tmp_path):
+@pytest.fixture
+def teammate_reads_our_runs(monkeypatch, tmp_path_factory):
+    """The teammate's server lets recipes read the first server's runs folder (where the uploaded zip
+    is), as servers sharing storage would: a bundle's recipe may name only folders its server allows."""
+    monkeypatch.setenv("GAN_STUDIO_DATA_ROOTS", str(tmp_path_factory.getbasetemp()))
+
+
+def test_upload_train_stop_resume_export_import(page, browser, teammate_reads_our_runs, fresh_server, tmp_path):
     run_id = upload_train_stop_resume(page, tmp_path)
     # a teammate with another runs folder imports the bundle and draws the same samples
     other = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
@@ -102,7 +110,7 @@ def test_upload_train_stop_resume_export_import(page, browser, fresh_server, tmp
     other.get_by_role("tab", name="Share").click()
     other.locator("input[type=file]").set_input_files(str(tmp_path / "bundle.zip"))
     other.get_by_text(f"Imported as run {run_id}").wait_for()
-    other.goto(fresh_server + f"/gallery?src=run:{run_id}&seed=5")
+    other.goto(fresh_server + f"/gallery?gal_src=run:{run_id}&gal_seed=5")
     settle(other)
     with other.expect_download() as dl:
         other.get_by_role("button", name="Download PNG").click()
@@ -121,3 +129,15 @@ def test_upload_train_stop_resume_export_import(page, browser, fresh_server, tmp
     other.get_by_text("does not hold").wait_for()
     assert_no_exception(other)
     other.context.close()
+
+    # without sign-in anyone is the owner: share the run, then delete it after the confirmation
+    page.goto(page.base + f"/training?run={run_id}")
+    settle(page)
+    page.get_by_text("Shared with the team").click()
+    settle(page)
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("button", name="Delete for good").click()
+    settle(page)
+    page.wait_for_function("() => !location.search.includes('run=')")
+    assert page.get_by_text(run_id).count() == 0
+    assert_no_exception(page)

@@ -2,7 +2,6 @@
 loading, cached per checkpoint file version and shared read-only by all sessions."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,19 +13,12 @@ from gan_core.apps.pix2pix import load_sketcher
 from gan_core.apps.superres import load_upscaler
 from gan_core.checkpoint import list_checkpoints, read_card
 from gan_core.config import MODEL_CONFIGS
+from gan_core.paths import checkpoints_dir
 from gan_core.runs import RunDir, RunIndex, runs_root
 from gan_core.sampling import LoadedGenerator, load_generator
 
 from .auth import may_view
 from .imports import session_folder
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def checkpoints_dir() -> Path:
-    """$GAN_STUDIO_CHECKPOINTS, else the repository's checkpoints/ folder."""
-    return Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or ROOT / "checkpoints")
-
 
 def archs_of(*families: str) -> tuple[str, ...]:
     """The architectures whose generator maps to one of these families ("image", "points", "music", "paired")."""

@@ -1,431 +1,17 @@
-"""python -m gan_core: train, sample, eval and inspect GANs from the command line."""
+"""python -m gan_core: train, sample, eval and inspect GANs from the command line.
+
+This module is the parser; the commands are gan_core/commands.py, loaded once one is chosen."""
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
-import torch
-from PIL import Image
-from tqdm.auto import tqdm, trange
-
-from . import __version__, jobs
-from .apps import music
-from .apps.anomaly import TrainingStopped, fit_detector, load_detector, save_detector
-from .apps.pix2pix import evaluate_sketcher, import_official_pix2pix, load_sketcher
-from .apps.superres import (Upscaler, bicubic_upscaler, evaluate_upscaler, import_esrgan, load_upscaler,
-                            self_ensemble, upscale_image)
-from .checkpoint import library_versions, read_card, read_checkpoint, save_checkpoint
-from .config import AnomalyRecipe, ClassifierRecipe
-from .data.images import ImageError, decode_image, from_uint8, to_tensor_image
-from .data.music import chorale_dataset
-from .data.toy import get_toy
-from .devices import describe_devices
-from .errors import USER_ERRORS
-from .lab import one_thread
-from .lab.toy2d import ToyLab, toy_recipe
-from .metrics.toy import toy_report
-from .recipes import dump_recipe, load_recipe
-from .runs import RunDir
-from .sampling import grid_image, load_generator
-from .train import ddp, make_trainer
-from .train.callbacks import ProgressBar, standard_callbacks
-from .train.classifier import fit_classifier
 
 EPILOG = "Every command takes --help. Docs: docs/guide.md"
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one message, exit status 2."""
-
-
-KNOWN_ERRORS = (CLIError, *USER_ERRORS)
-
-
-# ---------------------------------------------------------------- train
-
-def cmd_train(args: argparse.Namespace) -> int:
-    if args.data_root:
-        args.set = [f"data.root={args.data_root}", *args.set]
-    if args.resume:
-        run = RunDir(args.resume)
-        if not (run.path / "config.yaml").exists():
-            raise CLIError(f"{run.path} is not a run folder (no config.yaml)")
-        cfg = load_recipe(args.config or run.path / "config.yaml", args.set)
-    else:
-        if not args.config:
-            raise CLIError("give a recipe (CONFIG.yaml) or --resume RUN_DIR")
-        cfg = load_recipe(args.config, args.set)
-    made_by = f"python -m gan_core train {args.config}" + "".join(f" --set {s}" for s in args.set) \
-        + f" --out {args.out}"
-
-    if isinstance(cfg, ClassifierRecipe):
-        if not args.out:
-            raise CLIError("a classifier recipe needs --out PATH for the trained model")
-        _, metrics = fit_classifier(cfg, args.device, args.out, progress=not args.quiet)
-        print(json.dumps({"out": str(args.out), **metrics}))
-        return 0
-    if isinstance(cfg, AnomalyRecipe) and not args.resume:
-        return _detector_in_memory(cfg, args, made_by)
-
-    world = ddp.setup(args.device)  # under torchrun: join the other processes; alone: nothing
-    try:
-        if not args.resume:  # one folder for all processes, made by rank 0, its recipe written once
-            run = RunDir(ddp.broadcast(str(_new_run(cfg, args.run_dir).path) if world.main else None, world))
-        elif world.main and (args.config or args.set):  # resumed with a changed recipe
-            run.write_config(dump_recipe(cfg))
-        with jobs.running(run, world.main) as job:
-            if isinstance(cfg, AnomalyRecipe):
-                return _detector_in(run, cfg, args, job)
-            state, trainer = _gan_in(run, cfg, args, world, job)
-    finally:
-        ddp.teardown()
-    if not world.main:
-        return 0 if state in ("finished", "stopped") else 1
-    result = {"run": str(run.path), "state": state, "step": trainer.step}
-    if args.out and state == "finished":
-        result["out"] = str(trainer.export(args.out, {"made_by": made_by}))
-    print(json.dumps(result))
-    return 0 if state in ("finished", "stopped") else 1
-
-
-def _new_run(cfg, path: Path | None) -> RunDir:
-    run = RunDir.create(cfg.name, path=path)
-    run.write_config(dump_recipe(cfg))
-    return run
-
-
-def _gan_in(run: RunDir, cfg, args: argparse.Namespace, world, job: jobs.RunningJob):
-    """Train a GAN recipe in its run folder, from the run's last checkpoint when resuming."""
-    callbacks = standard_callbacks(run, progress=not args.quiet) if world.main else []
-    trainer = make_trainer(cfg, device=args.device, callbacks=callbacks)
-    if args.resume:
-        ckpt = run.latest_checkpoint()
-        if ckpt is None:
-            print(f"no usable checkpoint in {run.checkpoints}; starting from step 0", file=sys.stderr)
-        else:
-            trainer.load_state(ckpt)  # every process loads the same state
-            if world.main:
-                print(f"resuming {run.id} from step {trainer.step}", file=sys.stderr)
-    return trainer.fit(should_stop=job.stop_requested), trainer
-
-
-def _detector_in_memory(recipe, args: argparse.Namespace, made_by: str) -> int:
-    """An anomaly recipe with --out alone: the GAN, the encoder and the thresholds, trained in memory."""
-    if not args.out:
-        raise CLIError("an anomaly recipe needs --out PATH for the trained detector")
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    det = fit_detector(recipe, args.device, callbacks=[ProgressBar(args.quiet)], log=log)
-    det.card["made_by"] = made_by
-    path = save_detector(det, args.out)
-    print(json.dumps({"out": str(path), "thresholds": det.card["thresholds"], "validation": det.card["validation"]}))
-    return 0
-
-
-def _detector_in(run: RunDir, recipe, args: argparse.Namespace, job: jobs.RunningJob) -> int:
-    """An anomaly recipe in a run folder (how a job from the app runs): the GAN stage writes the usual
-    status, samples and checkpoints and resumes from its last checkpoint; the detector is written to
-    RUN_DIR/detector (unless --out says otherwise)."""
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    try:
-        det = fit_detector(recipe, args.device, callbacks=standard_callbacks(run, progress=not args.quiet),
-                           log=lambda msg: (run.log(msg), log(msg)), resume_from=run.latest_checkpoint(),
-                           stop=job.stop_requested, on_stage=lambda msg: run.set_status("running", message=msg))
-    except TrainingStopped as e:
-        run.set_status("stopped", message=str(e), ended_at=time.time())
-        print(json.dumps({"run": str(run.path), "state": "stopped"}))
-        return 0
-    det.card["made_by"] = f"python -m gan_core train --resume {run.path}"
-    path = save_detector(det, args.out or run.path / "detector")
-    run.log(f"detector written to {path}")
-    run.set_status("finished", message=f"detector written to {path}", detector=str(path), ended_at=time.time())
-    print(json.dumps({"run": str(run.path), "state": "finished", "out": str(path),
-                      "thresholds": det.card["thresholds"]}))
-    return 0
-
-
-# ---------------------------------------------------------------- sample
-
-def cmd_sample(args: argparse.Namespace) -> int:
-    gen = load_generator(args.checkpoint, args.device)
-    if args.label is not None and not gen.n_classes:
-        raise CLIError(f"{Path(args.checkpoint).name} is not class-conditional; drop --label")
-    labels = None
-    if gen.n_classes:
-        labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % gen.n_classes
-    try:
-        x = gen.sample(args.n, args.seed, labels, args.truncation)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    written = []
-    if args.npy:
-        np.save(args.npy, x.numpy())
-        written.append(args.npy)
-    if args.out:
-        if not gen.is_image:
-            raise CLIError("this model makes points, not images: use --npy FILE")
-        nrow = args.nrow or (gen.n_classes if gen.n_classes and args.label is None else round(args.n ** 0.5))
-        grid_image(x, nrow=max(1, nrow)).save(args.out)
-        written.append(args.out)
-    if not written:
-        raise CLIError("nothing to write: give --out grid.png and/or --npy samples.npy")
-    print(json.dumps({"wrote": written, "n": args.n, "seed": args.seed, "label": args.label}))
-    return 0
-
-
-# ---------------------------------------------------------------- eval
-
-def _eval_images(gen, args: argparse.Namespace) -> dict:
-    from .metrics.images import default_classifier, evaluate_generator, load_classifier  # heavy: torchmetrics
-    args.classifier = args.classifier or default_classifier()
-    metrics = evaluate_generator(gen, load_classifier(args.classifier, args.device), n=args.n, seed=args.seed)
-    return {**metrics, "classifier": Path(args.classifier).name}
-
-
-def _eval_music(gen, args: argparse.Namespace) -> dict:
-    metrics = {k: round(v, 4) for k, v in music.evaluate_music(music.MusicGenerator(gen), n=min(args.n, 1000),
-                                                               seed=args.seed).items()}
-    metrics["reference"] = {split: {k: round(v, 4) for k, v in music.data_metrics(split).items()}
-                            for split in ("train", "validation")}
-    metrics["reference"]["validation_chorales"] = sorted(set(chorale_dataset("validation").chorale))
-    return metrics
-
-
-# How each architecture is measured (an architecture without an entry is not measured by `eval`).
-EVALUATORS = {
-    "dcgan": _eval_images,
-    "musegan": _eval_music,
-    "pix2pix": lambda gen, args: evaluate_sketcher(load_sketcher(args.checkpoint, args.device)),
-    "srresnet": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
-    "rrdb": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
-}
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    gen = load_generator(args.checkpoint, args.device)
-    if gen.model.arch not in EVALUATORS:
-        raise CLIError("eval measures image and music generators; toy models are measured by `toy` and `bench toy`")
-    metrics = EVALUATORS[gen.model.arch](gen, args)
-    if args.update_card:
-        tensors, card = read_checkpoint(args.checkpoint)
-        card["metrics"] = {**card.get("metrics", {}), **metrics}
-        for key in ("format", "created_at", "versions", "weights_file", "weights_sha256", "weights_bytes"):
-            card.pop(key, None)
-        save_checkpoint(args.checkpoint, tensors, card)
-    print(json.dumps(metrics))
-    return 0
-
-
-# ---------------------------------------------------------------- toy and bench
-
-def cmd_toy(args: argparse.Namespace) -> int:
-    try:
-        cfg = toy_recipe(args.dataset, args.loss, args.seed, [*args.set, *([f"train.steps={args.steps}"]
-                                                                        if args.steps else [])])
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    data = get_toy(args.dataset)
-    lab = ToyLab([cfg], data)
-    start = time.perf_counter()
-    with one_thread():  # these nets are too small to share between threads
-        for _ in trange(cfg.train.steps, desc=cfg.name, disable=args.quiet or args.json, unit="step"):
-            lab.train(1)
-            if lab.diverged[0]:
-                raise CLIError(f"{lab.diverged[0]}; lower the learning rates or try another loss")
-    elapsed = time.perf_counter() - start
-    x = lab.sample(args.samples, seed=args.seed + 1)[0].numpy()
-    if args.out:
-        np.save(args.out, x)
-    report = {"dataset": args.dataset, "loss": args.loss, "seed": args.seed, "steps": cfg.train.steps,
-              "seconds": round(elapsed, 2), "samples": args.samples, "out": args.out,
-              **{k: round(v, 4) if isinstance(v, float) else v for k, v in toy_report(x, data, seed=args.seed).items()}}
-    print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run  # heavy: every benchmark's models and data
-    try:
-        choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses),
-                                                 ("protocols", args.protocols), ("digits", args.digits)) if v}
-        for line in run(args.area, args.quick, **choices):
-            print(line, flush=True)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    return 0
-
-
-# ---------------------------------------------------------------- anomaly
-
-def cmd_anomaly(args: argparse.Namespace) -> int:
-    if args.action == "train":
-        args.resume, args.data_root, args.run_dir = None, None, None
-        return cmd_train(args)
-
-    if not args.images:
-        raise CLIError("anomaly score needs a CHECKPOINT and at least one image")
-    det = load_detector(args.config, args.device)
-    xs, names, problems = [], [], []
-    for path in args.images:
-        try:
-            img = decode_image(path)
-        except ImageError as e:
-            problems.append(str(e))
-            continue
-        xs.append(from_uint8(to_tensor_image(img, det.img_size, det.channels)))
-        names.append(str(path))
-    for p in problems:
-        print(f"skipped: {p}", file=sys.stderr)
-    if not xs:
-        raise CLIError("no image could be read")
-    start = time.perf_counter()
-    result = det.score(torch.stack(xs), args.method)
-    seconds = time.perf_counter() - start
-    threshold = det.threshold(args.method) if args.threshold is None else args.threshold
-    rows = [{"image": n, "score": round(float(s), 6),
-             "anomalous": None if threshold is None else bool(s >= threshold)} for n, s in zip(names, result.score)]
-    if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=["image", "score", "anomalous"])
-            w.writeheader()
-            w.writerows(rows)
-    print(json.dumps({"method": args.method, "threshold": threshold, "seconds": round(seconds, 3),
-                      "skipped": len(problems), "scores": rows}))
-    return 0
-
-
-# ---------------------------------------------------------------- music
-
-def cmd_music(args: argparse.Namespace) -> int:
-    if args.action == "data":
-
-        bar = tqdm(total=1, desc="parsing chorales", unit="chorale", disable=args.quiet)
-
-        def progress(done, total):
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-        sizes = {split: len(chorale_dataset(split, progress)) for split in ("train", "validation")}
-        bar.close()
-        print(json.dumps({"windows": sizes}))
-        return 0
-    if not args.checkpoint:
-        raise CLIError("music sample needs a CHECKPOINT")
-    mg = music.load_music_generator(args.checkpoint, args.device)
-    if args.voice is not None:
-        try:
-            roll = mg.with_voice_from(args.seed, args.voice, args.voice_seed)[0]
-        except ValueError as e:
-            raise CLIError(str(e)) from None
-    else:
-        roll = mg.sample(args.seed)[0]
-    written = []
-    if args.out:
-        Path(args.out).write_bytes(music.midi_bytes(roll, args.bpm))
-        written.append(args.out)
-    if args.wav:
-        audio, synth = music.render_wav(roll, args.bpm)
-        Path(args.wav).write_bytes(audio)
-        written.append(args.wav)
-    if args.xml:
-        Path(args.xml).write_bytes(music.musicxml_bytes(roll))
-        written.append(args.xml)
-    if args.png:
-        music.roll_picture(roll).save(args.png)
-        written.append(args.png)
-    if not written:
-        raise CLIError("nothing to write: give --out song.mid, --wav song.wav, --xml song.musicxml or --png roll.png")
-    print(json.dumps({"wrote": written, "seed": args.seed, "notes": len(music.roll_notes(roll)),
-                      **({"synth": synth} if args.wav else {})}))
-    return 0
-
-
-# ---------------------------------------------------------------- image to image
-
-def _read_picture(path: str):
-    return decode_image(Path(path), name=Path(path).name)
-
-
-def cmd_pix2pix(args: argparse.Namespace) -> int:
-    sk = load_sketcher(args.checkpoint, args.device)
-    img = _read_picture(args.sketch)
-    drawing = sk.edges(img, args.size) if args.photo else sk.drawing(img, args.size)
-    if args.edges_out:
-        Image.fromarray(drawing).save(args.edges_out)
-    if sk.has_dropout or args.variation is None:
-        out, seconds = sk.translate(drawing, args.variation)
-    else:
-        raise CLIError(f"{Path(args.checkpoint).name} has no dropout layers, so it has no variations")
-    out.save(args.out)
-    print(json.dumps({"wrote": args.out, "size": out.size[0], "ms": round(seconds * 1000, 1),
-                      "input": "photo edges" if args.photo else "sketch", "variation": args.variation}))
-    return 0
-
-
-def cmd_superres(args: argparse.Namespace) -> int:
-    img = _read_picture(args.image)
-    if args.checkpoint == "bicubic":
-        if not args.scale:
-            raise CLIError("bicubic needs --scale 2 or 4")
-        model, scale = bicubic_upscaler(args.scale), args.scale
-    else:
-        model = load_upscaler(args.checkpoint, args.device)
-        scale = model.scale
-        if args.scale and args.scale != scale:
-            raise CLIError(f"{Path(args.checkpoint).name} upscales {scale}x, not {args.scale}x")
-        if args.ensemble:
-            model = self_ensemble(model)
-    bar = tqdm(total=1, desc="tiles", disable=args.quiet, unit="tile")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-    start = time.perf_counter()
-    out = upscale_image(img, model, scale, args.tile, args.overlap, progress)
-    bar.close()
-    out.save(args.out)
-    print(json.dumps({"wrote": args.out, "scale": scale, "input": list(img.size), "output": list(out.size),
-                      "self_ensemble": bool(args.ensemble and args.checkpoint != "bicubic"),
-                      "seconds": round(time.perf_counter() - start, 2)}))
-    return 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    if args.kind == "pix2pix":
-        path = import_official_pix2pix(args.weights, args.out, args.name)
-    else:
-        path = import_esrgan(args.weights, args.out, args.name)
-    print(json.dumps({"wrote": str(path), "kind": args.kind}))
-    return 0
-
-
-# ---------------------------------------------------------------- info
-
-def cmd_info(args: argparse.Namespace) -> int:
-    if args.checkpoint:
-        read_checkpoint(args.checkpoint)  # verifies the weights against the card
-        card = read_card(args.checkpoint)
-        if args.json:
-            print(json.dumps(card, indent=2, ensure_ascii=False))
-            return 0
-        print(f"{card.get('name')} ({card.get('kind')}), step {card.get('step')}")
-        if card.get("description"):
-            print(f"  {card['description']}")
-        for section in ("model", "data", "metrics"):
-            if card.get(section):
-                print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in card[section].items()
-                                                    if not isinstance(v, dict)))
-        print(f"  created {card.get('created_at')} with {card.get('versions')}")
-        return 0
-    info = {"gan_studio": __version__, **library_versions(), "devices": describe_devices(),
-            "checkpoints": sorted(p.stem for p in Path("checkpoints").glob("*.safetensors"))}
-    print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
-    return 0
 
 
 # ---------------------------------------------------------------- parser
@@ -447,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.add_argument("--out", type=Path, help="also export the final model to OUT.safetensors + OUT.json")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(command_name="train")
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid or .npy",
                        description="Draw samples. A seed gives the same samples on every device.")
@@ -460,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nrow", type=int, help="images per row")
     s.add_argument("--truncation", type=float, help="truncate z to [-t, t] (normal noise)")
     s.add_argument("--device", default="cpu")
-    s.set_defaults(func=cmd_sample)
+    s.set_defaults(command_name="sample")
 
     e = sub.add_parser("eval", help="measure an image or music generator",
                        description="Images: Fréchet distance, KID, precision/recall on the MNIST classifier's "
@@ -476,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
     e.add_argument("--update-card", action="store_true", help="write the figures into the model card")
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(command_name="eval")
 
     y = sub.add_parser("toy", help="train a 2D toy GAN headless and write its samples",
                        description="Train one toy GAN with the toy lab's default recipe for the loss, then write "
@@ -490,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the recipe")
     y.add_argument("--json", action="store_true", help="one JSON object on stdout")
     y.add_argument("--quiet", action="store_true")
-    y.set_defaults(func=cmd_toy)
+    y.set_defaults(command_name="toy")
 
     b = sub.add_parser("bench", help="speed and quality benchmarks, one JSON object per line",
                        description="AREA: toy (quality over 10 seeds per loss and dataset, then speed), toy-speed, "
@@ -508,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--protocols", help="anomaly: one-normal and/or one-anomalous, comma-separated")
     b.add_argument("--digits", help="anomaly: only these digits, comma-separated")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
-    b.set_defaults(func=cmd_bench)
+    b.set_defaults(command_name="bench")
 
     a = sub.add_parser("anomaly", help="one-class anomaly detectors: train from a recipe, score images",
                        description="anomaly train RECIPE.yaml --out PATH;  anomaly score CHECKPOINT IMAGES... "
@@ -523,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", type=Path, help="train: write the detector to OUT.safetensors + OUT.json")
     a.add_argument("--device", default="auto")
     a.add_argument("--quiet", action="store_true")
-    a.set_defaults(func=cmd_anomaly)
+    a.set_defaults(command_name="anomaly")
 
     m = sub.add_parser("music", help="four-part music: sample a MuseGAN checkpoint, or build the chorale data",
                        description="music sample CHECKPOINT --out song.mid [--wav song.wav] [--xml song.musicxml] "
@@ -541,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--voice-seed", type=int, default=1)
     m.add_argument("--device", default="cpu")
     m.add_argument("--quiet", action="store_true")
-    m.set_defaults(func=cmd_music)
+    m.set_defaults(command_name="music")
 
     x = sub.add_parser("pix2pix", help="turn a sketch (or a photo's edges) into a picture",
                        description="Pad the sketch to a square with white, resize it, thin its lines to the "
@@ -554,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--size", type=int, help="working size (default: the model's; rounded to its multiple)")
     x.add_argument("--variation", type=int, help="seed for test-time dropout (the paper's variations)")
     x.add_argument("--device", default="cpu")
-    x.set_defaults(func=cmd_pix2pix)
+    x.set_defaults(command_name="pix2pix")
 
     r = sub.add_parser("superres", help="upscale a picture 2x or 4x (tiled, any size)",
                        description="Upscale with a super-resolution checkpoint (or 'bicubic'), tile by tile with "
@@ -569,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "mirrored passes (8x the time, a little more PSNR; bicubic is unchanged by it)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--quiet", action="store_true")
-    r.set_defaults(func=cmd_superres)
+    r.set_defaults(command_name="superres")
 
     w = sub.add_parser("import", help="convert public .pth weights into a GAN Studio checkpoint",
                        description="pix2pix: latest_net_G.pth of junyanz/pytorch-CycleGAN-and-pix2pix (unet_256 or "
@@ -579,20 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("weights", help="the .pth file")
     w.add_argument("--out", required=True, type=Path, help="e.g. checkpoints/realesrgan_x4 (writes .safetensors + .json)")
     w.add_argument("--name", help="name on the model card (default: the file's)")
-    w.set_defaults(func=cmd_import)
+    w.set_defaults(command_name="import")
 
     i = sub.add_parser("info", help="versions, devices and shipped checkpoints; or one checkpoint's card")
     i.add_argument("checkpoint", nargs="?")
     i.add_argument("--json", action="store_true")
-    i.set_defaults(func=cmd_info)
+    i.set_defaults(command_name="info")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from . import commands  # heavy: torch and every pipeline; --help and usage errors never get here
     try:
-        return args.func(args)
-    except KNOWN_ERRORS as e:
+        return getattr(commands, f"cmd_{args.command_name}")(args)
+    except commands.KNOWN_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a full disk, a missing or unreadable path

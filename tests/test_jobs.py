@@ -291,3 +291,20 @@ def test_a_live_run_is_not_deleted(root, monkeypatch):
     with pytest.raises(jobs.RunBusy, match="queued: stop it before deleting it"):
         jobs.delete(run)
     assert run.path.exists()
+
+
+def test_a_job_may_not_read_outside_the_allowed_folders(root, monkeypatch, tmp_path):
+    from gan_core.config import ConfigError
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))
+    monkeypatch.delenv("GAN_STUDIO_DATA_ROOTS", raising=False)
+    outside = load_recipe(None, {"data.name": "folder", "data.path": "/etc", "name": "peek"})
+    with pytest.raises(ConfigError, match="data.path: /etc is outside"):
+        jobs.submit(outside, root=root, start=False)
+    assert not root.exists() or not any(p.name.endswith("peek") for p in root.iterdir())
+    # a run whose recipe was changed on disk afterwards (say, an edited bundle) is not resumed either
+    run = jobs.submit(recipe(5, "edited"), root=root, start=False)
+    run.set_status("stopped")
+    run.write_config(dump_recipe(outside))
+    with pytest.raises(ConfigError, match="outside"):
+        jobs.resume(run)
+    assert run.status()["state"] == "stopped"

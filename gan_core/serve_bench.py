@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -109,10 +110,14 @@ async def _session(browser, base: str, seed: int, until: float, times: dict, err
             start = time.perf_counter()
             try:
                 await ACTIONS[name](page, base, rng)
-                failed = await page.locator('[data-testid="stException"]').count() > 0
-            except PlaywrightError:
-                failed = True
-            (errors if failed else times)[name].append(time.perf_counter() - start)
+                boxes = page.locator('[data-testid="stException"]')
+                failed = await boxes.first.inner_text() if await boxes.count() else None
+            except PlaywrightError as e:
+                failed = str(e).splitlines()[0]
+            if failed:
+                errors[name].append(failed[:300])
+            else:
+                times[name].append(time.perf_counter() - start)
     finally:
         await context.close()
 
@@ -152,6 +157,7 @@ def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0) 
     for name in ACTIONS:
         done = np.array(times[name])
         yield {"bench": "serve", "action": name, "done": len(done), "errors": len(errors[name]),
+               "error_kinds": dict(Counter(errors[name]).most_common(3)),
                "p50_s": round(float(np.percentile(done, 50)), 2) if len(done) else None,
                "p95_s": round(float(np.percentile(done, 95)), 2) if len(done) else None}
     yield {"bench": "serve", "sessions": sessions, "seconds": seconds,

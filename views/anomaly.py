@@ -19,6 +19,7 @@ from gan_core.runs import RunDir
 from gan_core.metrics.anomaly import ThresholdError, auprc, auroc, confusion, curves
 from ui.anomaly_plots import enlarge, heat_overlay, histogram, mask_picture, roc_pr, to_pil
 from ui.auth import user
+from ui.compute import heavy_work
 from ui.i18n import localized_choice, t
 from ui.jobs_view import POLL_S, job_summary
 from ui.models import archs_of, cached_model, checkpoints_dir, page_models
@@ -104,8 +105,9 @@ if not found:
 
 
 def _score(det, x: torch.Tensor, method: str, steps: int, progress=None) -> dict[str, np.ndarray]:
-    start = time.perf_counter()
-    r = det.score(x, method, progress=progress, **({"steps": steps} if method == "anogan" else {}))
+    with heavy_work():  # the latent search keeps the cores busy for seconds: visitors take turns
+        start = time.perf_counter()
+        r = det.score(x, method, progress=progress, **({"steps": steps} if method == "anogan" else {}))
     return {"score": r.score.numpy(), "reconstruction": r.reconstruction.numpy(), "residual": r.residual.numpy(),
             "seconds": time.perf_counter() - start}
 

@@ -4,6 +4,7 @@ on a picture shrunk first."""
 import hashlib
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +16,7 @@ from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
 from gan_core.data.pairs import validation_photos
 from ui.i18n import current_language, localized_choice, t
+from ui.compute import heavy_work
 from ui.imports import import_weights, safe_stem
 from ui.models import cached_model, checkpoints_dir, page_models
 from ui.superres_view import (before_after, centre_crop, from_tensor, outlined, output_size, png_bytes, scaled,
@@ -255,8 +257,9 @@ with status:
             for name, label, path in missing:
                 try:
                     fn = method_fn(name, path)
-                    img, seconds = _run_with_progress(
-                        label, lambda progress: upscale_image(picture, fn, scale, TILE, OVERLAP, progress))
+                    with heavy_work() if path is not None else nullcontext():  # bicubic takes milliseconds
+                        img, seconds = _run_with_progress(
+                            label, lambda progress: upscale_image(picture, fn, scale, TILE, OVERLAP, progress))
                 except (CheckpointError, OSError) as e:
                     st.error(t("errors.checkpoint", message=str(e)))
                     continue
@@ -343,7 +346,8 @@ with tab_measure:
                 for i, (name, label, path) in enumerate(methods):
                     bar.progress(i / len(methods), text=t("superres.measuring", name=label, i=i + 1,
                                                           n=len(methods)))
-                    hr, lr, (measured,) = simulate(picture, {name: method_fn(name, path)}, scale, TILE, OVERLAP)
+                    with heavy_work():
+                        hr, lr, (measured,) = simulate(picture, {name: method_fn(name, path)}, scale, TILE, OVERLAP)
                     rows.append((name, measured))
             except (CheckpointError, OSError) as e:
                 st.error(t("errors.checkpoint", message=str(e)))

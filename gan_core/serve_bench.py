@@ -1,7 +1,8 @@
 """`bench serve`: the app under load. A real `streamlit run` on a free local port, one training job
 running, and N browser sessions (headless Chromium through Playwright) going round Generate,
-Super-resolution and the Toy Lab for a few minutes. Reported: errors (an exception box or an action
-that did not finish), p50/p95 seconds per action, and the server's peak resident memory.
+Super-resolution and the Toy Lab for a few minutes. Reported: errors (an exception box, or an action
+that did not finish within 5 minutes), slow actions (over 2 minutes), p50/p95 seconds per action,
+and the server's peak resident memory.
 
 Only loopback is used, and every loop is bounded by the run's deadline. Needs the dev requirements
 (Playwright) and Debian's chromium (or $CHROMIUM)."""
@@ -32,7 +33,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 IDLE = """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
                   return !!document.querySelector('[data-testid="stApp"]') && (!w || !w.innerText.match(/Running|Stop/)); }"""
-ACTION_TIMEOUT_MS = 120_000
+ACTION_TIMEOUT_MS = 300_000  # an action that does not finish in 5 minutes is an error
+SLOW_S = 120.0  # one that takes over 2 minutes is counted as slow
 
 
 def _free_port() -> int:
@@ -157,7 +159,7 @@ def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0) 
     for name in ACTIONS:
         done = np.array(times[name])
         yield {"bench": "serve", "action": name, "done": len(done), "errors": len(errors[name]),
-               "error_kinds": dict(Counter(errors[name]).most_common(3)),
+               "error_kinds": dict(Counter(errors[name]).most_common(3)), "slow": int((done > SLOW_S).sum()),
                "p50_s": round(float(np.percentile(done, 50)), 2) if len(done) else None,
                "p95_s": round(float(np.percentile(done, 95)), 2) if len(done) else None}
     yield {"bench": "serve", "sessions": sessions, "seconds": seconds,

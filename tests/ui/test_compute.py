@@ -6,7 +6,7 @@ from ui import compute
 
 
 def test_a_second_run_waits_for_the_first_and_then_goes(monkeypatch):
-    monkeypatch.setattr(compute, "_TURNS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(compute, "_TURNS", compute.Turns(1))
     events = []
     first_in = threading.Event()
 
@@ -28,14 +28,35 @@ def test_a_second_run_waits_for_the_first_and_then_goes(monkeypatch):
     for th in threads:
         th.join(10)
     assert events == ["first starts", "first ends", "second starts"]
-    assert compute._TURNS.acquire(blocking=False)  # every turn was given back
+    assert compute._TURNS.acquire(wait=False)  # every turn was given back
 
 
 def test_a_turn_is_given_back_when_the_work_fails(monkeypatch):
-    monkeypatch.setattr(compute, "_TURNS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(compute, "_TURNS", compute.Turns(1))
     try:
         with compute.heavy_work():
             raise RuntimeError("out of memory")
     except RuntimeError:
         pass
-    assert compute._TURNS.acquire(blocking=False)
+    assert compute._TURNS.acquire(wait=False)
+
+
+def test_waiters_get_their_turn_in_the_order_they_came(monkeypatch):
+    turns = compute.Turns(1)
+    assert turns.acquire()
+    order, threads = [], []
+    for i in range(5):
+        def wait(i=i):
+            turns.acquire()
+            order.append(i)
+            turns.release()
+        th = threading.Thread(target=wait)
+        th.start()
+        threads.append(th)
+        while len(turns._queue) < i + 1:  # in line before the next one comes
+            time.sleep(0.01)
+    assert not turns.acquire(wait=False)  # a newcomer does not jump the line
+    turns.release()
+    for th in threads:
+        th.join(10)
+    assert order == [0, 1, 2, 3, 4]

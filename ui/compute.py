@@ -57,10 +57,14 @@ _TURNS = Turns(max(1, (os.cpu_count() or 1) // 2))
 def heavy_work() -> Iterator[None]:
     """Hold one of the server's turns for heavy model work, waiting in line (with a message) when all
     are taken."""
-    if not _TURNS.acquire(wait=False):
-        with st.spinner(t("compute.waiting")):
-            _TURNS.acquire()
+    held = _TURNS.acquire(wait=False)
     try:
+        if not held:
+            # Streamlit may stop this script (the visitor left or changed a widget) on its way out of
+            # the spinner, after the turn was given: `held` is set first, so the turn goes back
+            with st.spinner(t("compute.waiting")):
+                held = _TURNS.acquire()
         yield
     finally:
-        _TURNS.release()
+        if held:
+            _TURNS.release()

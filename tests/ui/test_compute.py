@@ -2,6 +2,8 @@
 import threading
 import time
 
+import pytest
+
 from ui import compute
 
 
@@ -60,3 +62,26 @@ def test_waiters_get_their_turn_in_the_order_they_came(monkeypatch):
     for th in threads:
         th.join(10)
     assert order == [0, 1, 2, 3, 4]
+
+
+class StopOnTheWayOut:
+    """A spinner whose exit raises, as Streamlit's does when it stops a script (a visitor left)."""
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        raise RuntimeError("script stopped")
+
+
+def test_a_turn_given_while_the_script_is_stopped_is_given_back(monkeypatch):
+    turns = compute.Turns(1)
+    monkeypatch.setattr(compute, "_TURNS", turns)
+    monkeypatch.setattr(compute.st, "spinner", lambda text: StopOnTheWayOut())
+    assert turns.acquire()  # someone else's run
+    waiting = threading.Thread(target=lambda: pytest.raises(RuntimeError, compute.heavy_work().__enter__))
+    waiting.start()
+    while not turns._queue:
+        time.sleep(0.01)
+    turns.release()
+    waiting.join(10)
+    assert turns.acquire(wait=False)  # without the fix, this turn was lost and every later run waited forever

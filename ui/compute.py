@@ -11,7 +11,7 @@ import os
 import threading
 from collections import deque
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import streamlit as st
 
@@ -27,7 +27,10 @@ class Turns:
         self._queue: deque[object] = deque()
         self._cond = threading.Condition()
 
-    def acquire(self, wait: bool = True) -> bool:
+    def acquire(self, wait: bool = True, still_wanted: Callable[[int], None] | None = None) -> bool:
+        """Take a turn (False at once if none is free and not `wait`). While waiting, every half second
+        `still_wanted(runs ahead)` is called: an exception from it (Streamlit stopping a script whose
+        visitor left) takes this place out of the line and propagates."""
         with self._cond:
             if self._free and not self._queue:
                 self._free -= 1
@@ -36,8 +39,14 @@ class Turns:
                 return False
             me = object()
             self._queue.append(me)
-            while self._queue[0] is not me or not self._free:
-                self._cond.wait()
+            try:
+                while self._queue[0] is not me or not self._free:
+                    if not self._cond.wait(timeout=0.5) and still_wanted is not None:
+                        still_wanted(self._queue.index(me))
+            except BaseException:
+                self._queue.remove(me)
+                self._cond.notify_all()
+                raise
             self._queue.popleft()
             self._free -= 1
             self._cond.notify_all()  # the next in line may find a turn free too
@@ -60,10 +69,13 @@ def heavy_work() -> Iterator[None]:
     held = _TURNS.acquire(wait=False)
     try:
         if not held:
-            # Streamlit may stop this script (the visitor left or changed a widget) on its way out of
-            # the spinner, after the turn was given: `held` is set first, so the turn goes back
-            with st.spinner(t("compute.waiting")):
-                held = _TURNS.acquire()
+            # The note is redrawn while waiting: drawing is where Streamlit stops a script whose
+            # visitor left (or changed a widget), so such a script leaves the line instead of
+            # taking a turn nobody waits for. `held` is set before anything else can raise.
+            note = st.empty()
+            held = _TURNS.acquire(still_wanted=lambda ahead: note.info(t("compute.waiting", ahead=ahead + 1),
+                                                                      icon=":material/hourglass_top:"))
+            note.empty()
         yield
     finally:
         if held:

@@ -231,9 +231,9 @@ def save_upload(data: bytes, filename: str, root: str | Path | None = None) -> P
     digest = hashlib.sha256(data).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(filename).stem).strip("-.")[:40] or "upload"
     path = Path(root or runs_root()) / "uploads" / f"{digest}-{stem}{Path(filename).suffix.lower()[:8]}"
-    if not path.exists():
+    if not path.exists():  # the page calls this on every rerun: only a new upload costs a write and a clean-up
         atomic_write_bytes(path, data)
-    clean_uploads(path.parent.parent)
+        clean_uploads(path.parent.parent)
     return path.resolve()
 
 

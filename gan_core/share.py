@@ -167,9 +167,10 @@ def _unpack(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path) 
                                           f"to more than {MAX_UNPACKED_BYTES / 1e9:.0f} GB)")
                     digest.update(chunk)
                     dst.write(chunk)
+        except BundleError:
+            raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as e:
-            if isinstance(e, BundleError):
-                raise
+            # NotImplementedError: a compression method zipfile cannot read
             raise BundleError(f"the archive is damaged ({e})") from None
         digests[m.filename] = digest.hexdigest()
     return digests

@@ -19,6 +19,7 @@ from . import __version__, jobs
 from .cli import CLIError
 from .apps import music
 from .apps.anomaly import TrainingStopped, fit_detector, load_detector, save_detector
+from .apps.cyclegan import Translator, evaluate_translator, import_official_cyclegan, load_translator
 from .apps.pix2pix import evaluate_sketcher, import_official_pix2pix, load_sketcher
 from .apps.superres import (Upscaler, bicubic_upscaler, evaluate_upscaler, import_esrgan, load_upscaler,
                             self_ensemble, upscale_image)
@@ -198,7 +199,15 @@ EVALUATORS = {
     "pix2pix": lambda gen, args: evaluate_sketcher(load_sketcher(args.checkpoint, args.device)),
     "srresnet": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
     "rrdb": lambda gen, args: evaluate_upscaler(Upscaler(gen)),
+    "cyclegan": lambda gen, args: _eval_cyclegan(gen),
 }
+
+
+def _eval_cyclegan(gen) -> dict:
+    try:
+        return evaluate_translator(Translator(gen))
+    except ValueError as e:  # a photo model: no held-out labels to measure with
+        raise CLIError(str(e)) from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -362,6 +371,40 @@ def cmd_pix2pix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cyclegan(args: argparse.Namespace) -> int:
+    tr = load_translator(args.checkpoint, args.device)
+    if args.direction not in tr.directions:
+        raise CLIError(f"{Path(args.checkpoint).name} only translates A -> B (an imported one-way generator)")
+    out = Path(args.out)
+    several = len(args.images) > 1
+    if several:
+        out.mkdir(parents=True, exist_ok=True)
+    done, problems = [], []
+    for path in args.images:
+        try:
+            img = _read_picture(path)
+        except ImageError as e:
+            problems.append(str(e))
+            continue
+        start = time.perf_counter()
+        result = tr.translate(img, args.direction, args.size, args.tile)
+        target = out / f"{Path(path).stem}_{args.direction}.png" if several else out
+        result.save(target)
+        done.append({"input": str(path), "wrote": str(target), "size": list(result.size),
+                     "seconds": round(time.perf_counter() - start, 3)})
+    for p in problems:
+        print(f"skipped: {p}", file=sys.stderr)
+    if not done:
+        raise CLIError("no picture could be read")
+    if args.json:
+        print(json.dumps({"model": tr.name, "direction": args.direction, "from": tr.side_name(args.direction[0]),
+                          "to": tr.side_name(args.direction[2]), "pictures": done, "skipped": problems}))
+    else:
+        for d in done:
+            print(f"{d['input']} -> {d['wrote']} ({d['size'][0]}x{d['size'][1]}, {d['seconds']} s)")
+    return 0
+
+
 def cmd_superres(args: argparse.Namespace) -> int:
     img = _read_picture(args.image)
     if args.checkpoint == "bicubic":
@@ -392,8 +435,12 @@ def cmd_superres(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.g_b and args.kind != "cyclegan":
+        raise CLIError("--g-b is for cyclegan imports (the B -> A generator)")
     if args.kind == "pix2pix":
         path = import_official_pix2pix(args.weights, args.out, args.name)
+    elif args.kind == "cyclegan":
+        path = import_official_cyclegan(args.weights, args.out, args.g_b, args.name)
     else:
         path = import_esrgan(args.weights, args.out, args.name)
     print(json.dumps({"wrote": str(path), "kind": args.kind}))

@@ -31,6 +31,7 @@ from torch import nn
 
 from .data.music import N_PITCHES, TRACKS, WINDOW
 from .losses import LOSSES
+from .nets.cyclegan import CycleDiscriminators, CycleGenerators, ResnetGenerator
 from .nets.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator, spatial_plan
 from .nets.mlp import ACTIVATIONS, MLPDiscriminator, MLPGenerator
 from .nets.musegan import JammingCritic, MuseGANGenerator, RollCritic, latent_parts
@@ -223,13 +224,46 @@ class RRDBConfig(_Strict):
                 SRDiscriminator(self.channels, self.ndf))
 
 
+class CycleGANConfig(_Strict):
+    """CycleGAN (Zhu 2017): ResNet generators G_XY, G_YX and PatchGANs D_X, D_Y (gan_core/nets/cyclegan.py)."""
+    family: ClassVar[str] = "unpaired"
+    arch: Literal["cyclegan"] = "cyclegan"
+    img_size: int = Field(256, ge=16, le=1024, description="side of the training crops; a multiple of 4")
+    channels_a: Literal[1, 3] = Field(3, description="channels of domain A's pictures")
+    channels_b: Literal[1, 3] = Field(3, description="channels of domain B's pictures")
+    ngf: int = Field(64, ge=1, le=512)
+    ndf: int = Field(64, ge=1, le=512)
+    n_blocks: int = Field(9, ge=1, le=16, description="residual blocks: 9 for 256x256 (the paper's), 6 for "
+                                                      "128x128, 4-6 narrow ones for 32x32 digits")
+    n_layers: int = Field(3, ge=1, le=5, description="PatchGAN depth: 3 judges 70x70 patches, 2 34x34")
+    dropout: bool = False
+    generators: Literal["both", "a2b"] = Field("both", description="a2b: only G_XY (an imported one-way "
+                                               "generator); training needs both")
+    n_classes: Literal[0] = 0
+
+    @field_validator("img_size")
+    @classmethod
+    def _size(cls, v: int) -> int:
+        if v % 4:
+            raise ValueError(f"{v} is not a multiple of 4 (the generator halves the picture twice)")
+        return v
+
+    def build(self) -> Nets:
+        ab = ResnetGenerator(self.channels_a, self.channels_b, self.ngf, self.n_blocks, self.dropout)
+        ba = ResnetGenerator(self.channels_b, self.channels_a, self.ngf, self.n_blocks, self.dropout) \
+            if self.generators == "both" else None
+        return (CycleGenerators(ab, ba),
+                CycleDiscriminators(PatchDiscriminator(self.channels_a, self.ndf, self.n_layers, "instance"),
+                                    PatchDiscriminator(self.channels_b, self.ndf, self.n_layers, "instance")))
+
+
 # The architectures: one table, read by the recipe schema (below), the nets (build_gan), the trainer,
 # the CLI and the pages. Each entry is its model section: its fields, its `family` (what G maps:
 # noise to a picture, points or music, or a picture to a picture) and `build()` -> (G, D).
 # docs/architecture.md says how to add one.
 MODEL_CONFIGS: dict[str, type[BaseModel]] = {
     c.model_fields["arch"].default: c
-    for c in (DCGANConfig, MLPConfig, MuseGANConfig, Pix2PixConfig, SRConfig, RRDBConfig)}
+    for c in (DCGANConfig, MLPConfig, MuseGANConfig, Pix2PixConfig, SRConfig, RRDBConfig, CycleGANConfig)}
 ARCHS = tuple(MODEL_CONFIGS)
 PAIRED_ARCHS = tuple(a for a, c in MODEL_CONFIGS.items() if c.family == "paired")
 SR_ARCHS = tuple(a for a, c in MODEL_CONFIGS.items() if getattr(c, "super_resolution", False))
@@ -253,12 +287,28 @@ ModelConfig = Annotated[Union[tuple(Annotated[c, Tag(a)] for a, c in MODEL_CONFI
                         Discriminator(_arch, custom_error_type="unknown_arch",
                                       custom_error_message="model.arch must be one of " + ", ".join(ARCHS))]
 
+class DomainSource(_Strict):
+    """One side of unpaired data (data.name unpaired): a built-in set or a folder/zip of pictures."""
+    name: Literal["mnist5k", "mnist5k_strokes", "uci_digits", "folder"] = Field(
+        "folder", description="mnist5k: MNIST-5k digits; mnist5k_strokes: their 1-pixel skeletons (drawn "
+                              "strokes); uci_digits: scikit-learn's 1,797 8x8 UCI digits, enlarged; folder: path")
+    path: PathField = Field(None, description="folder or .zip of pictures (name: folder), any sizes")
+    half: Literal["all", "even", "odd"] = Field("all", description="every other picture of the set (0, 2, 4, ... "
+                                                "or 1, 3, 5, ...): two halves never share a picture")
+
+    @model_validator(mode="after")
+    def _needs(self):
+        if self.name == "folder" and not self.path:
+            raise ValueError("a folder domain needs a path (a folder or .zip of pictures)")
+        return self
+
+
 TOY_NAMES = ("ring8", "grid25", "swissroll", "moons", "line", "gauss1d", "mixture1d")
 
 
 class DataConfig(_Strict):
     name: Literal["mnist5k", "mnist", "fashion_mnist", "cifar10", "folder", "toy", "bach_chorales",
-                  "texture", "photos", "paired"] = "mnist5k"
+                  "texture", "photos", "paired", "uci_digits", "unpaired"] = "mnist5k"
     root: PathField = Field(None, description="torchvision data root (mnist, fashion_mnist, cifar10)")
     download: bool = False
     path: PathField = Field(None, description="folder or .zip of images (name: folder)")
@@ -283,6 +333,9 @@ class DataConfig(_Strict):
     flip: bool = Field(True, description="random horizontal flips of training crops (pictures, not digits)")
     rotate: bool = Field(False, description="random quarter turns of training crops (with flip: all eight "
                          "symmetries of the square; for photos and textures, not digits or faces)")
+    # unpaired translation (CycleGAN): two collections, any sizes and counts, never matched
+    a: DomainSource | None = Field(None, description="data.name unpaired: domain A (X)")
+    b: DomainSource | None = Field(None, description="data.name unpaired: domain B (Y)")
 
     @model_validator(mode="after")
     def _needs(self):
@@ -290,6 +343,8 @@ class DataConfig(_Strict):
             raise ValueError("data.path is required when data.name is 'folder'")
         if self.name in ("mnist", "fashion_mnist", "cifar10") and not self.root:
             raise ValueError(f"data.root is required for data.name '{self.name}' (the torchvision data folder)")
+        if self.name == "unpaired" and (self.a is None or self.b is None):
+            raise ValueError("data.name 'unpaired' needs both domains, data.a and data.b")
         return self
 
 
@@ -315,6 +370,8 @@ class TrainConfig(_Strict):
     seed: Seed = 0
     lr_decay: Literal["none", "linear"] = Field("none", description="linear: both learning rates fall to 0 at "
                                                                        "train.steps")
+    lr_decay_start: int = Field(0, ge=0, description="linear decay: the rates stay constant until this step "
+                                                     "(CycleGAN: half of train.steps)")
     ema_decay: float | None = Field(None, ge=0.0, lt=1.0, description="keep an EMA copy of G for sampling")
     instance_noise: InstanceNoise = InstanceNoise()
     info_weight: float = Field(1.0, ge=0.0, description="lambda of InfoGAN's code loss (models with model.n_codes)")
@@ -338,11 +395,23 @@ class TrainConfig(_Strict):
     adv_weight: float = Field(1.0, ge=0.0, description="gamma: 1 for pix2pix, 1e-3 for SRGAN; 0 trains G alone "
                                                        "(SRResNet pretraining) and no D at all")
     init_g: PathField = Field(None, description="start G from this checkpoint's G (SRGAN from SRResNet)")
+    # CycleGAN: G's loss adds cycle_weight * (cycle A + cycle B) + identity_weight * cycle_weight * (identity A + B)
+    cycle_weight: float = Field(10.0, ge=0.0, description="lambda_cyc of CycleGAN: |G_YX(G_XY(x)) - x|_1 "
+                                                          "+ |G_XY(G_YX(y)) - y|_1 (0: no cycle)")
+    identity_weight: float = Field(0.5, ge=0.0, description="CycleGAN's identity term |G_XY(y) - y|_1 + "
+                                   "|G_YX(x) - x|_1, weighted by this share of lambda_cyc (0.5, as the "
+                                   "official code)")
+    pool_size: int = Field(50, ge=0, le=1000, description="CycleGAN: D sees a history of this many generated "
+                                                         "pictures (half the time an older one); 0: none")
 
     # Schedules are pure functions of the generator step, so a resumed run continues exactly.
     def lr_scale(self, step: int) -> float:
-        """Factor on lr_g and lr_d at `step`: 1, or linear  max(0, 1 - t/T)."""
-        return max(0.0, 1.0 - step / self.steps) if self.lr_decay == "linear" else 1.0
+        """Factor on lr_g and lr_d at `step`: 1, or linear from s = lr_decay_start:
+        min(1, max(0, 1 - (t - s)/(T - s)))."""
+        if self.lr_decay != "linear":
+            return 1.0
+        start = min(self.lr_decay_start, self.steps - 1)
+        return min(1.0, max(0.0, 1.0 - (step - start) / (self.steps - start)))
 
     def noise_sigma(self, step: int) -> float:
         """Instance-noise sigma_t: linear  sigma * max(0, 1 - t/T);  exponential  sigma * 0.01^(t/T)."""
@@ -384,7 +453,13 @@ class Config(_Strict):
             raise ValueError(f"train.clip_value is for Wasserstein critics (wgan), not loss '{self.train.loss}'")
         arch = self.model.arch
         pairs = {"toy": "mlp", "bach_chorales": "musegan"}
-        if arch in PAIRED_ARCHS:
+        if (self.data.name == "unpaired") != (self.model.family == "unpaired"):
+            raise ValueError("data.name 'unpaired' (two domains, data.a and data.b) goes with model.arch "
+                             "'cyclegan', and only with it")
+        if self.model.family == "unpaired":
+            if self.model.generators != "both":
+                raise ValueError("model.generators 'a2b' is for imported one-way generators; training needs both")
+        elif arch in PAIRED_ARCHS:
             if self.data.name in ("toy", "bach_chorales", "texture"):
                 raise ValueError(f"model.arch '{arch}' learns from pictures: data.name must be mnist5k, mnist, "
                                  "fashion_mnist, cifar10, folder, photos or paired")

@@ -166,6 +166,20 @@ VGG19_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5
 VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
 
 
+def cycle_loss(x: Tensor, reconstruction: Tensor) -> Tensor:
+    """CycleGAN's cycle-consistency term for one direction: |G_YX(G_XY(x)) - x|_1, the mean absolute
+    error. Both directions together, weighted by lambda_cyc:
+        lambda_cyc (|G_YX(G_XY(x)) - x|_1 + |G_XY(G_YX(y)) - y|_1)."""
+    return (reconstruction - x).abs().mean()
+
+
+def identity_loss(y: Tensor, mapped: Tensor) -> Tensor:
+    """CycleGAN's identity term for one generator: |G_XY(y) - y|_1, a picture already of the target
+    domain should pass unchanged. Weighted by lambda_id (0.5 lambda_cyc):
+        lambda_id (|G_XY(y) - y|_1 + |G_YX(x) - x|_1)."""
+    return (mapped - y).abs().mean()
+
+
 def vgg19_weights_path():
     """Where torchvision keeps VGG19's ImageNet weights once downloaded (nothing is fetched here)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE

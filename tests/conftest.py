@@ -100,3 +100,27 @@ def tiny_sr_cfg():
             "train.pixel_weight=1", "train.adv_weight=0", "train.log_every=1", "train.sample_every=2",
             "train.checkpoint_every=2", "train.n_samples=2", *overrides])
     return make
+
+
+@pytest.fixture
+def tiny_cyclegan_cfg():
+    """A 16-px MNIST <-> UCI digits CycleGAN (ngf 4, 1 block): a step takes a few milliseconds."""
+    from gan_core.recipes import load_recipe
+
+    def make(*overrides: str):
+        return load_recipe(None, [
+            "name=tiny_cycle", "model.arch=cyclegan", "model.img_size=16", "model.channels_a=1",
+            "model.channels_b=1", "model.ngf=4", "model.ndf=4", "model.n_blocks=1", "model.n_layers=2",
+            "data.name=unpaired", "data.a.name=mnist5k", "data.b.name=uci_digits", "data.flip=false",
+            "train.loss=lsgan", "train.batch_size=4", "train.steps=4", "train.pool_size=3", "train.log_every=1",
+            "train.sample_every=2", "train.checkpoint_every=2", "train.n_samples=2", *overrides])
+    return make
+
+
+@pytest.fixture
+def tiny_cyclegan(tmp_path, tiny_cyclegan_cfg):
+    """A trained-for-4-steps tiny digits CycleGAN exported as a checkpoint (its path)."""
+    from gan_core.train import make_trainer
+    trainer = make_trainer(tiny_cyclegan_cfg(), "cpu")
+    trainer.fit()
+    return trainer.export(tmp_path / "tiny_cycle")

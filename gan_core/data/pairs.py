@@ -158,6 +158,20 @@ def _read_picture(src, rel: str, channels: int) -> Tensor:
     return TF.pil_to_tensor(img.convert("L" if channels == 1 else "RGB"))
 
 
+def folder_pictures(path: str | Path, channels: int, max_images: int = 200_000) -> list[Tensor]:
+    """Every picture of a folder or .zip, whole, as uint8 (channels, H, W); other file types are
+    skipped, a picture that does not decode is a DataError naming it."""
+    pictures = []
+    for rel, src in iter_image_files(path, max_files=max_images * 4):
+        if PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
+            if len(pictures) >= max_images:
+                raise DataError(f"{Path(path).name}: more than {max_images:,} images; raise data.max_images")
+            pictures.append(_read_picture(src, rel, channels))  # an ImageError is a DataError
+    if not pictures:
+        raise DataError(f"{Path(path).name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return pictures
+
+
 def paired_folder(path: str | Path, in_channels: int, channels: int, direction: str = "AtoB",
                   max_images: int = 200_000) -> tuple[list[Tensor], list[Tensor]]:
     """The pix2pix layout -> (inputs, targets) as uint8 (C, H, W) lists.
@@ -228,13 +242,7 @@ def load_pairs(cfg) -> PairData:
                     if min(t.shape[-2:]) >= crop]
         name = "scikit-image photos" + (" (colour and grey)" if d.photo_set == "all" else "")
     elif d.name == "folder":  # whole pictures, not squashed to one size: crops are taken per batch
-        name = Path(d.path).name
-        pictures = []
-        for rel, src in iter_image_files(d.path):
-            if PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
-                pictures.append(_read_picture(src, rel, m.channels))  # an ImageError is a DataError
-        if not pictures:
-            raise DataError(f"{name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        name, pictures = Path(d.path).name, folder_pictures(d.path, m.channels)
     else:  # a labelled image dataset (digits): whole pictures at the crop size
         data = load_images(d, crop, m.channels)
         pictures, name = list(data.images), data.name

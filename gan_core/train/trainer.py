@@ -85,7 +85,7 @@ class Trainer:
         # DCGAN's convolutions run faster in NHWC and, on hardware with native bf16, under bf16
         # autocast (bench dcgan: 1.13x and 1.8x on a 2-core AVX512-BF16 CPU). The 2D MLPs keep
         # float32 on the CPU: they need its precision (a ring mode is 0.02 wide).
-        self.channels_last = cfg.model.family == "image" and self.device.type in ("cuda", "cpu")
+        self.channels_last = cfg.model.family in ("image", "unpaired") and self.device.type in ("cuda", "cpu")
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
@@ -102,6 +102,7 @@ class Trainer:
         self.fuse_d = not has_batchnorm(self.D)
         # SRResNet/RRDB train as well under CPU bf16 (+0.86 vs +0.85 dB over bicubic after 1,000 steps
         # of sr_srresnet_x4) and 1.5x faster; Pix2Pix was not measured, so it stays float32 there
+        # CycleGAN (32x32 digits, batch 32) runs 0.56 -> 0.35 s/step under CPU bf16 and channels_last.
         self.amp = t.amp and native_bf16(self.device) and (
             self.device.type == "cuda" or self.channels_last or cfg.model.arch in SR_ARCHS)
         # Several processes (torchrun): each keeps its slice of every global batch, and G and D
@@ -223,16 +224,21 @@ class Trainer:
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
-        if self.cfg.train.clip_value is not None:
-            c = self.cfg.train.clip_value
-            with torch.no_grad():
-                for name, p in self.D.named_parameters():
-                    if not name.startswith("q_head."):  # the critic is clipped, not InfoGAN's Q classifier
-                        p.clamp_(-c, c)
+        self.clip_critic()
         squash = (lambda v: v) if self.loss.critic else torch.sigmoid
         stats["d_real"] = squash(real_out.detach()).mean()
         stats["d_fake"] = squash(fake_out.detach()).mean()
         return stats
+
+    @torch.no_grad()
+    def clip_critic(self) -> None:
+        """WGAN's weight clipping, w <- clip(w, -c, c), after each critic step (train.clip_value)."""
+        c = self.cfg.train.clip_value
+        if c is None:
+            return
+        for name, p in self.D.named_parameters():
+            if not name.startswith("q_head."):  # the critic is clipped, not InfoGAN's Q classifier
+                p.clamp_(-c, c)
 
     def g_step(self, g: torch.Generator) -> dict[str, Tensor]:
         z, y = self.noise(g), self.random_labels(g)
@@ -367,6 +373,7 @@ class Trainer:
         tensors = {**module_tensors(self.G, "G"), **module_tensors(self.D, "D")}
         if self.G_ema is not None:
             tensors.update(module_tensors(self.G_ema, "G_ema"))
+        tensors.update(self.extra_state())
         opt_meta = {}
         for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
             t, meta = optimizer_tensors(opt, name)
@@ -395,8 +402,16 @@ class Trainer:
             for group in opt.param_groups:
                 if "betas" in group:
                     group["betas"] = tuple(self.cfg.train.betas)
+        self.load_extra_state(tensors)
         self.step = int(card["step"])
         self._set_learning_rates()
+
+    def extra_state(self) -> dict[str, Tensor]:
+        """Tensors a trainer form keeps beyond nets and optimizers (CycleGAN: its picture pools)."""
+        return {}
+
+    def load_extra_state(self, tensors: dict[str, Tensor]) -> None:
+        pass
 
     def export(self, path: str | Path, extra_card: dict[str, Any] | None = None) -> Path:
         """The shippable model: G (the EMA copy when there is one) and D, no optimizer state."""

@@ -459,6 +459,11 @@ class Config(_Strict):
         if self.model.family == "unpaired":
             if self.model.generators != "both":
                 raise ValueError("model.generators 'a2b' is for imported one-way generators; training needs both")
+            if self.train.identity_weight and self.train.cycle_weight and \
+                    self.model.channels_a != self.model.channels_b:
+                raise ValueError("the identity term |G_XY(y) - y|_1 feeds a picture of B to G_XY, which takes A's "
+                                 f"channels: with model.channels_a {self.model.channels_a} and channels_b "
+                                 f"{self.model.channels_b}, set train.identity_weight to 0")
         elif arch in PAIRED_ARCHS:
             if self.data.name in ("toy", "bach_chorales", "texture"):
                 raise ValueError(f"model.arch '{arch}' learns from pictures: data.name must be mnist5k, mnist, "

@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .apps.anomaly import evaluate_texture, fit_detector
+from .apps.cyclegan import evaluate_translator, load_translator
 from .apps.music import data_metrics, evaluate_music, load_music_generator, render_wav
 from .apps.pix2pix import evaluate_sketcher, load_sketcher
 from .apps.superres import evaluate_upscaler, load_upscaler, self_ensemble, upscale_image
@@ -352,9 +353,48 @@ def bench_sr(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[
                "seconds": round(float(seconds), 1), "peak_rss_gb": round(int(rss_kb) / 2**20, 3)}
 
 
+def bench_cyclegan(quick: bool = False, checkpoints: str = "checkpoints") -> Iterator[dict]:
+    """Per shipped digits CycleGAN: held-out label preservation both ways (apps.cyclegan.evaluate_translator;
+    the card's train.cycle_weight tells the models with and without the cycle loss apart), and for the
+    strokes model pix2pix_digits' recognised rate on the same 500 held-out strokes beside it. Then CPU
+    time (median) of one 256x256 picture through a 9-block, 64-wide ResNet generator, the official
+    size, in float32, channels_last and bf16 autocast; and of one 32x32 digit through each shipped model."""
+    shipped = _shipped(checkpoints, ("cyclegan",))
+    translators = [load_translator(p) for p, _ in shipped]
+    pix2pix = {p.stem: p for p, _ in _shipped(checkpoints, ("pix2pix",))}
+    for tr in translators:
+        if not tr.is_digits:
+            continue
+        row = {"bench": "cyclegan", "model": tr.name, "cycle_weight": tr.card["train"]["cycle_weight"],
+               "a": tr.side_name("a"), "b": tr.side_name("b"), **evaluate_translator(tr)}
+        if tr.source("a") == "mnist5k_strokes" and "pix2pix_digits" in pix2pix:
+            row["pix2pix_digits_recognised"] = evaluate_sketcher(load_sketcher(pix2pix["pix2pix_digits"]))["recognised"]
+        yield row
+    from .nets.cyclegan import ResnetGenerator
+    G = ResnetGenerator(3, 3, 64, 9).eval()
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    repeats = 3 if quick else 7
+    for variant in ("float32", "channels_last", "bf16") if not quick else ("float32",):
+        net, inp = G, x
+        if variant != "float32":
+            net, inp = G.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        amp = torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16" else nullcontext()
+
+        def once() -> None:
+            with torch.no_grad(), amp:
+                net(inp)
+        yield {"bench": "cyclegan-speed", "generator": "resnet_9blocks ngf 64", "input": "256x256",
+               "variant": variant, "seconds": round(_median_seconds(once, repeats), 3)}
+    for tr in translators:
+        if tr.model.img_size <= 64:
+            digit = torch.rand(1, tr.channels("a"), tr.model.img_size, tr.model.img_size) * 2 - 1
+            yield {"bench": "cyclegan-speed", "model": tr.name, "input": f"{tr.model.img_size}x{tr.model.img_size}",
+                   "ms": round(_median_seconds(lambda: tr.run(digit, "a2b"), 20) * 1000, 2)}
+
+
 AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan, "music": bench_music,
          "anomaly": bench_anomaly, "anomaly-texture": bench_anomaly_texture, "pix2pix": bench_pix2pix,
-         "sr": bench_sr, "serve": bench_serve}
+         "sr": bench_sr, "serve": bench_serve, "cyclegan": bench_cyclegan}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:

@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(EB, UPC, QN, TD, in-scale, polyphony) of up to 1,000 samples beside the "
                                    "training and validation chorales. Pix2Pix: digits recognised by the classifier, or PSNR on "
                                    "the held-out photos. Super-resolution: PSNR/SSIM (luma) against bicubic on the "
-                                   "held-out photos.")
+                                   "held-out photos. CycleGAN (digits models): label preservation both ways read "
+                                   "by each side's classifier, and the cycle error.")
     e.add_argument("checkpoint")
     e.add_argument("--classifier", default=None, help="default: the shipped checkpoints/mnist_classifier")
     e.add_argument("--n", type=int, default=4500, help="generated samples (default 4500, the train split size)")
@@ -86,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "image), anomaly-texture (image and pixel AUROC per texture), pix2pix (sketch "
                                    "time; digits recognised), sr (PSNR/SSIM on the held-out photos, speed, memory), "
                                    "serve (8 browser sessions on the app for 5 minutes while a job trains: errors, "
-                                   "p50/p95 per action, the server's peak memory), cyclegan (label preservation both ways with and without "
-                                   "the cycle loss, strokes recognised against pix2pix, CPU time of a 256x256 picture "
+                                   "p50/p95 per action, the server's peak memory), cyclegan (label preservation both "
+                                   "ways with and without the cycle loss, strokes recognised against pix2pix, CPU time of a 256x256 picture "
                                    "through a 9-block generator and of a 32x32 digit).")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")

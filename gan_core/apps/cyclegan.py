@@ -172,7 +172,8 @@ class Translator:
         rec = self.run(y, back)
         return Cycle(picture(x), picture(y), picture(rec), round(float((rec - x).abs().mean() / 2), 4))
 
-    def identity(self, img: Image.Image, direction: str, size: int | None = None) -> tuple[Image.Image, Image.Image, float]:
+    def identity(self, img: Image.Image, direction: str,
+                 size: int | None = None) -> tuple[Image.Image, Image.Image, float]:
         """(y, G_XY(y), mean |G_XY(y) - y| on 0..1) for a picture y of the target side."""
         _, target = sides(direction)
         y = self.prepare(img, target, size)

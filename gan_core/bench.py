@@ -365,7 +365,7 @@ def bench_cyclegan(quick: bool = False, checkpoints: str = "checkpoints") -> Ite
     for tr in translators:
         if not tr.is_digits:
             continue
-        row = {"bench": "cyclegan", "model": tr.name, "cycle_weight": tr.card["train"]["cycle_weight"],
+        row = {"bench": "cyclegan", "model": tr.name, "cycle_weight": tr.train.get("cycle_weight"),
                "a": tr.side_name("a"), "b": tr.side_name("b"), **evaluate_translator(tr)}
         if tr.source("a") == "mnist5k_strokes" and "pix2pix_digits" in pix2pix:
             row["pix2pix_digits_recognised"] = evaluate_sketcher(load_sketcher(pix2pix["pix2pix_digits"]))["recognised"]

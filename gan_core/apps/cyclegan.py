@@ -5,7 +5,8 @@ x -> G_XY(x) -> G_YX(G_XY(x)), with the reconstruction error |G_YX(G_XY(x)) - x|
 loss trained down, and `identity` shows G_XY(y) for a y already of the target side.
 
 Digits models (both sides built-in digit sets) prepare a picture the way their side looks:
-MNIST light on dark, UCI digits as 8x8 blocks, strokes as 1-pixel dark lines on white. Photo
+MNIST light on dark with the ink's box fitted into 20/28 of the side, UCI digits as 8x8 cells
+shown as blocks, strokes as 1-pixel dark lines on white. Photo
 models (imported official generators, or trained on folders) work at `size` on the shorter side
 (256 by default, the official test size), tiled with feathered overlaps above `tile`.
 """
@@ -23,7 +24,7 @@ from torch import Tensor
 from ..checkpoint import CheckpointError, import_torch_state_dict, load_module, save_checkpoint
 from ..config import CycleGANConfig
 from ..data.edges import sketch_lines
-from ..data.images import ImageData, flatten_alpha, from_uint8, resize_images, to_uint8
+from ..data.images import ImageData, flatten_alpha, from_uint8, resize_images, to_uint8, uci_layout
 from ..data.unpaired import BUILT_IN, built_in_set
 from ..nets.cyclegan import from_official, official_shape
 from ..paths import checkpoints_dir
@@ -73,9 +74,18 @@ class Translator:
     def directions(self) -> tuple[str, ...]:
         return DIRECTIONS if self.model.generators == "both" else ("a2b",)
 
+    @property
+    def data(self) -> dict:
+        """The recipe's data section: an export's card holds it, a training state's within its config."""
+        return self.card.get("data") or (self.card.get("config") or {}).get("data") or {}
+
+    @property
+    def train(self) -> dict:
+        return self.card.get("train") or (self.card.get("config") or {}).get("train") or {}
+
     def source(self, side: str) -> str | None:
         """The built-in set of a side ('mnist5k', 'uci_digits', 'mnist5k_strokes'), or None."""
-        src = (self.card.get("data") or {}).get(side) or {}
+        src = self.data.get(side) or {}
         return src.get("name") if src.get("name") in BUILT_IN else None
 
     def side_name(self, side: str) -> str:
@@ -83,7 +93,7 @@ class Translator:
         named = (self.card.get("domains") or {}).get(side)
         if named:
             return named
-        src = (self.card.get("data") or {}).get(side) or {}
+        src = self.data.get(side) or {}
         if src.get("name") in BUILT_IN:
             return BUILT_IN[src["name"]]
         return Path(src.get("path") or side.upper()).name
@@ -127,15 +137,21 @@ class Translator:
             if np.mean(arr < 128) > 0.5:
                 arr = 255 - arr
             arr = sketch_lines(arr)
-        else:  # digits light on dark; a dark digit on paper is inverted
+        else:  # digits light on dark (a dark digit on paper is inverted), cut to the ink's box
             arr = np.asarray(grey)
             if np.mean(arr) > 127:
                 arr = 255 - arr
-            arr = np.asarray(ImageOps.pad(Image.fromarray(arr), (s, s), Image.Resampling.LANCZOS, color=0))
-            if src == "uci_digits":  # the 8x8 look: cell means, as blocks
-                cells = np.asarray(Image.fromarray(arr).resize((8, 8), Image.Resampling.BOX))
-                arr = np.kron(cells, np.ones((s // 8, s // 8), dtype=np.uint8)) if s % 8 == 0 else \
-                    np.asarray(Image.fromarray(cells).resize((s, s), Image.Resampling.NEAREST))
+            ink = ImageOps.pad(Image.fromarray(arr).crop(_ink_box(arr)), (64, 64), Image.Resampling.LANCZOS, color=0)
+            if src == "uci_digits":  # as UCI made its digits: the box fills 8x8 cells, shown as blocks
+                cells = torch.from_numpy(np.array(ink.resize((8, 8), Image.Resampling.BOX)))[None, None]
+                arr = uci_layout(cells)[0, 0].numpy()
+                if s != arr.shape[0]:
+                    arr = np.asarray(Image.fromarray(arr).resize((s, s), Image.Resampling.NEAREST))
+            else:  # as MNIST made its digits: the box fitted into 20/28 of the side, centred
+                inner = round(s * 20 / 28)
+                canvas = Image.new("L", (s, s), 0)
+                canvas.paste(ink.resize((inner, inner), Image.Resampling.LANCZOS), ((s - inner) // 2,) * 2)
+                arr = np.asarray(canvas)
         t = from_uint8(torch.from_numpy(np.array(arr)))[None, None]
         return t.expand(-1, self.channels(side), -1, -1)
 
@@ -181,6 +197,14 @@ class Translator:
             raise ValueError("the identity mapping needs sides with the same number of channels")
         out = self.run(y, direction)
         return picture(y), picture(out), round(float((out - y).abs().mean() / 2), 4)
+
+
+def _ink_box(arr: np.ndarray, level: int = 40) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the pixels brighter than `level` (the whole picture if none)."""
+    rows, cols = np.flatnonzero((arr > level).any(1)), np.flatnonzero((arr > level).any(0))
+    if not len(rows):
+        return (0, 0, arr.shape[1], arr.shape[0])
+    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def picture(x: Tensor) -> Image.Image:

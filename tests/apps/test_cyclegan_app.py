@@ -23,9 +23,12 @@ def test_digits_inputs_are_prepared_as_their_side_looks(tiny_cyclegan):
     mnist = tr.prepare(paper, "a")
     assert mnist.shape == (1, 1, 16, 16)
     assert mnist.mean() < 0  # inverted: light on dark like MNIST
-    uci = tr.prepare(paper, "b")[0, 0]
-    blocks = uci.reshape(8, 2, 8, 2)
-    assert torch.equal(blocks, blocks[:, :1, :, :1].expand_as(blocks))  # 8x8 cells, as UCI digits are
+    ink = (mnist[0, 0] > 0).nonzero()
+    assert ink[:, 0].min() >= 1 and ink[:, 0].max() <= 14  # the stroke's box fitted inside a margin
+    uci = tr.prepare(paper, "b")[0, 0]  # UCI's look: the ink's box fills the 8x8 cells, in a dark margin
+    assert uci.shape == (16, 16)
+    assert (uci[:2] == -1).all() and (uci[-2:] == -1).all() and (uci[:, :2] == -1).all()
+    assert uci[2:14, 2:14].max() == 1  # the stroke, now filling its cells
 
 
 def test_cycle_and_identity_views(tiny_cyclegan):

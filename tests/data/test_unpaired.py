@@ -44,8 +44,9 @@ def test_uci_digits_are_blocks_with_a_fixed_stratified_split():
     assert torch.bincount(test.labels).tolist() == [30] * 10
     img = train.images[0, 0]
     assert img.shape == (32, 32)
-    # each 4x4 block holds one value: the 8x8 original enlarged
-    blocks = img.reshape(8, 4, 8, 4)
+    # a dark 4-pixel margin, and inside it each 3x3 block holds one value: the 8x8 original enlarged
+    assert img[:4].sum() == img[-4:].sum() == img[:, :4].sum() == img[:, -4:].sum() == 0
+    blocks = img[4:28, 4:28].reshape(8, 3, 8, 3)
     assert (blocks == blocks[:, :1, :, :1]).all()
     assert torch.equal(uci_digits("test").images, test.images)
 

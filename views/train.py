@@ -1,5 +1,8 @@
-"""Train: start a GAN training run as a background job, watch it live, stop, resume, clone it."""
+"""Train: start a GAN training run as a background job, watch it live, stop, resume, clone it.
+The form makes a DCGAN (plain or conditional) on one collection of pictures, or a CycleGAN between two."""
 import os
+import re
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -7,31 +10,54 @@ import torch
 from gan_core import jobs
 from gan_core.apps.training import time_per_step
 from gan_core.config import ConfigError
-from gan_core.data.images import ImageData, image_collection
+from gan_core.data.images import (
+    IMAGE_SUFFIXES,
+    DataError,
+    ImageData,
+    image_collection,
+    iter_image_files,
+    resize_images,
+)
+from gan_core.data.pairs import PairData
+from gan_core.data.unpaired import UnpairedData
 from gan_core.devices import describe_devices
 from gan_core.errors import USER_ERRORS
 from gan_core.losses import LOSSES
-from gan_core.recipes import dump_recipe, load_recipe
+from gan_core.recipes import dump_recipe, load_recipe, read_recipe
 from gan_core.runs import RunDir, RunIndex, discard_upload, runs_root, save_upload
 from gan_core.sampling import grid_image
 from ui import train_form
 from ui.auth import may_manage, user
-from ui.i18n import t
+from ui.i18n import localized_choice, t
 from ui.images import enlarge
 from ui.jobs_view import LIVE_STATES, POLL_S, duration, run_panel, state_label
-from ui.train_form import BATCHES, DIFFAUGMENT, SIZES, TORCHVISION
+from ui.train_form import (
+    BATCHES,
+    CYCLE_BATCHES,
+    CYCLE_BLOCKS,
+    CYCLE_SIZES,
+    DIFFAUGMENT,
+    MODELS,
+    PAIRS,
+    SIZES,
+    TORCHVISION,
+)
 
 S = st.session_state
 MAX_UPLOAD_IMAGES = 20_000
+THUMB = 64  # a CycleGAN domain is checked and previewed at this size (training crops it at its own)
 KEEP = "session"  # the form survives a visit to another page
 
-for key, value in train_form.DEFAULTS.items():  # set once, so a clone can overwrite them before the widgets draw
+# set once, so a clone can overwrite them before the widgets draw
+for key, value in {**train_form.DEFAULTS, **train_form.CYCLE_DEFAULTS}.items():
     S.setdefault(key, value)
 
 st.title(t("train.title"))
 st.caption(t("train.intro"))
 if refused := S.pop("tr_clone_refused", None):
-    st.warning(t("train.clone_refused", run=refused))
+    st.warning(t("train.clone_refused", run=refused[0], why=refused[1]))
+if (note := S.pop("tr_clone_note", None)) and note[1]:
+    st.info(t("train.clone_not_kept", run=note[0]) + "\n\n" + "\n".join(f"- `{k}`" for k in note[1]))
 
 
 # ---------------------------------------------------------------- data
@@ -47,11 +73,31 @@ def data_root() -> str | None:
     return os.environ.get("GAN_STUDIO_DATA_ROOT") or None
 
 
+def shown_name(path: str | Path) -> str:
+    """A stored upload's file name as it was uploaded (without the content digest save_upload puts first)."""
+    return re.sub(r"^[0-9a-f]{16}-", "", Path(path).name)
+
+
+def stored_zip(upload, kept_key: str, first: str) -> tuple[Path, bool, str] | None:
+    """(the zip to read, whether it is a new upload, its name to show): an upload (stored with
+    save_upload), else the stored zip of the run a Clone came from; None, with `first` as a hint, for neither."""
+    if upload is not None:
+        return save_upload(upload.getvalue(), upload.name), True, upload.name
+    kept = S.get(kept_key)
+    if kept and Path(kept).exists():
+        st.caption(t("train.kept", name=shown_name(kept)))
+        return Path(kept), False, shown_name(kept)
+    if kept:
+        st.warning(t("train.kept_gone", name=shown_name(kept)))
+    st.info(first)
+    return None
+
+
 def choose_data(size: int) -> tuple[dict, ImageData | None, int, int] | None:
     """Dataset widgets -> (data overrides, decoded upload or None, channels, classes); None until usable."""
     options = ["mnist5k", "upload", "torchvision"]
-    kind = st.radio(t("train.dataset"), options, key="tr_data", horizontal=True, persist_state=KEEP,
-                    format_func=lambda o: t(f"train.data_{o}"))
+    kind = localized_choice(st.radio, t("train.dataset"), options, "tr_data", "mnist5k",
+                            lambda o: t(f"train.data_{o}"), horizontal=True)
     if kind == "mnist5k":
         st.caption(t("train.mnist5k_help"))
         return train_form.data_overrides(kind), None, 1, 10
@@ -67,19 +113,21 @@ def choose_data(size: int) -> tuple[dict, ImageData | None, int, int] | None:
     colour = st.toggle(t("train.colour"), key="tr_colour", persist_state=KEEP)
     channels = 3 if colour else 1
     upload = st.file_uploader(t("train.upload"), type=["zip"], key="tr_zip", help=t("train.upload_help"))
-    if upload is None:
-        st.info(t("train.upload_first"))
+    stored = stored_zip(upload, "tr_kept_zip", t("train.upload_first"))
+    if stored is None:
         return None
-    path = save_upload(upload.getvalue(), upload.name)
+    path, fresh, _ = stored
     try:
         with st.spinner(t("train.decoding")):
             data = upload_images(str(path), size, channels)
     except USER_ERRORS as e:
-        discard_upload(path)
+        if fresh:
+            discard_upload(path)
         st.error(t("train.upload_bad", message=str(e)))
         return None
     if len(data) < 2:
-        discard_upload(path)
+        if fresh:
+            discard_upload(path)
         st.error(t("train.upload_too_few", n=len(data)))
         return None
     st.success(t("train.upload_ok", n=f"{len(data):,}", classes=", ".join(data.classes) or "—"))
@@ -89,6 +137,96 @@ def choose_data(size: int) -> tuple[dict, ImageData | None, int, int] | None:
     preview = grid_image(data.batch(torch.arange(min(64, len(data))))[0], nrow=8)
     st.image(enlarge(preview, 320), caption=t("train.preview"))
     return train_form.data_overrides(kind, path=path), data, channels, len(data.classes)
+
+
+def non_pictures(path: Path) -> list[str] | None:
+    """The files of a readable zip (or folder) that holds no picture at all; None when it cannot be
+    read or does hold one (then its own error says what is wrong)."""
+    try:
+        names = [rel for rel, _ in iter_image_files(path)]
+    except DataError:
+        return None
+    return None if any(Path(n).suffix.lower() in IMAGE_SUFFIXES for n in names) else names
+
+
+def domain_upload(side: str) -> tuple[Path, ImageData, int] | None:
+    """One CycleGAN domain from a zip: uploaded (or kept by a Clone), every picture decoded and
+    checked (the ones that do not decode are named), a count, greyscale or colour, a few thumbnails.
+    (stored path, thumbnails, channels); None, with a message, until it can be trained on."""
+    domain = t(f"train.cg_domain_{side}")
+    upload = st.file_uploader(t("train.cg_upload", domain=domain), type=["zip"], key=f"tr_cg_zip_{side}",
+                              help=t("train.cg_upload_help"))
+    stored = stored_zip(upload, f"tr_cg_kept_{side}", t("train.cg_upload_first", domain=domain))
+    if stored is None:
+        return None
+    path, fresh, name = stored
+    try:
+        with st.spinner(t("train.decoding")):
+            data = upload_images(str(path), THUMB, 3)
+    except USER_ERRORS as e:
+        others = non_pictures(path)
+        if fresh:
+            discard_upload(path)
+        if others is not None:
+            st.error(t("train.cg_empty", domain=domain, name=name, n=len(others),
+                       files=", ".join(others[:8]) or "—"))
+        else:
+            st.error(t("train.cg_bad", domain=domain, message=str(e)))
+        return None
+    if len(data) < 2:
+        if fresh:
+            discard_upload(path)
+        st.error(t("train.cg_too_few", domain=domain, n=len(data)))
+        return None
+    channels = train_form.inferred_channels(data.images)
+    st.success(t("train.cg_upload_ok", domain=domain, n=f"{len(data):,}",
+                 kind=t("train.cg_grey") if channels == 1 else t("train.cg_colour")))
+    if data.skipped:
+        st.warning(t("train.upload_skipped", n=len(data.skipped),
+                     files=", ".join(rel for rel, _ in data.skipped[:8])))
+    preview = grid_image(data.batch(torch.arange(min(8, len(data))))[0], nrow=4)
+    st.image(enlarge(preview, 280), caption=t("train.cg_preview", domain=domain))
+    return path, data, channels
+
+
+def apply_cycle_defaults(gpu: bool) -> None:
+    """A change between built-in and uploaded domains brings that source's size, blocks, batch and steps
+    (a clone sets tr_cg_seen itself, so its own values stay)."""
+    source = S.tr_cg_data
+    if S.get("tr_cg_seen") not in (None, source):
+        S.update(train_form.cycle_defaults(source, gpu))
+    S.tr_cg_seen = source
+
+
+def choose_cycle_data() -> tuple[dict, tuple[int, int], tuple[ImageData, ImageData] | None] | None:
+    """CycleGAN's two domains -> (data overrides, channels (A, B), thumbnails of uploads or None); None until both
+    are usable."""
+    source = localized_choice(st.radio, t("train.cg_data"), ["builtin", "upload"], "tr_cg_data", "builtin",
+                              lambda o: t(f"train.cg_data_{o}"), horizontal=True)
+    if source == "builtin":
+        pair = localized_choice(st.radio, t("train.cg_pair"), list(PAIRS), "tr_cg_pair", "digits",
+                                lambda o: t(f"train.cg_pair_{o}"), horizontal=True)
+        st.caption(t(f"train.cg_pair_{pair}_help"))
+        return train_form.cycle_data("builtin", pair), (1, 1), None
+    st.caption(t("train.cg_upload_intro"))
+    sides = []
+    for side, col in zip("ab", st.columns(2)):
+        with col:
+            sides.append(domain_upload(side))
+    if None in sides:
+        return None
+    (path_a, thumbs_a, ca), (path_b, thumbs_b, cb) = sides
+    return train_form.cycle_data("upload", a=path_a, b=path_b), (ca, cb), (thumbs_a, thumbs_b)
+
+
+def estimate_data(cfg, thumbs: tuple[ImageData, ImageData]) -> UnpairedData:
+    """Stand-in domains for timing a step on uploads: a few of their thumbnails at the size training
+    loads (9/8 of the crop). A step costs the same on any pictures of that size, and this spares the
+    page decoding whole zips of full-size photos."""
+    m, load = cfg.model, cfg.model.img_size * 9 // 8
+    sides = [PairData(list(resize_images(d.images[:16], load, c)), None, d.name, m.img_size, cfg.data.flip)
+             for d, c in zip(thumbs, (m.channels_a, m.channels_b))]
+    return UnpairedData(*sides)
 
 
 # ---------------------------------------------------------------- the recipe
@@ -108,42 +246,64 @@ def diffaugment_label(policy: str | None) -> str:
     return " + ".join(policy.strip("[]").split(","))
 
 
-def recipe_widgets() -> None:
-    """The model and training widgets; their values (session keys of ui/train_form.py) make the recipe."""
+def cycle_widgets() -> None:
+    """CycleGAN's own settings: crop size, residual blocks, the cycle weight and the identity share."""
+    c1, c2 = st.columns(2)
+    c1.segmented_control(t("train.size"), CYCLE_SIZES, key="tr_cg_size", required=True, persist_state=KEEP,
+                         help=t("train.cg_size_help"))
+    c2.segmented_control(t("train.cg_blocks"), CYCLE_BLOCKS, key="tr_cg_blocks", required=True, persist_state=KEEP,
+                         help=t("train.cg_blocks_help"))
+    w1, w2 = st.columns(2)
+    cycle = w1.number_input(t("train.cg_cycle"), min_value=0.0, max_value=100.0, step=1.0, key="tr_cg_cycle",
+                            persist_state=KEEP, help=t("train.cg_cycle_help"))
+    w2.number_input(t("train.cg_identity"), min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
+                    key="tr_cg_identity", persist_state=KEEP, help=t("train.cg_identity_help"))
+    if cycle == 0:
+        st.warning(t("train.cg_cycle_off"))
+
+
+def recipe_widgets(model: str) -> None:
+    """The model and training widgets; their values (session keys of ui/train_form.py) make the recipe.
+    A CycleGAN has its own loss, steps and batch (other defaults) and no noise, codes or DiffAugment."""
+    cycle = model == "cyclegan"
+    prefix = "tr_cg_" if cycle else "tr_"
     c1, c2, c3 = st.columns(3)
-    c1.selectbox(t("train.loss"), list(LOSSES), key="tr_loss", persist_state=KEEP)
-    c2.number_input(t("train.steps"), 1, 1_000_000, step=500, key="tr_steps", persist_state=KEEP)
-    c3.selectbox(t("train.batch"), BATCHES, key="tr_batch", persist_state=KEEP)
+    c1.selectbox(t("train.loss"), list(LOSSES), key=f"{prefix}loss", persist_state=KEEP)
+    c2.number_input(t("train.steps"), 1, 1_000_000, step=500, key=f"{prefix}steps", persist_state=KEEP)
+    c3.selectbox(t("train.batch"), CYCLE_BATCHES if cycle else BATCHES, key=f"{prefix}batch", persist_state=KEEP,
+                 help=t("train.cg_batch_help") if cycle else None)
     with st.expander(t("train.advanced")):
-        st.caption(t("train.advanced_help"))
+        st.caption(t("train.cg_advanced_help" if cycle else "train.advanced_help"))
         a1, a2, a3 = st.columns(3)
         fields = [
-            (a1, "tr_train_optimizer", st.selectbox, dict(label=t("train.optimizer"), options=[None, "adam", "rmsprop", "sgd"],
-                                                          format_func=lambda o: t("train.default") if o is None else o)),
-            (a2, "tr_train_lr_g", st.number_input, dict(label=t("train.lr_g"), value=None, min_value=1e-7, max_value=1.0,
-                                                        format="%.1e", placeholder=t("train.default"))),
-            (a3, "tr_train_lr_d", st.number_input, dict(label=t("train.lr_d"), value=None, min_value=1e-7, max_value=1.0,
-                                                        format="%.1e", placeholder=t("train.default"))),
-            (a1, "tr_train_k_d", st.number_input, dict(label=t("train.k_d"), value=None, min_value=1, max_value=20,
-                                                       placeholder=t("train.default"))),
-            (a2, "tr_train_seed", st.number_input, dict(label=t("train.seed"), value=None, min_value=0,
-                                                        placeholder="0")),
-            (a3, "tr_model_nz", st.number_input, dict(label=t("train.nz"), value=None, min_value=1, max_value=512,
-                                                      placeholder=t("train.default"))),
-            (a1, "tr_model_ngf", st.number_input, dict(label=t("train.ngf"), value=None, min_value=4, max_value=256,
-                                                       placeholder=t("train.default"))),
-            (a2, "tr_model_ndf", st.number_input, dict(label=t("train.ndf"), value=None, min_value=4, max_value=256,
-                                                       placeholder=t("train.default"))),
-            (a3, "tr_train_lr_decay", st.selectbox, dict(label=t("train.lr_decay"), options=[None, "none", "linear"],
-                                                         format_func=lambda o: t("train.default") if o is None else o)),
-            (a2, "tr_model_n_codes", st.number_input, dict(label=t("train.n_codes"), value=None, min_value=0,
-                                                           max_value=1000, placeholder=t("train.default"),
-                                                           help=t("train.n_codes_help"))),
-            (a1, "tr_train_diffaugment", st.selectbox, dict(label=t("train.diffaugment"), options=diffaugment_options(),
-                                                            help=t("train.diffaugment_help"),
-                                                            format_func=diffaugment_label)),
+            (a1, "tr_train_optimizer", st.selectbox, {"label": t("train.optimizer"), "options": [None, "adam", "rmsprop", "sgd"],
+                                                      "format_func": lambda o: t("train.default") if o is None else o}),
+            (a2, "tr_train_lr_g", st.number_input, {"label": t("train.lr_g"), "value": None, "min_value": 1e-7, "max_value": 1.0,
+                                                    "format": "%.1e", "placeholder": t("train.default")}),
+            (a3, "tr_train_lr_d", st.number_input, {"label": t("train.lr_d"), "value": None, "min_value": 1e-7, "max_value": 1.0,
+                                                    "format": "%.1e", "placeholder": t("train.default")}),
+            (a1, "tr_train_k_d", st.number_input, {"label": t("train.k_d"), "value": None, "min_value": 1, "max_value": 20,
+                                                   "placeholder": t("train.default")}),
+            (a2, "tr_train_seed", st.number_input, {"label": t("train.seed"), "value": None, "min_value": 0,
+                                                    "placeholder": "0"}),
+            (a3, "tr_model_nz", st.number_input, {"label": t("train.nz"), "value": None, "min_value": 1, "max_value": 512,
+                                                  "placeholder": t("train.default")}),
+            (a1, "tr_model_ngf", st.number_input, {"label": t("train.ngf"), "value": None, "min_value": 4, "max_value": 256,
+                                                   "placeholder": t("train.default")}),
+            (a2, "tr_model_ndf", st.number_input, {"label": t("train.ndf"), "value": None, "min_value": 4, "max_value": 256,
+                                                   "placeholder": t("train.default")}),
+            (a3, "tr_train_lr_decay", st.selectbox, {"label": t("train.lr_decay"), "options": [None, "none", "linear"],
+                                                     "format_func": lambda o: t("train.default") if o is None else o}),
+            (a2, "tr_model_n_codes", st.number_input, {"label": t("train.n_codes"), "value": None, "min_value": 0,
+                                                       "max_value": 1000, "placeholder": t("train.default"),
+                                                       "help": t("train.n_codes_help")}),
+            (a1, "tr_train_diffaugment", st.selectbox, {"label": t("train.diffaugment"), "options": diffaugment_options(),
+                                                        "help": t("train.diffaugment_help"),
+                                                        "format_func": diffaugment_label}),
         ]
         for col, key, widget, kwargs in fields:
+            if cycle and key in train_form.DCGAN_ONLY:
+                continue  # kept in the session (persist_state) for when a DCGAN is chosen again
             with col:
                 widget(key=key, persist_state=KEEP, **kwargs)
         b1, b2 = st.columns(2)
@@ -154,16 +314,25 @@ def recipe_widgets() -> None:
 
 
 def clone(run: RunDir) -> None:
-    """Put a run's recipe into the form (a callback: runs before the widgets are drawn)."""
+    """Put a run's recipe into the form (a callback: runs before the widgets are drawn); what the form
+    cannot make again is listed above the form, a recipe it cannot make at all is refused."""
     try:
         cfg = load_recipe(run.path / "config.yaml")
     except ConfigError:
         return
     cfg = getattr(cfg, "gan", cfg)  # an anomaly detector's GAN is its `gan` section
-    if getattr(cfg.model, "arch", None) != "dcgan":  # the form makes DCGANs only
-        S.tr_clone_refused = run.id
+    try:
+        form = train_form.form_of(cfg)
+        lost = train_form.not_kept(cfg, form)
+    except (train_form.NotInForm, ConfigError) as e:
+        S.tr_clone_refused = (run.id, str(e))
         return
-    S.update(train_form.form_of(cfg))
+    for key in train_form.KEPT:  # a zip kept from an earlier clone is not this run's
+        S.pop(key, None)
+    S.update(form)
+    if form["tr_model"] == "cyclegan":
+        S.tr_cg_seen = form["tr_cg_data"]  # the run's size, blocks and batch, not the source's defaults
+    S.tr_clone_note = (run.id, lost)
     S.tr_name = f"{cfg.name}-copy"
     S.tr_show_form = True
     st.query_params.pop("run", None)
@@ -201,17 +370,28 @@ def new_run_form() -> None:
     else:
         n2.text_input(t("train.owner_signed_in"), value=owner, disabled=True, key="tr_owner_signed_in")
     notes = n3.text_input(t("train.notes"), key="tr_notes", max_chars=300, persist_state=KEEP)
-    m1, m2 = st.columns(2)
-    conditional = m1.toggle(t("train.conditional"), key="tr_conditional", help=t("train.conditional_help"),
-                           persist_state=KEEP)
-    size = m2.segmented_control(t("train.size"), SIZES, key="tr_size", required=True, persist_state=KEEP) or 28
-    chosen = choose_data(int(size))
-    # the recipe widgets are drawn even while the data is not ready: Streamlit forgets the state
-    # of a widget that one run skipped
-    recipe_widgets()
-    data, upload, channels, classes = chosen or ({}, None, 1, 0)
-
     devices = describe_devices()
+    m1, m2 = st.columns(2)
+    with m1:
+        model = localized_choice(st.radio, t("train.model"), MODELS, "tr_model", "dcgan",
+                                 lambda o: t(f"train.model_{o}"), horizontal=True, help=t("train.model_help"))
+    estimate_on = None  # what a step is timed on: the decoded upload, stand-in domains, or the recipe's own data
+    if model == "cyclegan":
+        apply_cycle_defaults(str(S.get("tr_device") or devices[-1]["device"]).startswith("cuda"))
+        chosen = choose_cycle_data()
+        # the settings are drawn even while the data is not ready (the data widgets come first, as for a DCGAN)
+        cycle_widgets()
+        recipe_widgets(model)
+        data, channels, thumbs = chosen or ({}, (1, 1), None)
+        classes = 0
+    else:
+        size = m2.segmented_control(t("train.size"), SIZES, key="tr_size", required=True, persist_state=KEEP) or 28
+        chosen = choose_data(int(size))
+        # the recipe widgets are drawn even while the data is not ready: Streamlit forgets the state
+        # of a widget that one run skipped
+        recipe_widgets(model)
+        data, estimate_on, channels, classes = chosen or ({}, None, 1, 0)
+
     d1, d2 = st.columns(2)
     labels = {d["device"]: d["name"] + (f" · {d['memory_gb']} GB" if "memory_gb" in d else "") for d in devices}
     device = d1.selectbox(t("train.device"), list(labels), format_func=lambda k: f"{k}: {labels[k]}",
@@ -225,13 +405,20 @@ def new_run_form() -> None:
             device = "cuda"
     if chosen is None:
         return
-    if conditional and classes < 2:
+    if model == "conditional" and classes < 2:
         st.error(t("train.conditional_needs_classes"))
         return
-    form = {key: S.get(key) for key in (*train_form.DEFAULTS, *train_form.ADVANCED)}
+    form = {key: S.get(key) for key in (*train_form.DEFAULTS, *train_form.CYCLE_DEFAULTS, *train_form.ADVANCED)}
+    if model == "cyclegan" and train_form.cycle_channels(channels, S.tr_cg_identity) != tuple(channels):
+        st.caption(t("train.cg_both_colour"))
+    form["tr_size"] = int(form["tr_size"] or 28)
+    form["tr_cg_size"] = int(form["tr_cg_size"] or CYCLE_SIZES[0])
+    form["tr_cg_blocks"] = int(form["tr_cg_blocks"] or 6)
     try:
-        cfg = train_form.recipe({**form, "tr_size": int(size)}, data, channels, classes)
-    except ConfigError as e:
+        cfg = train_form.recipe(form, data, channels, classes)
+        if model == "cyclegan" and thumbs is not None:
+            estimate_on = estimate_data(cfg, thumbs)
+    except USER_ERRORS as e:
         st.error(t("train.bad_recipe", message=str(e)))
         return
 
@@ -241,7 +428,7 @@ def new_run_form() -> None:
     if e1.button(t("train.estimate"), icon=":material/timer:", key="tr_estimate"):
         try:
             with st.spinner(t("train.estimating")):
-                seconds = time_per_step(cfg, device if nproc == 1 else "cuda:0", data=upload)
+                seconds = time_per_step(cfg, device if nproc == 1 else "cuda:0", data=estimate_on)
         except (*USER_ERRORS, RuntimeError) as e:
             st.error(t("train.estimate_failed", message=str(e)))
         else:
@@ -271,6 +458,32 @@ def linked_run() -> RunDir | None:
     return None
 
 
+def raw_recipe(run_path: str) -> dict:
+    """A run's config.yaml as written (unvalidated; {} if unreadable)."""
+    try:
+        raw = read_recipe(Path(run_path) / "config.yaml")
+    except ConfigError:
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def domains_label(run_path: str) -> str:
+    """'A ↔ B' for an unpaired run (the index says only 'unpaired'); config.yaml is written once."""
+    data = raw_recipe(run_path).get("data") or {}
+
+    def name(side) -> str:
+        side = side if isinstance(side, dict) else {}
+        if side.get("name", "folder") == "folder":
+            return shown_name(str(side.get("path") or "?"))
+        return str(side.get("name")) + ("" if side.get("half", "all") == "all" else f" ({side['half']})")
+    return f"{name(data.get('a'))} ↔ {name(data.get('b'))}"
+
+
+def dataset_label(row: dict) -> str:
+    return domains_label(str(runs_root() / row["id"])) if row["dataset"] == "unpaired" else row["dataset"]
+
+
 st.subheader(t("train.runs"))
 if (linked := linked_run()) is not None and not may_manage(linked):  # someone else's: no panel, and why
     st.warning(t("train.not_yours", run=linked.id))
@@ -284,7 +497,7 @@ state = f2.selectbox(t("train.state"), [None, "queued", "starting", "running", "
                      format_func=lambda s: t("train.any_state") if s is None else state_label(s))
 rows = mine(runs.rows(state=state, text=text.strip() or None))
 table = [{t("train.col_name"): r["name"], t("train.col_state"): state_label(r["state"]),
-          t("train.col_step"): f"{r['step'] or 0:,} / {r['steps'] or 0:,}", t("train.col_data"): r["dataset"],
+          t("train.col_step"): f"{r['step'] or 0:,} / {r['steps'] or 0:,}", t("train.col_data"): dataset_label(r),
           t("train.col_model"): r["model"], t("train.col_loss"): r["loss"], t("train.col_owner"): r["owner"],
           t("train.col_best"): ", ".join(f"{k} {v:.3g}" for k, v in r["best"].items()),
           t("train.col_id"): r["id"]} for r in rows]
@@ -302,10 +515,14 @@ if run is not None and may_manage(run):
     @st.fragment(run_every=POLL_S if live_now else None)
     def watch() -> None:
         state = run_panel(run, on_clone=clone, on_delete=forget)
+        if "tr_clone_note" in S or "tr_clone_refused" in S:
+            st.rerun(scope="app")  # Clone's callback ran in this fragment: the form above is to show it
         if live_now and state not in LIVE_STATES:
             st.rerun(scope="app")  # it ended: redraw the table, stop polling
 
     with st.container(border=True):
         watch()
+        if (raw_recipe(str(run.path)).get("model") or {}).get("arch") == "cyclegan":
+            st.caption(t("train.cg_sheet"))  # what the rows of its sample sheet are
 else:
     st.caption(t("train.pick_run"))

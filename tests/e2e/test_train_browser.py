@@ -5,10 +5,9 @@ import zipfile
 
 import numpy as np
 import pytest
+from e2e_helpers import assert_no_exception, settle, shot
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-from e2e_helpers import assert_no_exception, settle, shot
 
 
 def picture_zip(path, classes=("circles", "squares"), per_class=6, extra=True):
@@ -141,3 +140,40 @@ def test_upload_train_stop_resume_export_import(page, browser, teammate_reads_ou
     page.wait_for_function("() => !location.search.includes('run=')")
     assert page.get_by_text(run_id).count() == 0
     assert_no_exception(page)
+
+
+def test_cyclegan_offers_two_uploads_and_previews_them(page, tmp_path):
+    """CycleGAN (unpaired) in the model choice: two uploaders, one per domain, each checked and previewed."""
+    page.goto(page.base + "/training")
+    settle(page)
+    page.get_by_text("Start a new training run").wait_for()
+    try:  # the form is open when there are no runs yet
+        page.get_by_text("CycleGAN (unpaired)").wait_for(state="visible", timeout=15_000)
+    except PlaywrightTimeout:
+        page.get_by_text("Start a new training run").click()
+    page.get_by_text("CycleGAN (unpaired)").click()
+    settle(page)
+    page.get_by_text("MNIST digits ↔ UCI digits").wait_for()  # a built-in pair first: nothing to upload
+    page.get_by_text("My two collections (a .zip each)").click()
+    settle(page)
+    page.get_by_text("Domain A (zip)").wait_for()
+    page.get_by_text("Domain B (zip)").wait_for()
+    uploaders = page.get_by_test_id("stFileUploader")
+    assert uploaders.count() == 2
+    uploads = [uploaders.nth(i).locator("input[type=file]") for i in range(2)]
+    uploads[0].set_input_files(str(picture_zip(tmp_path / "horses.zip", classes=("brown", "white"))))
+    page.get_by_text("Domain A: 12 pictures ready").wait_for()
+    empty = tmp_path / "zebras.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "no pictures here")
+    uploads[1].set_input_files(str(empty))
+    page.get_by_text("Domain B is empty").wait_for()
+    assert_no_exception(page)
+    shot(page, "train_cyclegan_empty_domain")
+    uploads[1].set_input_files(str(picture_zip(tmp_path / "zebras_real.zip", classes=("z",), per_class=5,
+                                               extra=False)))
+    page.get_by_text("Domain B: 5 pictures ready").wait_for()
+    assert page.get_by_test_id("stImage").count() == 2  # a preview of each domain
+    page.get_by_role("button", name="Start training").wait_for()
+    assert_no_exception(page)
+    shot(page, "train_cyclegan_uploads")

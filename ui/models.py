@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core.apps.anomaly import load_detector, run_detectors
+from gan_core.apps.cyclegan import load_translator
 from gan_core.apps.music import load_music_generator
 from gan_core.apps.pix2pix import load_sketcher
 from gan_core.apps.superres import load_upscaler
@@ -19,6 +20,7 @@ from gan_core.sampling import LoadedGenerator, load_generator
 
 from .auth import may_view
 from .imports import session_folder
+
 
 def archs_of(*families: str) -> tuple[str, ...]:
     """The architectures whose generator maps to one of these families ("image", "points", "music", "paired")."""
@@ -78,8 +80,15 @@ def _run_models(kind: str) -> list[tuple[Path, dict, RunDir]]:
     return out
 
 
+def _load_classifier(path, device):
+    # heavy (torchmetrics): imported only when a page reads digits
+    from gan_core.metrics.images import load_classifier
+    return load_classifier(path, device)
+
+
 LOADERS = {"generator": load_generator, "music": load_music_generator, "detector": load_detector,
-           "sketcher": load_sketcher, "upscaler": load_upscaler}
+           "sketcher": load_sketcher, "upscaler": load_upscaler, "translator": load_translator,
+           "classifier": _load_classifier}
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -88,8 +97,9 @@ def _load(kind: str, path: str, mtime_ns: int):
 
 
 def cached_model(kind: str, path: Path):
-    """The model at `path` ('generator', 'music', 'detector', 'sketcher' or 'upscaler'); a rewritten file (new mtime) is
-    loaded afresh. Callers must not modify it: the same object serves every session."""
+    """The model at `path` ('generator', 'music', 'detector', 'sketcher', 'upscaler', 'translator' or
+    'classifier', the digit readers); a rewritten file (new mtime) is loaded afresh. Callers must not
+    modify it: the same object serves every session."""
     return _load(kind, str(path), path.stat().st_mtime_ns)
 
 

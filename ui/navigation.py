@@ -23,6 +23,7 @@ SECTIONS: dict[str, list[PageSpec]] = {
     "train": [PageSpec("views/train.py", "training", ":material/model_training:")],
     "apply": [PageSpec("views/generate.py", "generate", ":material/grid_view:"),
               PageSpec("views/sketch.py", "sketch", ":material/draw:"),
+              PageSpec("views/unpaired.py", "unpaired", ":material/swap_horiz:"),
               PageSpec("views/superres.py", "superres", ":material/zoom_in:"),
               PageSpec("views/anomaly.py", "anomaly", ":material/troubleshoot:"),
               PageSpec("views/music.py", "music", ":material/music_note:")],

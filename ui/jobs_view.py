@@ -173,6 +173,11 @@ def run_panel(run: RunDir, on_clone=None, on_delete=None) -> str:
                             key=f"curves_{run.id}")
         else:
             st.caption(t("jobs.no_metrics"))
+        terms = {name: [(r["step"], r[key]) for r in rows if key in r]
+                 for name, key in ((t("jobs.cycle"), "cycle"), (t("jobs.identity"), "identity"))}
+        if any(terms.values()):  # CycleGAN: the reconstruction terms, the cycle's own measure
+            st.plotly_chart(curves({k: v for k, v in terms.items() if v}, t("jobs.cycle_terms"), "L1", height=220),
+                            width="stretch", key=f"cycle_{run.id}")
         tracked = [r for r in metrics if "fd" in r]
         if tracked:
             m1, m2 = st.columns(2)

@@ -158,15 +158,20 @@ def _read_picture(src, rel: str, channels: int) -> Tensor:
     return TF.pil_to_tensor(img.convert("L" if channels == 1 else "RGB"))
 
 
-def folder_pictures(path: str | Path, channels: int, max_images: int = 200_000) -> list[Tensor]:
-    """Every picture of a folder or .zip, whole, as uint8 (channels, H, W); other file types are
-    skipped, a picture that does not decode is a DataError naming it."""
+def folder_pictures(path: str | Path, channels: int, max_images: int = 200_000,
+                    shorter_side: int | None = None) -> list[Tensor]:
+    """Every picture of a folder or .zip as uint8 (channels, H, W): whole, or scaled as it is decoded
+    so its shorter side is `shorter_side` (a thousand 12 MP photos are never all in memory at full
+    size). Other file types are skipped; a picture that does not decode is a DataError naming it."""
     pictures = []
     for rel, src in iter_image_files(path, max_files=max_images * 4):
         if PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
             if len(pictures) >= max_images:
                 raise DataError(f"{Path(path).name}: more than {max_images:,} images; raise data.max_images")
-            pictures.append(_read_picture(src, rel, channels))  # an ImageError is a DataError
+            t = _read_picture(src, rel, channels)  # an ImageError is a DataError
+            if shorter_side and min(t.shape[-2:]) != shorter_side:
+                t = TF.resize(t, shorter_side, antialias=True)
+            pictures.append(t)
     if not pictures:
         raise DataError(f"{Path(path).name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     return pictures

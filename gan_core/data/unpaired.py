@@ -15,7 +15,6 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
 from .images import DataError, ImageData, mnist5k, resize_images, uci_digits
 from .pairs import PairData, drawing_of, folder_pictures
@@ -46,9 +45,7 @@ def _half(items, half: str):
 def domain(src, split: str, size: int, channels: int, flip: bool) -> PairData:
     """One side as a crop sampler (PairData without drawings: single pictures, random crops)."""
     if src.name == "folder":
-        pictures = _half(folder_pictures(src.path, channels), src.half)
-        load = size * 9 // 8
-        pictures = [TF.resize(t, load, antialias=True) if min(t.shape[-2:]) != load else t for t in pictures]
+        pictures = _half(folder_pictures(src.path, channels, shorter_side=size * 9 // 8), src.half)
         name = Path(src.path).name
     else:
         data = built_in_set(src.name, split)

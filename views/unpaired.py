@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from gan_core.apps.cyclegan import Translator, import_official_cyclegan, load_translator, readings, sides
 from gan_core.checkpoint import CheckpointError
@@ -167,7 +167,10 @@ def decoded(upload, key: str) -> Image.Image | None:
 def show(col, img: Image.Image, caption: str, digits: bool) -> None:
     """A picture of the cycle: digits enlarged with sharp pixels, photos at the column's width."""
     if digits:
-        col.image(enlarge(img, SHOW), width=SHOW, caption=caption, output_format="PNG")
+        big = enlarge(img, SHOW)
+        if np.asarray(img).mean() > 127:   # strokes on white: framed, so a blank result still shows where it is
+            big = ImageOps.expand(big.crop((1, 1, big.width - 1, big.height - 1)), 1, fill=200)
+        col.image(big, width=SHOW, caption=caption, output_format="PNG")
     else:
         col.image(img, width="stretch", caption=caption, output_format="PNG")
 

@@ -1,6 +1,7 @@
 """The Unpaired translation page in Chromium: official CycleGAN generators imported for the session
 (tiny ones made here, with the official layer names), the example photo and an uploaded photo sent
-round the cycle, a file that is no picture as a plain message."""
+round the cycle, a file that is no picture as a plain message; and a 7 drawn on the canvas for the
+shipped cyclegan_strokes, beside pix2pix_digits."""
 import re
 
 import skimage.data
@@ -76,3 +77,26 @@ def test_import_translate_an_example_and_an_upload(page, tmp_path):
     assert_no_exception(page)
     page.mouse.move(0, 0)                                  # no picture toolbar from hovering in the shot
     shot(page, "unpaired_cycle")
+
+
+def test_draw_strokes_for_the_shipped_strokes_model(page):
+    """The canvas: a 7 drawn with the mouse goes round the cycle and through Pix2Pix beside it."""
+    page.goto(page.base + "/unpaired?ug_model=cyclegan_strokes")
+    settle(page)
+    page.get_by_text("What pairs buy you").wait_for()
+    page.locator(".st-key-ug_source__en").get_by_text("a drawing").click()
+    settle(page)
+    page.get_by_text("Draw a digit on the canvas.").wait_for()
+    box = page.locator(".dc-container").first.bounding_box()
+    page.mouse.move(box["x"] + 90, box["y"] + 60)
+    page.mouse.down()
+    for x, y in ((170, 60), (110, 210)):
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=5)
+    page.mouse.up()
+    caption(page, "x: what the model sees (strokes, 32×32)").wait_for()
+    page.get_by_text(re.compile(r"^Reconstruction error \|")).wait_for()
+    caption(page, "pix2pix_digits: read").wait_for()
+    caption(page, "cyclegan_strokes: read").wait_for()
+    assert_no_exception(page)
+    page.mouse.move(0, 0)
+    shot(page, "unpaired_strokes")

@@ -398,6 +398,10 @@ class TrainConfig(_Strict):
     # CycleGAN: G's loss adds cycle_weight * (cycle A + cycle B) + identity_weight * cycle_weight * (identity A + B)
     cycle_weight: float = Field(10.0, ge=0.0, description="lambda_cyc of CycleGAN: |G_YX(G_XY(x)) - x|_1 "
                                                           "+ |G_XY(G_YX(y)) - y|_1 (0: no cycle)")
+    cycle_weight_b: float | None = Field(None, ge=0.0, description="CycleGAN: lambda of the B -> A -> B cycle "
+                                         "alone (the official lambda_B; default cycle_weight). Lower it when B holds "
+                                         "more than A can carry (digits -> strokes loses the pen's width), or "
+                                         "G_YX learns to hide B in A instead of drawing it")
     identity_weight: float = Field(0.5, ge=0.0, description="CycleGAN's identity term |G_XY(y) - y|_1 + "
                                    "|G_YX(x) - x|_1, weighted by this share of lambda_cyc (0.5, as the "
                                    "official code)")
@@ -459,7 +463,7 @@ class Config(_Strict):
         if self.model.family == "unpaired":
             if self.model.generators != "both":
                 raise ValueError("model.generators 'a2b' is for imported one-way generators; training needs both")
-            if self.train.identity_weight and self.train.cycle_weight and \
+            if self.train.identity_weight and max(self.train.cycle_weight, self.train.cycle_weight_b or 0) and \
                     self.model.channels_a != self.model.channels_b:
                 raise ValueError("the identity term |G_XY(y) - y|_1 feeds a picture of B to G_XY, which takes A's "
                                  f"channels: with model.channels_a {self.model.channels_a} and channels_b "

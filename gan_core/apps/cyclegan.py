@@ -276,7 +276,9 @@ def evaluate_translator(tr: Translator) -> dict:
     """Held-out figures for a model card (digits models): per direction whose target side has a
     classifier, the share of translated test digits read as their own class (`a2b_preserved`,
     `b2a_preserved`) beside that classifier's accuracy on real test digits of its side (the ceiling);
-    the cycle error |G_YX(G_XY(x)) - x|_1 on 0..1 per side."""
+    the cycle error |G_YX(G_XY(x)) - x|_1 on 0..1 per side; for a strokes side, the share of its
+    pixels that are ink (darker than mid-grey) in G's strokes and in real ones (`b2a_ink`,
+    `real_ink_a`): mostly white, strokes keep a small cycle error even when none are drawn."""
     if not tr.is_digits:
         raise ValueError(f"{tr.name}: held-out measures exist for the digits models (both sides built-in sets)")
     out: dict = {}
@@ -290,6 +292,10 @@ def evaluate_translator(tr: Translator) -> dict:
             real = held_out(tr, target)
             x = from_uint8(resize_images(real.images, tr.model.img_size, tr.channels(target)))
             out[f"classifier_{target}_on_real"] = round(float((clf(x).argmax(1) == real.labels).float().mean()), 4)
+        if tr.source(target) == "mnist5k_strokes":  # strokes are ink on white: is any drawn?
+            real = from_uint8(resize_images(held_out(tr, target).images, tr.model.img_size, tr.channels(target)))
+            out[f"{direction}_ink"] = round(float((r.outputs < 0).float().mean()), 4)
+            out[f"real_ink_{target}"] = round(float((real < 0).float().mean()), 4)
         back = "b2a" if direction == "a2b" else "a2b"
         if back in tr.directions:
             rec = torch.cat([tr.run(chunk, back) for chunk in r.outputs.split(500)])

@@ -15,6 +15,7 @@ hand back (16-bit, palette, CMYK, alpha) are dealt with there.
 """
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -235,15 +236,22 @@ def uci_layout(cells: Tensor) -> Tensor:
     return torch.nn.functional.pad(big, (UCI_MARGIN,) * 4).contiguous()
 
 
+@functools.lru_cache(maxsize=1)
+def _uci_cells() -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (1797, 8, 8) cells 0..255 and int64 labels, read from scikit-learn once per process."""
+    from sklearn.datasets import load_digits  # heavy (sklearn.datasets): only this set needs it
+    d = load_digits()
+    return np.round(d.images * (255 / 16)).astype(np.uint8), d.target.astype(np.int64)
+
+
 def uci_digits(split: str = "train") -> ImageData:
     """scikit-learn's UCI digits (1,797 of 8x8, values 0..16) as uint8 32x32 pictures of blocks,
     light on dark like MNIST (`uci_layout`): split 'train' (1,497), 'test' (300: 30 per class) or 'all'."""
-    from sklearn.datasets import load_digits  # heavy (sklearn.datasets): only this set needs it
-    d = load_digits()
-    images = uci_layout(torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8)).unsqueeze(1))
-    labels = torch.from_numpy(d.target.astype(np.int64))
+    cells, target = _uci_cells()  # shared: copied out, never changed
+    images = uci_layout(torch.from_numpy(cells).unsqueeze(1))
+    labels = torch.from_numpy(target.copy())
     if split != "all":
-        test = stratified_test(d.target, UCI_TEST_PER_CLASS)
+        test = stratified_test(target, UCI_TEST_PER_CLASS)
         keep = torch.from_numpy(test if split == "test" else ~test)
         images, labels = images[keep], labels[keep]
     return ImageData(images, labels, f"uci_digits/{split}", [str(k) for k in range(10)])

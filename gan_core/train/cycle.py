@@ -6,6 +6,9 @@ Each iteration (Trainer.train_step: D's step, then G's) minimises
     L_G = L_GAN(G_XY, D_Y) + L_GAN(G_YX, D_X)
           + lambda_cyc (|G_YX(G_XY(x)) - x|_1 + |G_XY(G_YX(y)) - y|_1)
           + lambda_id  (|G_XY(y) - y|_1 + |G_YX(x) - x|_1)          lambda_id = identity_weight * lambda_cyc
+
+(the official code's lambda_A and lambda_B: the two cycles, and the identity term of the generator
+that maps into that side, may be weighted apart; train.cycle_weight_b sets lambda_B).
     L_D = d_loss(D_X(x), D_X(pool_A(G_YX(y)))) + d_loss(D_Y(y), D_Y(pool_B(G_XY(x))))
 
 with LSGAN's pair by default (train.loss). The cycle is what ties an output to its input: without
@@ -83,12 +86,19 @@ class CycleTrainer(Trainer):
             raise TypeError("CycleTrainer trains on UnpairedData (gan_core/data/unpaired.py)")
 
     @property
-    def lambda_cyc(self) -> float:
+    def lambda_a(self) -> float:
+        """lambda of the A -> B -> A cycle (the official lambda_A)."""
         return self.cfg.train.cycle_weight
 
     @property
-    def lambda_id(self) -> float:
-        return self.cfg.train.identity_weight * self.cfg.train.cycle_weight
+    def lambda_b(self) -> float:
+        """lambda of the B -> A -> B cycle (lambda_B): train.cycle_weight_b, else cycle_weight."""
+        t = self.cfg.train
+        return t.cycle_weight if t.cycle_weight_b is None else t.cycle_weight_b
+
+    @property
+    def identity(self) -> bool:
+        return self.cfg.train.identity_weight * max(self.lambda_a, self.lambda_b) > 0
 
     def real_pictures(self, g: torch.Generator) -> tuple[Tensor, Tensor]:
         """This process's rows of a batch of A and one of B, drawn independently, in [-1, 1]."""
@@ -103,7 +113,7 @@ class CycleTrainer(Trainer):
     def d_step(self, g: torch.Generator) -> dict[str, Tensor]:
         a, b = self.real_pictures(g)
         with self._autocast():
-            out = {k: v.float() for k, v in self.G_train(a, b, identity=self.lambda_id > 0).items()}
+            out = {k: v.float() for k, v in self.G_train(a, b, identity=self.identity).items()}
         self._last = (a, b, out)
         fake_a = self.pools["a"].query(out["fake_a"].detach(), g)
         fake_b = self.pools["b"].query(out["fake_b"].detach(), g)
@@ -135,13 +145,15 @@ class CycleTrainer(Trainer):
                 adv_ba = self.loss.g_loss(self.D.a(out["fake_a"]).float())  # G_YX against D_X
         finally:
             self.D.requires_grad_(True)
-        cyc = cycle_loss(a, out["rec_a"]) + cycle_loss(b, out["rec_b"])
-        loss = adv_ab + adv_ba + self.lambda_cyc * cyc
-        stats = {"adv_a2b": adv_ab.detach(), "adv_b2a": adv_ba.detach(), "cycle": cyc.detach()}
-        if "idt_b" in out:
-            idt = identity_loss(b, out["idt_b"]) + identity_loss(a, out["idt_a"])
-            loss = loss + self.lambda_id * idt
-            stats["identity"] = idt.detach()
+        cyc_a, cyc_b = cycle_loss(a, out["rec_a"]), cycle_loss(b, out["rec_b"])
+        loss = adv_ab + adv_ba + self.lambda_a * cyc_a + self.lambda_b * cyc_b
+        stats = {"adv_a2b": adv_ab.detach(), "adv_b2a": adv_ba.detach(), "cycle": (cyc_a + cyc_b).detach(),
+                 "cycle_a": cyc_a.detach(), "cycle_b": cyc_b.detach()}
+        if "idt_b" in out:  # as the official code: G_XY's identity by lambda_B, G_YX's by lambda_A
+            idt_b, idt_a = identity_loss(b, out["idt_b"]), identity_loss(a, out["idt_a"])
+            w = self.cfg.train.identity_weight
+            loss = loss + w * (self.lambda_b * idt_b + self.lambda_a * idt_a)
+            stats.update(identity=(idt_a + idt_b).detach(), identity_a=idt_a.detach(), identity_b=idt_b.detach())
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_G.step()

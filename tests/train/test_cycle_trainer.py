@@ -69,6 +69,14 @@ def test_a_step_trains_both_generators_and_both_discriminators(tiny_cyclegan_cfg
                                             + 5 * stats["identity"], rel=1e-5)
 
 
+def test_the_b_cycle_may_be_weighted_apart(tiny_cyclegan_cfg):
+    """lambda_A = 10 on A -> B -> A and G_YX's identity; lambda_B = 1 on B -> A -> B and G_XY's identity."""
+    tr = make_trainer(tiny_cyclegan_cfg("train.cycle_weight_b=1"), "cpu")
+    s = tr.train_step()
+    assert s["loss_g"] == pytest.approx(s["adv_a2b"] + s["adv_b2a"] + 10 * s["cycle_a"] + 1 * s["cycle_b"]
+                                        + 0.5 * (10 * s["identity_a"] + 1 * s["identity_b"]), rel=1e-5)
+
+
 def test_without_the_cycle_there_is_no_identity_term_either(tiny_cyclegan_cfg):
     tr = make_trainer(tiny_cyclegan_cfg("train.cycle_weight=0"), "cpu")
     stats = tr.train_step()

@@ -32,6 +32,7 @@ from ..sampling import LoadedGenerator, load_generator
 from .superres import Progress, upscale_array
 
 DIRECTIONS = ("a2b", "b2a")
+STROKES = "mnist5k_strokes"
 CLASSIFIERS = {"mnist5k": "mnist_classifier.safetensors", "uci_digits": "uci_digits_classifier.safetensors"}
 
 
@@ -278,7 +279,10 @@ def evaluate_translator(tr: Translator) -> dict:
     `b2a_preserved`) beside that classifier's accuracy on real test digits of its side (the ceiling);
     the cycle error |G_YX(G_XY(x)) - x|_1 on 0..1 per side; for a strokes side, the share of its
     pixels that are ink (darker than mid-grey) in G's strokes and in real ones (`b2a_ink`,
-    `real_ink_a`): mostly white, strokes keep a small cycle error even when none are drawn."""
+    `real_ink_a`): mostly white, strokes keep a small cycle error even when none are drawn. Between
+    two digit sets, `a2b_resampled` / `b2a_resampled` read the held-out digits merely resampled into
+    the other side's layout (`prepare`, no network): what a translation that only changes the
+    resolution keeps, since each classifier knows one set of hands."""
     if not tr.is_digits:
         raise ValueError(f"{tr.name}: held-out measures exist for the digits models (both sides built-in sets)")
     out: dict = {}
@@ -292,7 +296,13 @@ def evaluate_translator(tr: Translator) -> dict:
             real = held_out(tr, target)
             x = from_uint8(resize_images(real.images, tr.model.img_size, tr.channels(target)))
             out[f"classifier_{target}_on_real"] = round(float((clf(x).argmax(1) == real.labels).float().mean()), 4)
-        if tr.source(target) == "mnist5k_strokes":  # strokes are ink on white: is any drawn?
+        if clf is not None and STROKES not in (tr.source(src_side), tr.source(target)):
+            # no network at all: each digit cut to its ink's box and laid out as the other side's are
+            data = held_out(tr, src_side)
+            x = torch.cat([tr.prepare(Image.fromarray(im[0].numpy()), target) for im in data.images])
+            read = torch.cat([clf(chunk).argmax(1) for chunk in x.split(500)])
+            out[f"{direction}_resampled"] = round(float((read == data.labels).float().mean()), 4)
+        if tr.source(target) == STROKES:  # strokes are ink on white: is any drawn?
             real = from_uint8(resize_images(held_out(tr, target).images, tr.model.img_size, tr.channels(target)))
             out[f"{direction}_ink"] = round(float((r.outputs < 0).float().mean()), 4)
             out[f"real_ink_{target}"] = round(float((real < 0).float().mean()), 4)

@@ -458,6 +458,10 @@ if built_in:
                       read_captions(rr.read, rr.labels) if rr.read is not None else None)
         if r.read is None:
             st.caption(t("unpaired.no_reader", side=Y))
+            ink = (model.card.get("metrics") or {})
+            if f"{direction}_ink" in ink and f"real_ink_{dst}" in ink:  # strokes: are any drawn at all?
+                st.caption(t("unpaired.ink", drawn=f"{100 * ink[f'{direction}_ink']:.1f}%",
+                             real=f"{100 * ink[f'real_ink_{dst}']:.1f}%", side=Y))
         else:
             kept = [t("unpaired.kept_of", name=label, k=int((rr.read == rr.labels).sum()), n=ROW)
                     for label, rr in lines]
@@ -486,6 +490,14 @@ if built_in:
             row[t("unpaired.col_kept", x=Y, y=X)] = pct(m.get(f"{back(direction)}_preserved"))
         row[t("unpaired.col_cycle_error", x=X)] = "—" if m.get(f"cycle_error_{src}") is None \
             else f"{m[f'cycle_error_{src}']:.3f}"
+        table.append(row)
+    measured = model.card.get("metrics") or {}
+    if f"{direction}_resampled" in measured:  # the same digits with no network: only the layout changed
+        row = {t("unpaired.col_model"): t("unpaired.resampled"), t("unpaired.col_trained"): t("unpaired.trained_none"),
+               t("unpaired.col_kept", x=X, y=Y): pct(measured[f"{direction}_resampled"])}
+        if t("unpaired.col_kept", x=Y, y=X) in table[-1]:
+            row[t("unpaired.col_kept", x=Y, y=X)] = pct(measured.get(f"{back(direction)}_resampled"))
+        row[t("unpaired.col_cycle_error", x=X)] = "—"
         table.append(row)
     st.markdown(t("unpaired.rates_title"))
     st.dataframe(table, hide_index=True, key="ug_rates")

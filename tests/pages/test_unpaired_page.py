@@ -323,3 +323,15 @@ def test_no_models_or_a_broken_one_are_messages(checkpoints, tmp_path, monkeypat
     weights.write_bytes(weights.read_bytes()[:-1000])                 # a truncated download
     at = open_page("views/unpaired.py")
     assert len(at.error) == 1 and "cannot be used" in at.error[0].value
+
+
+def test_the_shipped_digits_model_is_measured_beside_resampling_alone(shipped):
+    """The page opens on cyclegan_digits and its table sets the card's rates beside the same digits
+    merely resampled into the other side's layout (no network)."""
+    card = json.loads(shipped("cyclegan_digits").with_suffix(".json").read_text())["metrics"]
+    at = open_page("views/unpaired.py")
+    rows = {r["Model"]: r for df in at.dataframe for r in df.value.to_dict("records") if "Model" in r}
+    assert set(rows) >= {"cyclegan_digits", "resampled only"}
+    kept = "MNIST digits → UCI digits: class kept"
+    assert rows["cyclegan_digits"][kept] == f"{100 * card['a2b_preserved']:.0f}%"
+    assert rows["resampled only"][kept] == f"{100 * card['a2b_resampled']:.0f}%"

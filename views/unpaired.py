@@ -377,6 +377,10 @@ with cycle_box:
         if c.rec is not None:
             show(cols[2], c.rec, t("unpaired.cap_rec", side=X), live)
             st.caption(t("unpaired.cycle_error", err=f"{c.error:.3f}"))
+            measured, way_back = model.card.get("metrics") or {}, back(direction)
+            if tr.source(src) == STROKES and f"{way_back}_ink" in measured:  # strokes drawn back: any ink?
+                st.caption(t("unpaired.ink", drawn=f"{100 * measured[f'{way_back}_ink']:.1f}%",
+                             real=f"{100 * measured.get(f'real_ink_{src}', 0):.1f}%", side=X))
         else:
             cols[2].info(t("unpaired.no_way_back", x=X))
         st.download_button(t("unpaired.download", side=Y), png_bytes(c.y), f"{name}_{direction}.png", "image/png",

@@ -400,9 +400,14 @@ with identity_box:
             show(cols[0], y, y_caption, live)
             show(cols[1], gy, t("unpaired.cap_identity", side=Y), live)
             trained = model.card.get("train") or {}
+            # the cycle that starts on this side (lambda_A for a2b, lambda_B for b2a), and the identity
+            # term of the generator mapping into Y, weighted by Y's lambda (as the official code)
+            lam_a = cycle_weight(model.card)
+            lam_b = lam_a if trained.get("cycle_weight_b") is None else float(trained["cycle_weight_b"])
+            lam_x, lam_y = (lam_a, lam_b) if direction == "a2b" else (lam_b, lam_a)
             st.caption(t("unpaired.identity_error", err=f"{err:.3f}") + (gap() + t(
-                "unpaired.identity_weights", w=f"{cycle_weight(model.card):g}",
-                wid=f"{cycle_weight(model.card) * trained.get('identity_weight', 0.5):g}") if trained else ""))
+                "unpaired.identity_weights", w=f"{lam_x:g}",
+                wid=f"{lam_y * trained.get('identity_weight', 0.5):g}") if trained else ""))
 
 # ---------------------------------------------------------------- does a 3 stay a 3? (digit sets)
 

@@ -36,6 +36,10 @@ def train_smallest(page, done_text: str) -> None:
 def test_move_theta_and_train(page):
     open_divergences(page)
     assert page.get_by_test_id("stSidebarNav").get_by_text("Learn", exact=True).count() == 1  # app.py's menu
+    # all five metrics drawn (on a loaded machine the first run can still be filling them in)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 5 && "
+                           "document.querySelectorAll('[data-testid=\"stMetricValue\"]')[0].innerText.trim() === '0.693'",
+                           timeout=30_000)
     assert [metric(page, i) for i in range(5)] == ["0.693", "∞", "∞", "1.000", "0.500"]
 
     press(page, "div_theta", "ArrowRight")  # one step of 0.05

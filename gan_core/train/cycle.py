@@ -178,16 +178,9 @@ class CycleTrainer(Trainer):
 
     # ------------------------------------------------------------------ pictures of progress
 
-    @torch.no_grad()
     def translate(self, x: Tensor, direction: str) -> Tensor:
-        G = self.sampler()
-        was = G.training
-        G.eval()
-        try:
-            with self._autocast():
-                return G.direction(direction)(x.to(self.device)).float().cpu()
-        finally:
-            G.train(was)
+        with self.sampling() as G:
+            return G.direction(direction)(x.to(self.device)).float().cpu()
 
     def write_preview(self, stem: Path) -> Path:
         path = stem.with_suffix(".png")

@@ -139,16 +139,9 @@ class PairedTrainer(Trainer):
 
     # ------------------------------------------------------------------ pictures of progress
 
-    @torch.no_grad()
     def translate(self, x: Tensor) -> Tensor:
-        G = self.sampler()
-        was = G.training
-        G.eval()
-        try:
-            with self._autocast():
-                return G(x.to(self.device)).float().cpu()
-        finally:
-            G.train(was)
+        with self.sampling() as G:
+            return G(x.to(self.device)).float().cpu()
 
     def write_preview(self, stem: Path) -> Path:
         path = stem.with_suffix(".png")

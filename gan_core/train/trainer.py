@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -340,16 +340,22 @@ class Trainer:
     def sampler(self) -> nn.Module:
         return self.G_ema if self.G_ema is not None else self.G
 
-    @torch.no_grad()
-    def sample(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+    @contextmanager
+    def sampling(self) -> Iterator[nn.Module]:
+        """The sampling generator in eval mode, without gradients and under the run's autocast; its
+        train/eval mode is restored afterwards (the training loop's G may be this very module)."""
         G = self.sampler()
         was_training = G.training
         G.eval()
         try:
-            with self._autocast():
-                return G(z.to(self.device), None if y is None else y.to(self.device)).float().cpu()
+            with torch.no_grad(), self._autocast():
+                yield G
         finally:
             G.train(was_training)
+
+    def sample(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        with self.sampling() as G:
+            return G(z.to(self.device), None if y is None else y.to(self.device)).float().cpu()
 
     def write_preview(self, stem: Path) -> Path:
         """The sample sheet at this step, from one fixed z (and one column per class) for the whole

@@ -33,6 +33,7 @@ from .metrics.anomaly import auprc, auroc
 from .metrics.toy import toy_report
 from .paths import CONFIGS
 from .recipes import load_recipe
+from .pages_bench import bench_pages
 from .serve_bench import bench_serve
 from .train import Trainer
 
@@ -394,7 +395,8 @@ def bench_cyclegan(quick: bool = False, checkpoints: str = "checkpoints") -> Ite
 
 AREAS = {"toy": bench_toy, "toy-speed": bench_toy_speed, "dcgan": bench_dcgan, "music": bench_music,
          "anomaly": bench_anomaly, "anomaly-texture": bench_anomaly_texture, "pix2pix": bench_pix2pix,
-         "sr": bench_sr, "serve": bench_serve, "cyclegan": bench_cyclegan}
+         "sr": bench_sr, "serve": bench_serve, "cyclegan": bench_cyclegan,
+         "pages": bench_pages}
 
 
 def run(area: str, quick: bool = False, **choices) -> Iterator[str]:
@@ -402,7 +404,7 @@ def run(area: str, quick: bool = False, **choices) -> Iterator[str]:
     if area not in AREAS:
         raise ValueError(f"unknown benchmark area {area!r}; choose one of: {', '.join(AREAS)}")
     info = machine()
-    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits")}.get(area, ())
+    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits"), "pages": ("shots",)}.get(area, ())
     unknown = sorted(set(choices) - set(allowed))
     if unknown:
         raise ValueError(f"bench {area} takes no --{unknown[0]}")

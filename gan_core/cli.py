@@ -89,13 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "serve (8 browser sessions on the app for 5 minutes while a job trains: errors, "
                                    "p50/p95 per action, the server's peak memory), cyclegan (label preservation both "
                                    "ways with and without the cycle loss, strokes recognised against pix2pix, CPU time of a 256x256 picture "
-                                   "through a 9-block generator and of a 32x32 digit).")
+                                   "through a 9-block generator and of a 32x32 digit), pages (the app in Chromium: each page's first visit, "
+                                   "repeat visit and main action in seconds, and any request to another host).")
     b.add_argument("area")
     b.add_argument("--quick", action="store_true", help="fewer seeds and steps")
     b.add_argument("--datasets", help="toy: only these datasets, comma-separated (ring8,grid25)")
     b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--protocols", help="anomaly: one-normal and/or one-anomalous, comma-separated")
     b.add_argument("--digits", help="anomaly: only these digits, comma-separated")
+    b.add_argument("--shots", help="pages: save a screenshot of each page here")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
     b.set_defaults(command_name="bench")
 

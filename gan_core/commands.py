@@ -257,6 +257,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses),
                                                  ("protocols", args.protocols), ("digits", args.digits)) if v}
+        if getattr(args, "shots", None):
+            choices["shots"] = args.shots
         for line in run(args.area, args.quick, **choices):
             print(line, flush=True)
     except ValueError as e:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel
 
 from .checkpoint import CheckpointError, read_checkpoint
-from .config import AnomalyRecipe, ClassifierRecipe, Config, ConfigError, validate_config
+from .config import AnomalyRecipe, ClassifierRecipe, Config, ConfigError, DataConfig, TrainConfig, validate_config
 from .paths import allowed_data_roots
 
 Recipe = Config | ClassifierRecipe | AnomalyRecipe
@@ -158,3 +158,62 @@ def check_init_g(cfg: BaseModel) -> None:
 def dump_recipe(cfg: BaseModel) -> str:
     """The resolved recipe as YAML (what config.yaml and model cards hold)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# Fields that only some recipes read, by what decides it. A field left at its default where nothing
+# reads it is noise on a page ("texture: brick" under an MNIST model), so `essential_recipe` drops it.
+_FAMILY_OF_ARCH = {"pix2pix": "paired", "srresnet": "sr", "rrdb": "sr", "cyclegan": "unpaired"}
+_DATA_READ_BY = {  # data field -> the data.name values (or "family:<f>") that read it
+    "root": {"mnist", "fashion_mnist", "cifar10"}, "download": {"mnist", "fashion_mnist", "cifar10"},
+    "path": {"folder", "paired"}, "toy": {"toy"}, "texture": {"texture"}, "patches": {"texture"},
+    "split": {"mnist", "fashion_mnist", "cifar10", "mnist5k", "bach_chorales", "uci_digits"},
+    "edges": {"family:paired"}, "edge_sigma": {"family:paired"}, "direction": {"paired"},
+    "photo_scales": {"photos"}, "photo_set": {"photos"},
+    "flip": {"texture", "photos", "folder", "paired", "family:sr"},
+    "rotate": {"texture", "photos", "folder", "paired", "family:sr"}, "a": {"unpaired"}, "b": {"unpaired"},
+    "max_images": {"mnist", "fashion_mnist", "cifar10", "mnist5k", "folder"},
+}
+_TRAIN_READ_BY = {  # train field -> the families (or "loss:<l>") that read it
+    "gp_weight": {"loss:wgan-gp"}, "momentum": {"opt:sgd"}, "betas": {"opt:adam"},
+    "pixel_loss": {"paired", "sr"}, "pixel_weight": {"paired", "sr"}, "perceptual_weight": {"sr"},
+    "perceptual_layer": {"sr"}, "adv_weight": {"paired", "sr"}, "init_g": {"paired", "sr"},
+    "cycle_weight": {"unpaired"}, "cycle_weight_b": {"unpaired"}, "identity_weight": {"unpaired"},
+    "pool_size": {"unpaired"}, "lr_decay_start": {"decay:linear"}, "info_weight": {"codes"},
+}
+
+
+def essential_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """A resolved recipe (as dumped) without the fields nothing in it reads while they sit at their
+    defaults: a texture for MNIST, Canny edges for a DCGAN, a gradient-penalty weight without
+    WGAN-GP, instance noise of sigma 0. A field set to anything else is kept: someone chose it.
+    Anomaly recipes are trimmed inside their `gan` part."""
+    out = _copy(dict(recipe))
+    if isinstance(out.get("gan"), dict):
+        out["gan"] = essential_recipe(out["gan"])
+        return out
+    model, data, train = out.get("model") or {}, out.get("data") or {}, out.get("train") or {}
+    if not (isinstance(model, dict) and isinstance(data, dict) and isinstance(train, dict)):
+        return out
+    defaults = {"data": DataConfig().model_dump(mode="json"), "train": TrainConfig().model_dump(mode="json")}
+    family = _FAMILY_OF_ARCH.get(model.get("arch"), "gan")
+    readers_d = {data.get("name"), f"family:{family}"}
+    for key, readers in _DATA_READ_BY.items():
+        if key in data and not readers & readers_d and data[key] == defaults["data"].get(key):
+            del data[key]
+    if data.get("classes") is None:
+        data.pop("classes", None)
+    if data.get("exclude_classes") == []:
+        data.pop("exclude_classes")
+    readers_t = {family, f"loss:{train.get('loss')}", f"opt:{train.get('optimizer')}",
+                 f"decay:{train.get('lr_decay')}", "codes" if model.get("n_codes") else ""}
+    for key, readers in _TRAIN_READ_BY.items():
+        if key in train and not readers & readers_t and train[key] == defaults["train"].get(key):
+            del train[key]
+    for key in ("clip_value", "ema_decay", "eval_every", "init_g", "cycle_weight_b"):
+        if key in train and train[key] is None:
+            del train[key]
+    if (train.get("instance_noise") or {}).get("sigma") == 0:
+        train.pop("instance_noise")
+    if train.get("diffaugment") == []:
+        train.pop("diffaugment")
+    return out

@@ -50,7 +50,7 @@ with controls:
     # starts at min_value (0): New seed sets it through session state, and a default beside that makes Streamlit warn
     seed = st.number_input(t("generate.seed"), 0, 2**31 - 1, step=1, key="gen_seed", bind="query-params",
                            help=t("generate.seed_help"))
-    st.button(t("generate.new_seed"), on_click=new_seed, icon=":material/casino:")
+    st.button(t("generate.new_seed"), on_click=new_seed, icon=":material/casino:", key="gen_new_seed")
 
 with result:
     if gen.n_classes:

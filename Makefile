@@ -47,6 +47,8 @@ checkpoints: $(STAMP)
 	  $(PY) -m gan_core train configs/$$m.yaml --out checkpoints/$$m --run-dir runs/shipped-$$m && \
 	  $(PY) -m gan_core eval checkpoints/$$m.safetensors --update-card || exit 1; done
 	$(PY) -m gan_core train configs/cyclegan_digits.yaml --set train.cycle_weight=0 --set name=cyclegan_digits_nocycle \
+	  --set "description=cyclegan_digits's data and networks without the cycle loss (lambda_cyc = 0, so no identity term either); with the adversarial loss alone nothing makes a generator keep the digit, and it collapses. Shown to compare what the cycle loss does." \
+	  --set "description_zh=与 cyclegan_digits 相同的数据和网络，但没有循环损失（λ_cyc = 0，因此也没有恒等项）：只靠对抗损失时，生成器不必保留数字，会发生模式崩溃。用于对比循环损失的作用。" \
 	  --out checkpoints/cyclegan_digits_nocycle --run-dir runs/shipped-cyclegan_digits_nocycle
 	$(PY) -m gan_core eval checkpoints/cyclegan_digits_nocycle.safetensors --update-card
 

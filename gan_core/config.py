@@ -435,6 +435,7 @@ class Config(_Strict):
     task: Literal["gan"] = "gan"
     name: str = "run"
     description: str = ""
+    description_zh: str = Field("", description="the description in Simplified Chinese (the app shows it in 中文)")
     model: ModelConfig = Field(default_factory=DCGANConfig)
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
@@ -507,6 +508,7 @@ class ClassifierRecipe(_Strict):
     task: Literal["classifier"]
     name: str = "classifier"
     description: str = ""
+    description_zh: str = Field("", description="the description in Simplified Chinese (the app shows it in 中文)")
     model: ClassifierModel = ClassifierModel()
     data: DataConfig = DataConfig()
     train: ClassifierTrain = ClassifierTrain()
@@ -542,6 +544,7 @@ class AnomalyRecipe(_Strict):
     task: Literal["anomaly"]
     name: str = "anomaly"
     description: str = ""
+    description_zh: str = Field("", description="the description in Simplified Chinese (the app shows it in 中文)")
     gan: Config
     validation: float = Field(0.1, gt=0.0, lt=1.0, description="share of the normal images held out")
     encoder: EncoderConfig = EncoderConfig()

@@ -68,7 +68,7 @@ def fit_classifier(recipe: ClassifierRecipe, device: str = "auto", out: str | Pa
                "test_images": len(test)}
     if out is not None:
         save_checkpoint(out, module_tensors(model, "C"), {
-            "kind": "classifier", "name": recipe.name, "description": recipe.description,
+            "kind": "classifier", "name": recipe.name, "description": recipe.description, "description_zh": recipe.description_zh,
             "model": {"channels": m.channels, "n_classes": train.n_classes, "width": m.width,
                       "feature_dim": m.feature_dim, "img_size": m.img_size},
             "data": recipe.data.model_dump(mode="json"), "train": t.model_dump(mode="json"),

@@ -425,7 +425,7 @@ class Trainer:
         card = {
             "kind": "gan",
             "name": self.cfg.name,
-            "description": self.cfg.description,
+            "description": self.cfg.description, "description_zh": self.cfg.description_zh,
             "step": self.step,
             "model": self.cfg.model.model_dump(mode="json"),
             "data": self.cfg.data.model_dump(mode="json"),

@@ -89,7 +89,7 @@ def fit_detector(recipe, device: str = "auto", callbacks=None, log=print, resume
         on_stage(f"GAN trained ({trainer.step} steps); training the encoder: step {step} of {steps}")
     E = train_encoder(G, D, x_train, steps=e.steps, batch_size=e.batch_size, kappa=e.kappa, lr=e.lr,
                       width=e.width, seed=cfg.train.seed, progress=encoder_progress)
-    card = {"kind": "anomaly", "name": recipe.name, "description": recipe.description, "step": trainer.step,
+    card = {"kind": "anomaly", "name": recipe.name, "description": recipe.description, "description_zh": recipe.description_zh, "step": trainer.step,
             "seed": cfg.train.seed,
             "model": m.model_dump(mode="json"), "data": cfg.data.model_dump(mode="json"),
             "encoder": e.model_dump(mode="json"), "search": recipe.search.model_dump(mode="json"),

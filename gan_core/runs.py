@@ -428,8 +428,20 @@ class RunIndex:
         self.problems += [f"{r['id']}: {r['message']}" for r in rows if r["state"] == "broken"]
         return self.problems
 
+    def refresh_live(self) -> None:
+        """Re-read the rows of runs that are queued, starting or running. Their processes write
+        status.json as they go but the index only when they end, so such a row is stale from its
+        first step: a run at step 270 was listed as 'starting 0/2,000' until something synced."""
+        with self.connect(self.READ_WAIT_S) as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE state IN ('queued', 'starting', 'running')")]
+            rows = [describe(RunDir(self.root / i)) for i in ids if (self.root / i).is_dir()]
+            if rows:
+                conn.executemany(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) "
+                                 f"VALUES ({', '.join('?' * len(COLUMNS))})", [[r[k] for k in COLUMNS] for r in rows])
+
     def rows(self, state: str | None = None, text: str | None = None) -> list[dict[str, Any]]:
-        """Runs, newest first; `state` filters exactly, `text` matches name, notes, owner or dataset."""
+        """Runs, newest first; `state` filters exactly, `text` matches name, notes, owner or dataset.
+        Live runs are read from their folders first (refresh_live), so they are listed as they are now."""
         if self._from_folders is not None:
             found = [r for r in self._from_folders if (not state or r["state"] == state) and (
                 not text or any(text.lower() in str(r[k] or "").lower()
@@ -443,6 +455,7 @@ class RunIndex:
             sql += " AND (name LIKE ? OR notes LIKE ? OR owner LIKE ? OR dataset LIKE ? OR id LIKE ?)"
             args += [f"%{text}%"] * 5
         try:
+            self.refresh_live()
             with self.connect(self.READ_WAIT_S) as conn:
                 conn.row_factory = sqlite3.Row
                 out = [dict(r) for r in conn.execute(sql + " ORDER BY created DESC", args)]

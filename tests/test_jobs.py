@@ -88,6 +88,22 @@ def test_a_stopped_queued_job_never_starts(root):
     assert jobs.schedule(root) == [] and waiting.status()["state"] == "stopped"
 
 
+def test_the_listing_shows_a_live_run_where_its_process_is_now(root):
+    """A training process writes status.json and metrics.jsonl, never the index: the listing must
+    not keep what the index said when the run started (issue 20: 'starting 0/2,000' at step 270)."""
+    run = jobs.submit(recipe(2000, "live"), root=root, start=False)
+    run.set_status("starting", step=0)
+    RunIndex(root).update(run)
+    # its process (on another machine sharing the folder, so refresh() leaves it be) gets on with it
+    run.set_status("running", step=270, total_steps=2000, host="elsewhere")
+    run.append_metrics({"step": 200, "fd": 43712.3, "precision": 0.12})
+    row = RunIndex(root).rows()[0]
+    assert (row["state"], row["step"], row["steps"]) == ("running", 270, 2000)
+    assert row["best"] == {"fd": 43712.3, "precision": 0.12}
+    assert [r["id"] for r in RunIndex(root).rows(state="running")] == [run.id]
+    assert RunIndex(root).rows(state="starting") == []
+
+
 def test_a_job_that_cannot_start_says_why(root):
     run = jobs.submit(recipe(10, "bad"), root=root, device="cuda:7")
     failed = wait_for(run, ("failed",))

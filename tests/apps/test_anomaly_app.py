@@ -190,7 +190,10 @@ def test_recipes_for_new_detectors_follow_the_shipped_ones():
     r = detector_recipe("mnist5k", "mine", digit=3, digit_is="anomaly", gan_steps=300, encoder_steps=200)
     assert r.gan.data.classes is None and r.gan.data.exclude_classes == [3]
     assert r.gan.train.steps == 300 and r.encoder.steps == 200 and r.gan.model.nz == 32
-    assert detector_recipe("texture", "t", texture="grass").gan.data.texture == "grass"
+    # both languages describe this detector, not the shipped recipe it was made from (digit 0 normal)
+    assert r.description.startswith("Digit 3 is the anomaly") and r.description_zh.startswith("以数字 3 为异常")
+    grass = detector_recipe("texture", "t", texture="grass")
+    assert grass.gan.data.texture == "grass" and grass.description_zh.startswith("以草地纹理为正常")
     f = detector_recipe("folder", "f", path="/data/parts.zip")
     assert f.gan.data.name == "folder" and f.gan.data.path == "/data/parts.zip" and "parts.zip" in f.description
     with pytest.raises(ValueError, match="unknown source"):
@@ -229,3 +232,23 @@ def test_scoring_leaves_the_networks_exactly_as_it_found_them(gan):
     finally:
         first.requires_grad_(True)
         D.eval()
+
+
+def test_samples_to_try_are_spread_normal_ones_then_one_anomaly_per_group():
+    from gan_core.apps.anomaly import TestSet, sample_indices
+    # ten groups of five like the digit test set: "0" normal, 1..10 anomalous (10 sorts after 9)
+    groups = [str(g) for g in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] for _ in range(5)]
+    labels = torch.tensor([int(g != "0") for g in groups])
+    test = TestSet(torch.zeros(len(groups), 1, 4, 4), labels, groups, None, "t")
+    picked = sample_indices(test, 3)
+    assert picked[:3] == [0, 2, 4]                                   # the first, middle and last zero
+    assert [groups[i] for i in picked[3:]] == ["1", "5", "10"]       # groups spread, one picture each
+    assert sample_indices(test, 1) == [0, 5]
+    # fewer kinds of anomaly than pictures wanted: a second round over the kinds
+    kinds = ["normal"] * 4 + ["scratch"] * 3 + ["cutpaste"] * 3
+    test = TestSet(torch.zeros(10, 1, 4, 4), torch.tensor([0] * 4 + [1] * 6), kinds, None, "t")
+    assert [kinds[i] for i in sample_indices(test, 3)[3:]] == ["cutpaste", "scratch", "cutpaste"]
+    assert sample_indices(test, 3)[3:] == [7, 4, 8]
+    # a test set without anomalies (a folder's test/normal only) offers normal samples only
+    test = TestSet(torch.zeros(2, 1, 4, 4), torch.tensor([0, 0]), ["normal"] * 2, None, "t")
+    assert sample_indices(test, 3) == [0, 1]

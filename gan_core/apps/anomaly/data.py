@@ -109,6 +109,30 @@ def builtin_test_set(det: Detector) -> TestSet:
     raise ValueError(f"no built-in test set for data {data['name']!r}; upload labelled images instead")
 
 
+def _spread(n: int, k: int) -> list[int]:
+    """min(k, n) indices spread evenly over range(n), first and last included."""
+    return torch.linspace(0, n - 1, min(k, n)).round().long().tolist() if n else []
+
+
+def sample_indices(test: TestSet, per_label: int = 3) -> list[int]:
+    """Which pictures of a test set to offer as samples to try in one click: `per_label` normal ones
+    spread over the set, then as many anomalous ones, each from another group where there are
+    several (digits 1, 5 and 9 of nine; one cut-paste, one foreign texture, one scratch). The same
+    ones every time, so a page and its tests see the same samples."""
+    normal = (test.labels == 0).nonzero().flatten().tolist()
+    by_group: dict[str, list[int]] = {}
+    for i in (test.labels == 1).nonzero().flatten().tolist():
+        by_group.setdefault(test.groups[i], []).append(i)
+    groups = sorted(by_group, key=lambda g: (0, int(g), "") if g.isdigit() else (1, 0, g))  # "10" after "9"
+    groups = [groups[i] for i in _spread(len(groups), per_label)]
+    anomalous: list[int] = []
+    for turn in range(max(map(len, by_group.values()), default=0)):  # fewer groups than wanted: a second round
+        anomalous += [by_group[g][turn] for g in groups if turn < len(by_group[g])]
+        if len(anomalous) >= per_label:
+            break
+    return [normal[i] for i in _spread(len(normal), per_label)] + anomalous[:per_label]
+
+
 def folder_test_set(det: Detector) -> TestSet:
     """test/normal and the half of test/abnormal that did not choose the thresholds."""
     data = det.card["data"]

@@ -12,6 +12,7 @@ from ...recipes import dump_recipe, load_recipe
 from ...runs import RunIndex, runs_root
 
 RECIPES = {"mnist5k": "anomaly_mnist_0.yaml", "texture": "anomaly_brick.yaml", "folder": "anomaly_mnist_0.yaml"}
+TEXTURES_ZH = {"brick": "砖墙", "grass": "草地", "gravel": "碎石"}   # as the shipped texture recipes name them
 
 
 def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "normal", texture: str = "brick",
@@ -22,22 +23,28 @@ def detector_recipe(source: str, name: str, *, digit: int = 0, digit_is: str = "
     if source not in RECIPES:
         raise ValueError(f"unknown source {source!r}; choose {', '.join(RECIPES)}")
     sets = [f"name={name}", f"gan.name={name}_gan"]
+    # both languages, as every recipe carries them: the shipped recipe's own description_zh would
+    # otherwise describe the shipped model (digit 0 normal) on a detector of digit 3
     if source == "mnist5k":
         sets += [f"gan.data.classes=[{digit}]"] if digit_is == "normal" else \
             ["gan.data.classes=null", f"gan.data.exclude_classes=[{digit}]"]
-        description = (f"Digit {digit} is normal" if digit_is == "normal" else f"Digit {digit} is the anomaly")
+        description, description_zh = ((f"Digit {digit} is normal", f"以数字 {digit} 为正常") if digit_is == "normal"
+                                       else (f"Digit {digit} is the anomaly", f"以数字 {digit} 为异常"))
     elif source == "texture":
         sets += [f"gan.data.texture={texture}"]
         description = f"{texture} is normal"
+        description_zh = f"以{TEXTURES_ZH.get(texture, texture)}纹理为正常"
     else:
         sets += ["gan.data.name=folder", f"gan.data.path={path}", "gan.data.classes=null"]
         description = f"The normal pictures of {Path(path).name}"
+        description_zh = f"以 {Path(path).name} 中的 normal/ 图片为正常"
     if gan_steps:
         sets.append(f"gan.train.steps={int(gan_steps)}")
     if encoder_steps:
         sets.append(f"encoder.steps={int(encoder_steps)}")
     recipe = load_recipe(CONFIGS / RECIPES[source], sets)
     recipe.description = f"{description}; trained from the app."
+    recipe.description_zh = f"{description_zh}；在应用中训练。"
     return recipe
 
 

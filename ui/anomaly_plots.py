@@ -1,4 +1,4 @@
-"""Figures and pictures for the Anomaly detection page."""
+"""Figures, pictures and the words for a detector's measured quality on the Anomaly detection page."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,66 @@ from gan_core.data.images import to_uint8
 
 from .i18n import t
 from .plots import COLORS
+
+
+# Image AUROC in words, from the best down (0.5 is chance, 1 perfect): the first bound it reaches.
+AUROC_WORDS = ((0.95, "excellent"), (0.85, "good"), (0.75, "fair"), (0.65, "weak"), (0.0, "chance"))
+# Below a "good" AUROC a detector is offered as an experiment, after the ones that work.
+GOOD_AUROC = 0.85
+METHOD_ORDER = ("encoder", "anogan")
+
+
+def aurocs(card: dict) -> dict[str, float]:
+    """The image AUROC each method reached on the card's validation pictures ({} when none was measured)."""
+    val = card.get("validation") or {}
+    return {m: float(val[m]["auroc"]) for m in METHOD_ORDER if isinstance(val.get(m), dict) and "auroc" in val[m]}
+
+
+def auroc_word(value: float) -> str:
+    return next(word for bound, word in AUROC_WORDS if value >= bound)
+
+
+def is_experiment(card: dict) -> bool:
+    """Measured, and not good with either method (the shipped texture detectors)."""
+    a = aurocs(card)
+    return bool(a) and max(a.values()) < GOOD_AUROC
+
+
+def auroc_span(card: dict) -> str:
+    """"0.60–0.63" (the two methods' AUROCs, lowest first) or "0.98" when they round alike."""
+    a = sorted(aurocs(card).values())
+    low, high = f"{a[0]:.2f}", f"{a[-1]:.2f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def strength(card: dict) -> str:
+    """The measured quality in words for the picker: "image AUROC 0.98, excellent", "experiment: image
+    AUROC 0.60–0.63, close to chance"; "" for a detector nobody measured (no anomalous pictures)."""
+    a = aurocs(card)
+    if not a:
+        return ""
+    words = t("anomaly.strength", auroc=auroc_span(card), word=t(f"anomaly.auroc_{auroc_word(max(a.values()))}"))
+    return t("anomaly.strength_experiment", strength=words) if is_experiment(card) else words
+
+
+def ranked(cards: dict[str, dict]) -> list[str]:
+    """Names, the detectors that work first (best AUROC first), then those nobody measured, then the
+    experiments (best first); the order found is kept among equals."""
+    def key(name: str):
+        a = aurocs(cards[name])
+        tier = 2 if is_experiment(cards[name]) else (0 if a else 1)
+        return tier, -max(a.values(), default=0.0)
+    return sorted(cards, key=key)
+
+
+def false_alarms(figures: dict) -> float | None:
+    """The share of normal validation pictures flagged at the automatic threshold, from the card's
+    precision, recall and counts (TP = recall·m, FP = TP·(1 − precision)/precision); None if unknown."""
+    try:
+        tp = figures["recall"] * figures["n_anomalous"]
+        return tp * (1 - figures["precision"]) / figures["precision"] / figures["n_normal"]
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
 
 
 def to_pil(x: np.ndarray) -> Image.Image:

@@ -1,30 +1,116 @@
-"""The Anomaly detection page in AppTest: shipped detectors on their built-in test sets, both
-methods, the automatic and the manual threshold, textures' pixel AUROC, and broken detectors."""
+"""The Anomaly detection page in AppTest: it opens on the strongest detector with the texture
+experiments after it, sample pictures in one click, shipped detectors on their built-in test sets,
+both methods, the automatic and the manual threshold, textures' pixel AUROC, and broken detectors."""
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from apptest_helpers import open_page
+from ui.anomaly_plots import false_alarms, ranked, strength
 
 CHECKPOINTS = Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints")
+
+
+SHIPPED = ["anomaly_brick", "anomaly_grass", "anomaly_gravel", "anomaly_mnist_0"]
 
 
 def metric(at, label: str) -> float:
     return float(next(m.value for m in at.metric if m.label == label))
 
 
+def picker(at, lang: str = "en"):
+    return at.selectbox(key=f"a_detector__{lang}")
+
+
+def groups_table(at):
+    """The per-group table of the built-in test set (the last data grid: the model card's comes first)."""
+    return at.dataframe[-1].value
+
+
+def card(name: str) -> dict:
+    return json.loads((CHECKPOINTS / f"{name}.json").read_text())
+
+
+def sample_verdicts(at) -> list[tuple[float, bool, bool]]:
+    """(score, truly anomalous, called right) of each sample picture shown."""
+    out = []
+    for m in at.markdown:
+        found = re.search(r"truly (normal|anomalous)\): score ([\d.e+-]+) → .*(✓ right|✗ wrong)", m.value)
+        if found:
+            out.append((float(found[2]), found[1] == "anomalous", found[3] == "✓ right"))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_opens_on_the_strongest_detector_and_ranks_the_experiments_after_it(lang):
+    at = open_page("views/anomaly.py", lang)
+    assert picker(at, lang).value == "anomaly_mnist_0"
+    # strong first, then the texture experiments by their best AUROC, each labelled from its card
+    cards = {n: card(n) for n in SHIPPED}
+    assert ranked(cards)[0] == "anomaly_mnist_0"
+    labels = picker(at, lang).options
+    assert [label.split(" · ")[0] for label in labels] == ranked(cards)
+    if lang == "en":                                      # (outside the page, strength() speaks English)
+        assert labels == [f"{n} · {strength(cards[n])}" for n in ranked(cards)]
+    brick = cards["anomaly_brick"]["validation"]
+    span = sorted(f"{brick[m]['auroc']:.2f}" for m in ("encoder", "anogan"))
+    assert {"en": f"anomaly_brick · experiment, close to chance (image AUROC {span[0]}–{span[1]})",
+            "zh": f"anomaly_brick · 实验，接近随机猜测（图像级 AUROC {span[0]}–{span[1]}）"}[lang] in labels
+    assert not any(w in labels[0] for w in ("experiment", "实验"))
+    description = {"en": "Digit 0 is normal", "zh": "以数字 0 为正常"}[lang]  # the card's own, in the page's language
+    assert any(m.value.startswith(description) for m in at.markdown)
+    assert any({"en": "Further down the list: anomaly_gravel", "zh": "列表下方还有：anomaly_gravel"}[lang] in c.value
+               for c in at.caption)
+    assert at.radio(key=f"a_method__{lang}").value == "encoder"                  # the fast way by default
+    assert any(e.label.startswith({"en": "Model card", "zh": "模型卡"}[lang]) for e in at.expander)  # the raw card
+
+
+def test_a_texture_detector_says_it_is_an_experiment_with_its_card_figures():
+    at = open_page("views/anomaly.py", a_detector="anomaly_brick")
+    enc = card("anomaly_brick")["validation"]["encoder"]
+    flagged = enc["recall"] * enc["n_anomalous"] * (1 - enc["precision"]) / enc["precision"] / enc["n_normal"]
+    note = at.warning[0].value
+    assert note.startswith("An experiment, not yet a working detector.")
+    assert f"{enc['auroc']:.2f} with the encoder" in note
+    assert f"flags {100 * flagged:.0f}% of the normal pictures" in note and "choose anomaly_mnist_0" in note
+    assert false_alarms({"precision": 0.5, "recall": 1.0, "n_anomalous": 200, "n_normal": 200}) == 1.0
+    assert false_alarms({"auroc": 0.9}) is None
+
+
+def test_sample_pictures_are_scored_in_one_click():
+    at = open_page("views/anomaly.py")
+    assert not sample_verdicts(at)
+    at.button(key="a_samples_on").click().run()
+    assert not at.exception
+    verdicts = sample_verdicts(at)
+    normal = [s for s, odd, _ in verdicts if not odd]
+    anomalous = [s for s, odd, _ in verdicts if odd]
+    assert len(normal) == len(anomalous) == 3
+    assert min(anomalous) > max(normal)                   # every other digit scores above every zero
+    assert all(right for *_, right in verdicts)           # and the automatic threshold calls all six right
+    assert any("3 normal (digit 0) and 3 anomalous (digit 1, digit 5, digit 9)" in c.value for c in at.caption)
+    at.button(key="a_samples_off").click().run()
+    assert not sample_verdicts(at) and at.button(key="a_samples_on")
+    at.button(key="a_samples_on").click().run()
+    picker(at).set_value("anomaly_brick").run()           # a texture's samples: normal patches and defects
+    kinds = [m.value for m in at.markdown if "truly" in m.value]
+    assert len(kinds) == 6 and sum("(truly normal)" in k for k in kinds) == 3
+    assert {"cut and paste", "foreign texture", "scratch"} == {re.search(r"\((.+), truly", k)[1] for k in kinds[3:]}
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_digit_detector_on_its_test_set(lang):
     at = open_page("views/anomaly.py", lang, a_detector="anomaly_mnist_0")
-    assert at.selectbox(key="a_detector").value == "anomaly_mnist_0"
+    assert picker(at, lang).value == "anomaly_mnist_0"
     assert metric(at, "AUROC") > 0.9                       # the encoder tells zeros from other digits
-    groups = at.dataframe[1].value
+    groups = groups_table(at)
     assert len(groups) == 10 and groups.iloc[0, 2] == False  # noqa: E712  (digit 0 is the normal one)
-    cm = at.dataframe[0].value
-    assert int(cm.iloc[:, 1:].to_numpy().sum()) == 500
+    cm = at.table[0].value
+    assert cm.shape == (2, 2) and int(cm.to_numpy().sum()) == 500
     assert "a_csv_test" in [b.key for b in at.get("download_button")]
 
 
@@ -36,14 +122,16 @@ def test_a_manual_threshold_moves_the_confusion_matrix():
     at.slider(key="a_thr_encoder").set_value(top).run()
     assert not at.exception
     assert metric(at, "Recall") == 0.0 < auto_recall       # nothing scores that high: nothing is flagged
-    cm = at.dataframe[0].value
-    assert cm.iloc[1, 2] == 0 and cm.iloc[0, 1] == 50      # all 50 zeros called normal
+    cm = at.table[0].value
+    assert cm.iloc[1, 1] == 0 and cm.iloc[0, 0] == 50      # all 50 zeros called normal
+    assert any("0 of the 50 normal pictures are flagged" in c.value and "450 of the 450 anomalous ones are missed"
+               in c.value for c in at.caption)
 
 
 def test_the_latent_search_runs_only_when_asked():
     at = open_page("views/anomaly.py", a_detector="anomaly_mnist_0")
     at.radio(key="a_method__en").set_value("anogan").run()
-    assert any("takes a while" in i.value for i in at.info) and not at.metric
+    assert any("takes minutes" in i.value for i in at.info) and not at.metric
     at.slider(key="a_steps").set_value(50).run()
     at.toggle(key="a_test_search").set_value(True).run()
     assert not at.exception and metric(at, "AUROC") > 0.8
@@ -51,8 +139,8 @@ def test_the_latent_search_runs_only_when_asked():
 
 def test_a_texture_detector_reports_pixel_auroc():
     at = open_page("views/anomaly.py", a_detector="anomaly_grass")
-    groups = at.dataframe[1].value
-    assert sorted(groups.iloc[:, 0]) == ["cutpaste", "foreign", "normal", "scratch"]
+    groups = groups_table(at)
+    assert sorted(groups.iloc[:, 0]) == ["cut and paste", "foreign texture", "normal", "scratch"]
     assert 0.5 < metric(at, "Pixel AUROC (defect masks)") <= 1.0
 
 
@@ -110,9 +198,14 @@ def test_a_detector_trained_in_a_run_is_offered_beside_the_shipped_ones(monkeypa
     (run.path / "detector.json").write_text(json.dumps(card))
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     at = open_page("views/anomaly.py", a_detector="my_zeros")
-    picker = at.selectbox(key="a_detector")
-    assert "anomaly_mnist_0" in picker.options and picker.value == "my_zeros"
+    assert picker(at).value == "my_zeros"
+    # as strong as the shipped one (the same card figures): beside it, before the experiments
+    assert [o.split(" · ")[0] for o in picker(at).options[:2]] == ["anomaly_mnist_0", "my_zeros"]
     assert metric(at, "AUROC") > 0.9                                 # the same weights as the shipped one
+    del card["description_zh"]                                       # trained before cards had one
+    (run.path / "detector.json").write_text(json.dumps(card))
+    at = open_page("views/anomaly.py", "zh", a_detector="my_zeros")
+    assert any(m.value.startswith("数字 0 是正常的") for m in at.markdown)  # the page's own translation
 
 
 def test_training_a_detector_here_queues_a_job_that_can_be_stopped(monkeypatch, tmp_path):

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import dataclasses
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -135,6 +138,14 @@ class StackedMLP:
                 self.W[l][m].copy_(lin.weight.detach().T)
                 self.b[l][m, 0].copy_(lin.bias.detach())
 
+    def copy(self) -> "StackedMLP":
+        """The same networks with their weights copied (no gradient buffer: a copy is only read)."""
+        twin = copy.copy(self)
+        twin.params = self.params.clone()
+        twin.W, twin.b = twin._views(twin.params)
+        twin.grad = twin.dW = twin.db = None
+        return twin
+
     def _views(self, flat: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         Ws, bs, offset = [], [], 0
         M = flat.shape[0]
@@ -186,9 +197,10 @@ class StackedMLP:
             dh = _act_backward(self.activation, da, h_prev, a_prev)
         return None
 
-    def autograd_forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """The same forward on a leaf copy of the weights that autograd can differentiate twice."""
-        flat = self.params.detach().clone().requires_grad_(True)
+    def autograd_forward(self, x: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """The same forward for the models `rows` only, on a leaf copy of their weights that autograd
+        can differentiate twice; x is (len(rows), B, in)."""
+        flat = self.params[rows].detach().clone().requires_grad_(True)
         Ws, bs = self._views(flat)
         a = x
         for l, (W, b) in enumerate(zip(Ws, bs)):
@@ -196,6 +208,52 @@ class StackedMLP:
             if l < len(Ws) - 1:
                 a = _act(self.activation, a)
         return a, flat
+
+    def gradient_penalty(self, x: Tensor, rows: Tensor, weights: Tensor) -> Tensor:
+        """Add the gradient of sum_m lambda_m P_m to `grad` for the models `rows`, where
+        P_m = mean_n (||g_mn||_2 - 1)^2 and g_mn = dD_m/dx at x[m, n]; return the P_m.
+
+        Written out for piecewise-linear activations (relu, leaky_relu), whose second derivative is 0
+        almost everywhere, so the masks s_l = act'(h_l) are constants. With e_l = dD/dh_l:
+            e_L = 1;  e_{l-1} = (e_l W_l^T) * s_{l-1};  g = e_1 W_1^T            (the input gradient)
+        and, with gamma = dP/dg = lambda (2/N) (||g|| - 1) g / ||g||, backwards through that linear pass:
+            dW_1 = gamma^T e_1;  z_1 = (gamma W_1) * s_1;
+            dW_l = z_{l-1}^T e_l;  z_l = (z_{l-1} W_l) * s_l                       (l = 2 .. L)
+        (the biases only move the masks: their gradient is 0). Other activations go through autograd
+        (double backward), the Trainer's way. About 4 forward passes' worth of matmuls, only for `rows`.
+        """
+        if self.activation not in ("relu", "leaky_relu"):
+            x = x.requires_grad_(True)
+            out, flat = self.autograd_forward(x, rows)
+            (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+            penalty = (grad.norm(2, dim=2) - 1).pow(2).mean(1)
+            (dflat,) = torch.autograd.grad((weights * penalty).sum(), flat)
+            self.grad.index_add_(0, rows, dflat)
+            return penalty.detach()
+        Ws = [W[rows] for W in self.W]
+        a, cache = x, []
+        for l, W in enumerate(Ws[:-1]):  # forward: keep (h, act(h)) to apply act'(h) below
+            h = torch.baddbmm(self.b[l][rows], a, W)
+            a = _act(self.activation, h)
+            cache.append((h, a))
+        L = len(Ws)
+        e: list[Tensor] = [None] * (L + 1)  # e[l] = dD/dh_l, l = 1 .. L
+        e[L] = x.new_ones(x.shape[0], x.shape[1], 1)
+        for l in range(L, 1, -1):
+            e[l - 1] = _act_backward(self.activation, torch.bmm(e[l], Ws[l - 1].transpose(1, 2)), *cache[l - 2])
+        g = torch.bmm(e[1], Ws[0].transpose(1, 2))
+        norm = g.norm(2, dim=2, keepdim=True)
+        penalty = (norm - 1).pow(2).mean((1, 2))
+        # where g = 0, g/||g|| is taken as 0, as autograd's norm backward does
+        gamma = g * ((2 / g.shape[1]) * weights.view(-1, 1, 1) * (norm - 1) / norm.clamp_min(1e-30))
+        self.dW[0].index_add_(0, rows, torch.bmm(gamma.transpose(1, 2), e[1]))
+        if L > 1:
+            z = _act_backward(self.activation, torch.bmm(gamma, Ws[0]), *cache[0])
+            for l in range(2, L + 1):
+                self.dW[l - 1].index_add_(0, rows, torch.bmm(z.transpose(1, 2), e[l]))
+                if l < L:
+                    z = _act_backward(self.activation, torch.bmm(z, Ws[l - 1]), *cache[l - 1])
+        return penalty
 
     def matmul_flops(self, batch: int) -> int:
         """Multiply-adds x 2 of one forward pass of all M models over `batch` rows."""
@@ -369,6 +427,23 @@ class ToyLab:
                                       clip if torch.isfinite(clip).any() else None))
         self.history: list[list[dict]] = [[] for _ in cfgs]
         self.diverged: list[str | None] = [None for _ in cfgs]
+        self.is_copy = False
+        self.serial = 0  # a frozen copy's number, unique in this process: the same serial, the same weights
+
+    _serials = itertools.count(1)
+
+    def frozen(self) -> "ToyLab":
+        """This lab as it stands, for drawing while it trains on: the weights, G's moving average and
+        the divergence notes copied (about 1 MB for four default models), the rest shared (the
+        history keeps growing with this lab's). Its views (sample, discriminator, manifold, push,
+        step) read the copy; it cannot be trained."""
+        twin = copy.copy(self)
+        twin.serial = next(ToyLab._serials)
+        twin.groups = [dataclasses.replace(g, G=g.G.copy(), D=g.D.copy(), ema=None if g.ema is None else g.ema.clone())
+                       for g in self.groups]
+        twin.diverged = list(self.diverged)
+        twin.is_copy = True
+        return twin
 
     # ------------------------------------------------------------ randomness, as the Trainer draws it
 
@@ -420,29 +495,26 @@ class ToyLab:
             r, f = out[m, :n], out[m, n:]
             squash = (lambda v: v) if grp.losses[m].critic else torch.sigmoid
             s = {"loss_d": values[m], "d_real": float(squash(r).mean()), "d_fake": float(squash(f).mean())}
-            if gp_values is not None and grp.losses[m].gradient_penalty:
+            if m in gp_values:
                 s["gp"] = gp_values[m]
             stats.append(s)
         return stats
 
     def _gradient_penalty(self, grp: _Group, x: Tensor, fake: Tensor, gens: list[torch.Generator],
-                          on: list[bool]) -> list[float] | None:
-        """lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1-eps) G(z): autograd on stacked weights."""
-        use = [loss.gradient_penalty and a for loss, a in zip(grp.losses, on)]
-        if not any(use):
-            return None
+                          on: list[bool]) -> dict[int, float]:
+        """lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1-eps) G(z), for the models with a
+        penalty that take this D step (StackedMLP.gradient_penalty); {model: penalty}."""
+        use = [m for m, (loss, a) in enumerate(zip(grp.losses, on)) if loss.gradient_penalty and a]
+        if not use:
+            return {}
         pack, n = grp.cfgs[0].model.pack, x.shape[1]
+        rows = torch.tensor(use)
         # one eps per pack, drawn as the Trainer draws it
-        eps = torch.stack([torch.rand((n // pack, 1), generator=g).repeat_interleave(pack, 0) if u
-                           else torch.zeros(n, 1) for u, g in zip(use, gens)])
-        x_hat = _packed(eps * x + (1 - eps) * fake, pack).requires_grad_(True)
-        out, flat = grp.D.autograd_forward(x_hat)
-        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-        per_model = (grad.norm(2, dim=2) - 1).pow(2).mean(1)
-        weights = torch.tensor([c.train.gp_weight if u else 0.0 for c, u in zip(grp.cfgs, use)])
-        (dflat,) = torch.autograd.grad((weights * per_model).sum(), flat)
-        grp.D.grad.add_(dflat)
-        return [float(v) for v in per_model.detach()]
+        eps = torch.stack([torch.rand((n // pack, 1), generator=gens[m]).repeat_interleave(pack, 0) for m in use])
+        x_hat = _packed(eps * x[rows] + (1 - eps) * fake[rows], pack)
+        weights = torch.tensor([grp.cfgs[m].train.gp_weight for m in use])
+        penalty = grp.D.gradient_penalty(x_hat, rows, weights)
+        return dict(zip(use, penalty.tolist()))
 
     def _g_step(self, grp: _Group, gens: list[torch.Generator], sigmas: list[float]) -> list[dict]:
         cfgs = grp.cfgs
@@ -465,6 +537,8 @@ class ToyLab:
         """`steps` iterations of Algorithm 1 ('both'), or of its D part ('d') or G part ('g') alone."""
         if what not in ("both", "d", "g"):
             raise ValueError("what must be 'both', 'd' or 'g'")
+        if self.is_copy:
+            raise RuntimeError("a frozen copy of a lab is for reading; train the lab itself")
         for _ in range(steps):
             partial = 0
             if what != "both":
@@ -495,6 +569,12 @@ class ToyLab:
                     self.history[i].append(record)
             if what in ("both", "g"):
                 self.step += 1
+
+    def finished(self) -> bool:
+        """Nothing left to train: every configuration has diverged, or its learning rates reached 0 at
+        the end of its linear decay (train.steps), after which its weights no longer change."""
+        return all(d is not None or (c.train.lr_decay != "none" and self.step >= c.train.steps)
+                   for c, d in zip(self.cfgs, self.diverged))
 
     def _check_finite(self, grp: _Group, m: int, i: int, record: dict) -> None:
         if self.diverged[i] is not None:
@@ -583,9 +663,11 @@ class ToyLab:
     def flops_per_step(self) -> int:
         """Matmul FLOPs of one Algorithm-1 iteration of all configurations, as this lab computes them.
 
-        With F(net) one forward pass over B rows and F1 its first layer's share:
+        With F(net) one forward pass over B rows and F1, FL its first and last layer's shares:
         D step (x k_d): G fwd F(G) + D fwd on 2B 2F(D) + D weight grads 2F(D) + D input grads above
-        the first layer 2(F(D) - F1(D)); G step: G fwd F(G) + D fwd F(D) + D input grads F(D) +
+        the first layer 2(F(D) - F1(D)), plus for each model with a gradient penalty
+        4F(D) - 2FL(D) (StackedMLP.gradient_penalty: forward without the last layer, the input
+        gradient, and its weight gradients); G step: G fwd F(G) + D fwd F(D) + D input grads F(D) +
         G weight grads F(G) + G input grads above the first layer F(G) - F1(G).
         """
         total = 0
@@ -595,7 +677,9 @@ class ToyLab:
             fG, fD = grp.G.matmul_flops(B), grp.D.matmul_flops(Bd)
             f1G = 2 * B * M * grp.G.shapes[0][0] * grp.G.shapes[0][1]
             f1D = 2 * Bd * M * grp.D.shapes[0][0] * grp.D.shapes[0][1]
-            d_step = fG + 6 * fD - 2 * f1D
+            fLD = 2 * Bd * M * grp.D.shapes[-1][0] * grp.D.shapes[-1][1]
+            with_gp = sum(loss.gradient_penalty for loss in grp.losses)
+            d_step = fG + 6 * fD - 2 * f1D + with_gp * (4 * fD - 2 * fLD) // M
             g_step = 3 * fG - f1G + 2 * fD
             total += max(c.train.k_d for c in grp.cfgs) * d_step + g_step
         return total

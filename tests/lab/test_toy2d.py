@@ -1,5 +1,5 @@
 """The toy lab trains exactly what the Trainer trains, only faster, and stays honest about it."""
-import math
+import time
 
 import numpy as np
 import pytest
@@ -8,6 +8,8 @@ import torch
 from gan_core.recipes import load_recipe
 from gan_core.data.images import DataError
 from gan_core.data.toy import get_toy, points_from_csv, points_from_drawing, standardize
+from gan_core.lab import one_thread
+from gan_core.lab.live import LiveLab
 from gan_core.lab.toy2d import LabSpec, ModelSpec, ToyLab, toy_recipe
 from gan_core.losses import LOSSES
 from gan_core.train import Trainer
@@ -26,7 +28,18 @@ VARIANTS = [
     ["train.lr_decay=linear", "train.steps=8", "train.lr_g=3e-3", "train.lr_d=3e-3"],
     ["model.pack=4", "train.loss=hinge"],
     ["model.pack=2", "train.loss=wgan-gp", "train.k_d=2"],
+    # the classic comparison's critics in one stack: a penalty on one row of two, RMSProp beside Adam
+    ["train.loss=wgan-gp", "train.k_d=3", "train.betas=[0.0, 0.9]"],
+    ["train.loss=wgan-gp", "model.activation=leaky_relu", "model.d_depth=1"],
 ]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """As the app trains the lab: on a busy 2-core machine, two torch threads made these tiny
+    steps ~40x slower (the side-by-side test: 9.7 s, 0.2 s on one thread)."""
+    with one_thread():
+        yield
 
 
 def _linear_weights(module):
@@ -41,6 +54,9 @@ def test_side_by_side_equals_the_trainer_alone():
     lab = ToyLab(cfgs, data)
     lab.train(6)
     assert len(lab.groups) < len(cfgs)  # some configurations really share a stack
+    grp, _ = lab._locate(VARIANTS.index(["train.loss=wgan", "train.clip_value=0.05", "train.optimizer=rmsprop",
+                                         "train.k_d=3", "train.lr_d=5e-4"]))
+    assert [loss.name for loss in grp.losses] == ["wgan", "wgan-gp"]  # penalty on one row of the stack
     mixed = ToyLab([load_recipe(None, BASE), load_recipe(None, BASE + ["train.k_d=3"])], data)
     assert len(mixed.groups) == 2
     for i, cfg in enumerate(cfgs):
@@ -119,6 +135,12 @@ def test_flops_per_step_counts_the_matmuls():
     # D: 4->8->1 = 40 MACs on each of 5 packed rows, its first layer 32
     fD, f1D = 2 * 5 * 40, 2 * 5 * 32
     assert packed.flops_per_step() == (fG + 6 * fD - 2 * f1D) + (3 * fG - f1G + 2 * fD)
+    # WGAN-GP, k = 2, beside a model without a penalty: 4F(D) - 2FL(D) more per D step for one of
+    # the two rows (D's last layer 8 -> 1: FL = 2 * 10 * 8)
+    pair = ToyLab([load_recipe(None, [*small, f"train.loss={loss}", "train.k_d=2"]) for loss in ("wgan", "wgan-gp")],
+                  get_toy("ring8"))
+    fD, f1D, fLD = 2 * 10 * 24, 2 * 10 * 16, 2 * 10 * 8
+    assert pair.flops_per_step() == 2 * (2 * (fG + 6 * fD - 2 * f1D) + (4 * fD - 2 * fLD)) + 2 * (3 * fG - f1G + 2 * fD)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
@@ -180,3 +202,66 @@ def test_standardize_and_drawing():
     on_white[9, 0, :3] = 0  # a black bottom-left pixel
     p = points_from_drawing(on_white)
     assert p.shape == (1, 2) and p[0, 0] < -3.5 and p[0, 1] < -3.5
+
+
+# ---------------------------------------------------------------- training in the background (gan_core.lab.live)
+
+def _wait(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_background_training_is_the_same_training():
+    """Steps taken by the thread, with frozen copies read meanwhile, give the weights of the same
+    number of steps taken in the foreground; a copy keeps the weights it was taken with."""
+    cfgs = [load_recipe(None, BASE + v) for v in ([], VARIANTS[2], VARIANTS[12])]
+    live = LiveLab(ToyLab(cfgs, get_toy("ring8")))
+    early = live.snapshot()
+    live.play()
+    _wait(lambda: live.lab.step >= 8)
+    seen = live.snapshot()
+    assert seen.is_copy and seen.step >= 1 and seen.sample(5)[0].shape == (5, 2)  # drawn while it trains
+    live.pause()
+    assert not live.running and live.stopped is None
+    steps = live.lab.step
+    time.sleep(0.05)
+    assert live.lab.step == steps  # paused means paused
+    ref = ToyLab(cfgs, get_toy("ring8"))
+    ref.train(steps)
+    for grp, g_ref in zip(live.lab.groups, ref.groups):
+        assert torch.equal(grp.G.params, g_ref.G.params) and torch.equal(grp.D.params, g_ref.D.params)
+    assert early.step == 0 and not torch.equal(early.groups[0].G.params, ref.groups[0].G.params)
+    with pytest.raises(RuntimeError, match="frozen copy"):
+        early.train(1)
+
+
+def test_background_training_stops_by_itself():
+    """Unwatched it stops (and resumes on play); it stops at the end of the learning-rate schedule;
+    an error is kept for the page; a rate limit is kept."""
+    lab = ToyLab([load_recipe(None, BASE + ["train.lr_decay=linear", "train.steps=5"])], get_toy("ring8"))
+    live = LiveLab(lab, idle_s=0.0)
+    live.play()
+    _wait(lambda: not live.running)
+    assert live.stopped == "idle" and lab.step < 5
+    live.idle_s = 60
+    live.play()
+    _wait(lambda: not live.running)
+    assert live.stopped == "finished" and lab.step == 5 and lab.finished()
+    live.play()  # nothing left to train: not started
+    assert not live.running and live.stopped == "finished"
+
+    slow = LiveLab(ToyLab([load_recipe(None, BASE)], get_toy("ring8")))
+    slow.play(max_rate=20)
+    start = time.perf_counter()
+    time.sleep(0.3)
+    steps, elapsed = slow.lab.step, time.perf_counter() - start
+    slow.pause()
+    assert 1 <= steps <= 20 * elapsed + 2  # one step, then 20 a second at most (a tiny net does 1,000+)
+
+    broken = LiveLab(ToyLab([load_recipe(None, BASE)], get_toy("ring8")))
+    broken.lab.train = lambda *a: 1 / 0
+    broken.play()
+    _wait(lambda: not broken.running)
+    assert broken.stopped == "error" and isinstance(broken.error, ZeroDivisionError)

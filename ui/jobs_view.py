@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 import streamlit as st
+import yaml
 
 from gan_core import jobs
+from gan_core.recipes import essential_recipe
 from gan_core.runs import NotAllowed, RunDir
 
 from .auth import may_manage, rights
 from .i18n import t
+from .metric_names import metric_label
 from .plots import curves
 
 LIVE_STATES = ("queued", "starting", "running")
@@ -26,10 +29,34 @@ POLL_S = 2.0
 
 
 def duration(seconds: float) -> str:
+    """A clock reading, 1:05:09 or 4:12 (for an ETA that counts down)."""
     seconds = max(0, int(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def duration_words(seconds: float) -> str:
+    """A length of time in words: "under a second", "45 s", "3 min 20 s", "2 h 05 min". A clock's
+    "0:00" read as nothing at all for a run of one step that takes a fraction of a second."""
+    if seconds < 1:
+        return t("jobs.time_under_1s")
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return t("jobs.time_h", h=f"{h:,}", m=f"{m:02d}")
+    return t("jobs.time_m", m=m, s=f"{s:02d}") if m else t("jobs.time_s", s=s)
+
+
+def steps_text(n: int) -> str:
+    """"1 step", "2,000 steps" (中文: "1 步", "2,000 步")."""
+    return t("jobs.steps_one") if n == 1 else t("jobs.steps_many", n=f"{n:,}")
+
+
+def rate_text(it_s: float) -> str:
+    """Steps per second with the digits that say something: 12, 3.4, 0.25."""
+    return f"{it_s:.0f}" if it_s >= 10 else f"{it_s:.1f}" if it_s >= 1 else f"{it_s:.2g}"
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -100,7 +127,7 @@ def job_summary(run: RunDir, total_steps: int, makes: str) -> bool:
     total = status.get("total_steps") or total_steps
     if state in LIVE_STATES:
         st.progress(min(step / total, 1.0) if total else 0.0,
-                    text=t("jobs.summary", state=state_label(state), step=step, total=total,
+                    text=t("jobs.summary", state=state_label(state), step=f"{step:,}", total=f"{int(total):,}",
                            message=status.get("message", "")))
         if may_manage(run):
             stop_button(run)
@@ -115,12 +142,13 @@ def job_summary(run: RunDir, total_steps: int, makes: str) -> bool:
 
 def manage_buttons(run: RunDir, state: str, step: int, total: int, on_clone=None, on_delete=None) -> None:
     """Stop or Resume (until a step), Clone settings, Delete, and the Shared switch."""
-    b1, b2, b3, b4, b5 = st.columns([1, 1.4, 1, 1, 1.4])
+    # the step box has its label above it (a bare number beside Resume said nothing): buttons sit at its foot
+    b1, b2, b3, b4, b5 = st.columns([1, 1.4, 1, 1, 1.4], vertical_alignment="bottom")
     if state in LIVE_STATES:
         stop_button(run, b1)
     else:
         until = b2.number_input(t("jobs.until"), min_value=step + 1, value=max(total, step + 1), step=500,
-                                key=f"until_{run.id}", label_visibility="collapsed")
+                                key=f"until_{run.id}", help=t("jobs.until_help"))
         if resume_button(run, b1, steps=int(until)):
             st.rerun(scope="app")
     if on_clone is not None:
@@ -147,7 +175,7 @@ def run_panel(run: RunDir, on_clone=None, on_delete=None) -> str:
     if total:
         text = t("jobs.progress", step=f"{step:,}", total=f"{total:,}")
         if state == "running" and it_s > 0:
-            text += " · " + t("jobs.rate", it_s=f"{it_s:.1f}", eta=duration((total - step) / it_s))
+            text += " · " + t("jobs.rate", it_s=rate_text(it_s), eta=duration_words((total - step) / it_s))
         st.progress(min(1.0, step / total), text=text)
     if status.get("gpu_mem_gb") is not None:
         st.caption(t("jobs.gpu_memory", gb=status["gpu_mem_gb"]))
@@ -179,22 +207,45 @@ def run_panel(run: RunDir, on_clone=None, on_delete=None) -> str:
             st.plotly_chart(curves({k: v for k, v in terms.items() if v}, t("jobs.cycle_terms"), "L1", height=220),
                             width="stretch", key=f"cycle_{run.id}")
         tracked = [r for r in metrics if "fd" in r]
-        if tracked:
+        if tracked:  # measured every eval_every steps: each point is a measurement, marked from the first
             m1, m2 = st.columns(2)
-            m1.plotly_chart(curves({"FD": [(r["step"], r["fd"]) for r in tracked]}, t("jobs.fd"), "FD", height=220),
-                            width="stretch", key=f"fd_{run.id}")
-            m2.plotly_chart(curves({k: [(r["step"], r[k]) for r in tracked] for k in ("precision", "recall")},
-                                   t("jobs.pr"), "", height=220), width="stretch", key=f"pr_{run.id}")
+            m1.plotly_chart(curves({metric_label("fd"): [(r["step"], r["fd"]) for r in tracked]}, t("jobs.fd"), "FD",
+                                   height=220, markers=True), width="stretch", key=f"fd_{run.id}")
+            m2.plotly_chart(curves({metric_label(k): [(r["step"], r[k]) for r in tracked if k in r]
+                                    for k in ("precision", "recall")}, t("jobs.pr"), "", height=220, markers=True,
+                                   y_format=".0%"), width="stretch", key=f"pr_{run.id}")
             st.caption(t("jobs.metrics_note"))
     with right:
         grid = latest_sample(run)
         if grid is not None:
             st.image(str(grid), caption=t("jobs.samples_at", step=int(grid.stem.split("_")[-1])), width="stretch")
+    with st.expander(t("jobs.recipe")):
+        st.caption(t("jobs.recipe_help"))
+        st.code(shown_recipe(run.path / "config.yaml"), language="yaml")
     with st.expander(t("jobs.log")):
         st.code(tail(run.path / "log.txt") or "—", language=None)
         out = tail(run.path / "stdout.log", 25)
         if out:
             st.caption(t("jobs.stdout"))
             st.code(out, language=None)
-    st.caption(t("jobs.updated", ago=duration(time.time() - float(status.get("updated_at") or time.time()))))
+    st.caption(t("jobs.updated", ago=duration_words(time.time() - float(status.get("updated_at") or time.time()))))
     return state
+
+
+def shown_recipe(path: Path) -> str:
+    """A recipe file as the pages show it: without the fields that sit at defaults nothing in it reads
+    (an MNIST run's texture, a DCGAN's edge detector). The file itself stays complete; the text as
+    stored is shown when it is not a recipe mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return "—"
+    try:
+        return essential_yaml(yaml.safe_load(text))
+    except (yaml.YAMLError, AttributeError, TypeError, ValueError):
+        return text
+
+
+def essential_yaml(recipe: dict) -> str:
+    """essential_recipe as YAML in the order it was written, Chinese descriptions as text, not escapes."""
+    return yaml.safe_dump(essential_recipe(recipe), sort_keys=False, allow_unicode=True)

@@ -9,10 +9,13 @@ other is chosen). A form value reaches the recipe as a typed override (`{"train.
 validated once by `load_recipe` and written once, to the run's config.yaml, by `jobs.submit`.
 Advanced settings left empty (None) keep the recipe's value: the base recipe's, after the loss's
 preset (LOSS_PRESETS). `not_kept` lists what of a run's recipe the form cannot make again (Clone
-says so). No streamlit here: the page draws the widgets, this module only maps values.
+says so). No widgets here: the page draws them, this module only maps values (and writes the run's
+description in both languages from the catalogs, as a shipped recipe carries both).
 """
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from gan_core.config import Config
 from gan_core.losses import LOSSES
 from gan_core.paths import CONFIGS
 from gan_core.recipes import LOSS_PRESETS, load_recipe
+
+from .i18n import catalog
 
 MODELS = ["dcgan", "conditional", "cyclegan"]  # the choice tr_model
 BASE = {"dcgan": CONFIGS / "mnist_dcgan.yaml", "conditional": CONFIGS / "mnist_cgan.yaml",
@@ -92,10 +97,25 @@ def cycle_data(source: str, pair: str = "digits", a: str | Path | None = None, b
             "data.b": {"name": "folder", "path": str(b)}, "data.flip": True}
 
 
+def upload_name(path: str | Path) -> str:
+    """A stored upload's file name as it was uploaded (without the content digest save_upload puts first)."""
+    return re.sub(r"^[0-9a-f]{16}-", "", Path(path).name)
+
+
 def _domain_name(side: Mapping[str, Any]) -> str:
     if side.get("name") == "folder":
-        return Path(str(side.get("path"))).name
+        return upload_name(str(side.get("path")))
     return str(side.get("name")) + ("" if side.get("half", "all") == "all" else f" ({side['half']} half)")
+
+
+DATA_NAMES = {"mnist5k": "MNIST-5k", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def _descriptions(key: str, **values: Any) -> dict[str, str]:
+    """A form-made run's description in English and Chinese (catalog entry train.describe.<key>):
+    without them the run kept its base recipe's, "... trained on MNIST-5k" for a zip of cats."""
+    return {"description": catalog("en")[f"train.describe.{key}"].format(**values),
+            "description_zh": catalog("zh")[f"train.describe.{key}"].format(**values)}
 
 
 # ---------------------------------------------------------------- form -> recipe
@@ -155,7 +175,7 @@ def _cycle_overrides(form: Mapping[str, Any], data: Mapping[str, Any], channels:
     a, b = (_domain_name(data.get(f"data.{s}") or {}) for s in "ab")
     out: dict[str, Any] = {
         "name": str(form.get("tr_name") or "").strip() or "run",
-        "description": f"CycleGAN {a} <-> {b}, from the Train page's form.",
+        **_descriptions("cyclegan", a=a, b=b, size=size),
         "model.img_size": size, "model.channels_a": ca, "model.channels_b": cb,
         "model.n_blocks": int(form["tr_cg_blocks"]), "model.ngf": ngf, "model.ndf": ndf, "model.n_layers": layers,
         "train.loss": loss, **LOSS_PRESETS[loss],
@@ -176,8 +196,11 @@ def overrides(form: Mapping[str, Any], data: Mapping[str, Any], channels: int | 
     if model == "cyclegan":
         return _cycle_overrides(form, data, channels)
     steps = int(form["tr_steps"])
+    source = data.get("data.name")
+    shown = upload_name(data.get("data.path") or "") if source == "folder" else DATA_NAMES.get(source, str(source))
     out: dict[str, Any] = {
         "name": str(form.get("tr_name") or "").strip() or "run",
+        **_descriptions(f"{model}_{'colour' if channels == 3 else 'grey'}", size=int(form["tr_size"]), data=shown),
         "model.img_size": int(form["tr_size"]), "model.channels": channels,
         "model.n_classes": classes if model == "conditional" else 0,
         "train.loss": form["tr_loss"], **LOSS_PRESETS[form["tr_loss"]],
@@ -194,6 +217,39 @@ def recipe(form: Mapping[str, Any], data: Mapping[str, Any], channels: int | tup
     """The validated recipe the form makes (ConfigError says what is wrong). `channels` is (A, B)
     for a CycleGAN."""
     return load_recipe(BASE[form.get("tr_model") or "dcgan"], overrides(form, data, channels, classes))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process (and a job it starts) may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def training_threads(environ: Mapping[str, str] = os.environ,
+                     cpus: Path = Path("/sys/devices/system/cpu")) -> int:
+    """How many threads a training job computes on when it runs on the CPU. The job is its own
+    process (`python -m gan_core train`) and keeps PyTorch's default: OMP_NUM_THREADS (MKL_NUM_THREADS
+    over it) when set, else one thread per physical core, never more than the CPUs the process may
+    use (torch 2.14 here: OMP_NUM_THREADS=3 on 2 CPUs gives 2). This app's own torch.get_num_threads()
+    says nothing about it: the Learn pages drop the app to 1 thread while they compute."""
+    try:
+        usable = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        usable = list(range(os.cpu_count() or 1))
+    for var in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = str(environ.get(var, "")).strip()
+        if value.isdigit() and int(value) > 0:
+            return min(int(value), len(usable))
+    cores = set()
+    for i in usable:
+        topology = cpus / f"cpu{i}" / "topology"
+        try:
+            cores.add(tuple((topology / f).read_text().strip() for f in ("physical_package_id", "core_id")))
+        except OSError:
+            return len(usable)  # no topology to tell cores from hyper-threads: count CPUs
+    return len(cores) or len(usable)
 
 
 def inferred_channels(images: torch.Tensor, tolerance: int = 4) -> int:

@@ -1,11 +1,11 @@
 """Train: start a GAN training run as a background job, watch it live, stop, resume, clone it.
 The form makes a DCGAN (plain or conditional) on one collection of pictures, or a CycleGAN between two."""
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
 import torch
+import yaml
 
 from gan_core import jobs
 from gan_core.apps.training import time_per_step
@@ -30,7 +30,16 @@ from ui import train_form
 from ui.auth import may_manage, user
 from ui.i18n import localized_choice, t
 from ui.images import enlarge
-from ui.jobs_view import LIVE_STATES, POLL_S, duration, run_panel, state_label
+from ui.jobs_view import (
+    LIVE_STATES,
+    POLL_S,
+    duration_words,
+    essential_yaml,
+    run_panel,
+    state_label,
+    steps_text,
+)
+from ui.metric_names import format_metric, metric_label
 from ui.train_form import (
     BATCHES,
     CYCLE_BATCHES,
@@ -73,9 +82,7 @@ def data_root() -> str | None:
     return os.environ.get("GAN_STUDIO_DATA_ROOT") or None
 
 
-def shown_name(path: str | Path) -> str:
-    """A stored upload's file name as it was uploaded (without the content digest save_upload puts first)."""
-    return re.sub(r"^[0-9a-f]{16}-", "", Path(path).name)
+shown_name = train_form.upload_name  # a stored upload's name as it was uploaded
 
 
 def stored_zip(upload, kept_key: str, first: str) -> tuple[Path, bool, str] | None:
@@ -394,8 +401,13 @@ def new_run_form() -> None:
 
     d1, d2 = st.columns(2)
     labels = {d["device"]: d["name"] + (f" · {d['memory_gb']} GB" if "memory_gb" in d else "") for d in devices}
-    device = d1.selectbox(t("train.device"), list(labels), format_func=lambda k: f"{k}: {labels[k]}",
-                          key="tr_device", index=len(labels) - 1, persist_state=KEEP)
+    # the CPU in what a run gets: describe_devices' thread count is this app's own, which the Learn pages lower to 1
+    threads = train_form.training_threads()
+    labels["cpu"] = t("train.device_cpu", cores=train_form.usable_cpus(),
+                      threads=t("train.threads_one") if threads == 1 else t("train.threads_many", n=threads))
+    device = d1.selectbox(t("train.device"), list(labels),
+                          format_func=lambda k: labels[k] if k == "cpu" else f"{k}: {labels[k]}",
+                          key="tr_device", index=len(labels) - 1, persist_state=KEEP, help=t("train.device_help"))
     gpus = sum(d["device"].startswith("cuda") for d in devices)
     nproc = 1
     if device.startswith("cuda") and gpus > 1:
@@ -423,7 +435,8 @@ def new_run_form() -> None:
         return
 
     with st.popover(t("train.show_recipe"), icon=":material/description:"):
-        st.code(dump_recipe(cfg), language="yaml")
+        st.caption(t("train.recipe_help"))  # shown trimmed; jobs.submit writes it whole
+        st.code(essential_yaml(yaml.safe_load(dump_recipe(cfg))), language="yaml")
     e1, e2 = st.columns(2)
     if e1.button(t("train.estimate"), icon=":material/timer:", key="tr_estimate"):
         try:
@@ -432,8 +445,8 @@ def new_run_form() -> None:
         except (*USER_ERRORS, RuntimeError) as e:
             st.error(t("train.estimate_failed", message=str(e)))
         else:
-            st.info(t("train.estimate_result", per_1k=duration(1000 * seconds),
-                      total=duration(cfg.train.steps * seconds), steps=f"{cfg.train.steps:,}"))
+            st.info(t("train.estimate_result", per_1k=duration_words(1000 * seconds),
+                      total=duration_words(cfg.train.steps * seconds), steps=steps_text(cfg.train.steps)))
     if e2.button(t("train.start"), type="primary", icon=":material/rocket_launch:", key="tr_start"):
         try:
             run = jobs.submit(cfg, device=device, nproc=nproc, owner=owner.strip(), notes=notes.strip())
@@ -481,7 +494,34 @@ def domains_label(run_path: str) -> str:
 
 
 def dataset_label(row: dict) -> str:
-    return domains_label(str(runs_root() / row["id"])) if row["dataset"] == "unpaired" else row["dataset"]
+    if row["dataset"] == "unpaired":
+        return domains_label(str(runs_root() / row["id"]))
+    if str(row["dataset"]).startswith("folder/"):  # an upload, by the name it was uploaded with
+        return "folder/" + shown_name(row["dataset"])
+    return row["dataset"]
+
+
+BEST = ("fd", "kid", "precision", "recall")  # the figures of runs.BEST that training logs, in the order shown
+
+
+def runs_table(listed: list[dict]) -> None:
+    """The runs as a table; a click on a row links that run (?run=) and redraws the page to show it."""
+    best = [k for k in BEST if any(k in r["best"] for r in listed)]  # a column for each figure some run has
+    table = [{t("train.col_name"): r["name"], t("train.col_state"): state_label(r["state"]),
+              t("train.col_step"): f"{r['step'] or 0:,} / {r['steps'] or 0:,}", t("train.col_data"): dataset_label(r),
+              t("train.col_model"): r["model"], t("train.col_loss"): r["loss"], t("train.col_owner"): r["owner"],
+              **{t(f"train.col_best_{k}"): format_metric(k, r["best"][k]) if k in r["best"] else "" for k in best},
+              t("train.col_id"): r["id"]} for r in listed]
+    S.tr_listed = [r["id"] for r in listed]  # what the table's row numbers stand for, for pick()
+
+    def pick() -> None:
+        chosen = S.tr_table.selection.rows
+        if chosen and chosen[0] < len(S.tr_listed) and st.query_params.get("run") != S.tr_listed[chosen[0]]:
+            st.query_params["run"] = S.tr_listed[chosen[0]]
+            S.tr_picked = True
+    st.dataframe(table, hide_index=True, on_select=pick, selection_mode="single-row", key="tr_table", width="stretch",
+                 column_config={t(f"train.col_best_{k}"): st.column_config.TextColumn(help=metric_label(k))
+                                for k in best})
 
 
 st.subheader(t("train.runs"))
@@ -490,23 +530,32 @@ if (linked := linked_run()) is not None and not may_manage(linked):  # someone e
 if not rows:
     st.info(t("train.no_runs", root=str(runs_root().resolve())))
     st.stop()
-f1, f2 = st.columns([2, 1])
-text = f1.text_input(t("train.filter"), key="tr_filter", placeholder=t("train.filter_help"))
-state = f2.selectbox(t("train.state"), [None, "queued", "starting", "running", "finished", "failed", "stopped",
-                                        "broken"], key="tr_state_filter",
-                     format_func=lambda s: t("train.any_state") if s is None else state_label(s))
-rows = mine(runs.rows(state=state, text=text.strip() or None))
-table = [{t("train.col_name"): r["name"], t("train.col_state"): state_label(r["state"]),
-          t("train.col_step"): f"{r['step'] or 0:,} / {r['steps'] or 0:,}", t("train.col_data"): dataset_label(r),
-          t("train.col_model"): r["model"], t("train.col_loss"): r["loss"], t("train.col_owner"): r["owner"],
-          t("train.col_best"): ", ".join(f"{k} {v:.3g}" for k, v in r["best"].items()),
-          t("train.col_id"): r["id"]} for r in rows]
-picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="tr_table",
-                      width="stretch")
-if picked.selection.rows:
-    chosen = rows[picked.selection.rows[0]]["id"]
-    if st.query_params.get("run") != chosen:
-        st.query_params["run"] = chosen
+polling = any(r["state"] in LIVE_STATES for r in rows)
+
+
+# The table follows live runs as the panel below does: drawn once per page run, it said "starting 0 / 2,000"
+# of a run the panel showed at step 270. Each poll reads the live runs' folders (RunIndex.rows).
+@st.fragment(run_every=POLL_S if polling else None)
+def runs_list() -> None:
+    f1, f2 = st.columns([2, 1])
+    text = f1.text_input(t("train.filter"), key="tr_filter", placeholder=t("train.filter_help"))
+    state = f2.selectbox(t("train.state"), [None, "queued", "starting", "running", "finished", "failed", "stopped",
+                                            "broken"], key="tr_state_filter",
+                         format_func=lambda s: t("train.any_state") if s is None else state_label(s))
+    everything = mine(runs.rows())
+    # a process killed without a word still says 'running': refresh() marks it failed, so no row polls for ever
+    if any(jobs.refresh(RunDir(runs_root() / r["id"])).get("state") != r["state"]
+           for r in everything if r["state"] in LIVE_STATES):
+        everything = mine(runs.rows())
+    listed = mine(runs.rows(state=state, text=text.strip() or None)) if state or text.strip() else everything
+    runs_table(listed)
+    if S.pop("tr_picked", None):
+        st.rerun(scope="app")  # a run was picked: the panel below is outside this fragment
+    if polling and not any(r["state"] in LIVE_STATES for r in everything):
+        st.rerun(scope="app")  # the last live run ended: stop polling, redraw its panel
+
+
+runs_list()
 
 run = linked_run()
 if run is not None and may_manage(run):

@@ -58,6 +58,11 @@ def upload_train_stop_resume(page, tmp_path) -> str:
     assert "run=" in page.url  # the run has a link
     run_id = page.url.split("run=")[1].split("&")[0]
     page.get_by_text("steps/s").wait_for(timeout=120_000)  # running, with a rate and an ETA
+    # the runs table follows the run as the panel does (it said 'starting 0 / 100,000' while the panel moved on);
+    # its cells are hidden text under a canvas, so they are looked for attached rather than visible
+    table = page.get_by_test_id("stDataFrame")
+    table.get_by_text("running", exact=True).wait_for(state="attached", timeout=30_000)
+    table.get_by_text(re.compile(r"^[1-9][\d,]* / 100,000$")).wait_for(state="attached", timeout=30_000)
     shot(page, "train_running")
     page.get_by_role("button", name="Stop").click()
     # the status line, not the runs table (its cells are hidden text under a canvas)
@@ -65,7 +70,8 @@ def upload_train_stop_resume(page, tmp_path) -> str:
     assert_no_exception(page)
 
     # train on from the last checkpoint, a few steps past where it stopped
-    until = page.get_by_label("Train until step")
+    until = page.get_by_role("spinbutton", name="Train until step")
+    assert page.get_by_text("Train until step", exact=True).is_visible()  # a label above the box, not a bare number
     progress = page.get_by_text(re.compile(r"step [\d,]+ of 100,000")).first.inner_text()
     stopped_at = int(re.search(r"step ([\d,]+) of", progress).group(1).replace(",", ""))
     assert stopped_at > 0

@@ -1,6 +1,7 @@
 """The Training page in AppTest: start a real (tiny) background run, watch it end, resume, clone; a
 CycleGAN on a built-in pair or on two uploaded zips (its process start stubbed: queued, never run)."""
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -12,7 +13,22 @@ from apptest_helpers import app, open_page
 from PIL import Image
 
 from gan_core import jobs
-from gan_core.runs import RunDir, runs_root
+from gan_core.runs import RunDir, RunIndex, runs_root
+from ui import train_form
+
+INPUTS = ("text_input", "number_input", "selectbox", "radio", "toggle", "slider", "segmented_control",
+          "file_uploader", "checkbox", "multiselect", "text_area", "select_slider")
+
+
+def unlabelled(at) -> list[str]:
+    """The inputs on the page whose label is empty or not shown (key: label)."""
+    bad = []
+    for kind in INPUTS:
+        for w in at.get(kind):
+            visible = w.proto.label_visibility.value == w.proto.label_visibility.VISIBLE
+            if not str(w.proto.label).strip() or not visible:
+                bad.append(f"{w.proto.id[-40:]}: {w.proto.label!r}")
+    return bad
 
 
 def tiny_run(at, steps: int = 6):
@@ -53,6 +69,7 @@ def test_estimate_start_watch_resume_and_clone():
     at.number_input(key="tr_model_ndf").set_value(8).run()
     at.button(key="tr_estimate").click().run()
     assert any(i.value.startswith("About ") and "per 1,000 steps" in i.value for i in at.info)
+    assert unlabelled(at) == []
 
     at.number_input(key="tr_model_n_codes").set_value(4)
     at.selectbox(key="tr_train_diffaugment").set_value("[translation,cutout]")
@@ -60,6 +77,7 @@ def test_estimate_start_watch_resume_and_clone():
     assert run.status()["state"] in ("starting", "running", "finished")
     cfg = (run.path / "config.yaml").read_text()
     assert "ngf: 8" in cfg and "batch_size: 16" in cfg and "steps: 6" in cfg
+    assert "texture: brick" in cfg  # the stored recipe is complete; the page shows it trimmed
     assert "n_codes: 4" in cfg and "diffaugment:\n  - translation\n  - cutout" in cfg
     assert wait_state(run, ("finished",))["step"] == 6
 
@@ -69,6 +87,9 @@ def test_estimate_start_watch_resume_and_clone():
     assert list(table["Run id"]) == [run.id] and table["State"][0] == "finished"
     assert any("finished" in m.value for m in at.markdown)
     assert at.button(key=f"resume_{run.id}")
+    shown = [c.value for c in at.code if "loss: nonsaturating" in c.value]  # the form's preview, the run's recipe
+    assert len(shown) == 2 and not any("texture" in c or "edges" in c for c in shown)
+    assert unlabelled(at) == []  # the step box beside Resume included
     # train on to step 9 from the last checkpoint
     at.number_input(key=f"until_{run.id}").set_value(9)
     at.button(key=f"resume_{run.id}").click().run()
@@ -81,6 +102,59 @@ def test_estimate_start_watch_resume_and_clone():
     assert at.session_state["tr_model_ngf"] == 8 and "run" not in at.query_params
     assert at.session_state["tr_model_n_codes"] == 4
     assert at.session_state["tr_train_diffaugment"] == "[translation,cutout]"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_one_step_estimate_and_the_cpu_read_as_words(lang, monkeypatch):
+    monkeypatch.setattr("gan_core.apps.training.time_per_step", lambda cfg, device, data=None: 0.025)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a training job's process computes on one thread then
+    at = open_page("views/train.py", lang)
+    at.number_input(key="tr_steps").set_value(1).run()
+    at.button(key="tr_estimate").click().run()
+    cores = train_form.usable_cpus()
+    if lang == "en":
+        assert at.info[0].value == "About 25 s per 1,000 steps on this device, so under a second for 1 step."
+        assert at.selectbox(key="tr_device").options[0] == f"CPU, {cores} cores (1 training thread)"
+    else:
+        assert at.info[0].value == "在此设备上每 1,000 步约 25 秒，1 步用时 不到 1 秒。"
+        assert at.selectbox(key="tr_device").options[0] == f"CPU，{cores} 核（训练用 1 个线程）"
+
+
+def test_the_runs_table_agrees_with_the_live_panel(queued_only):
+    """Issue 20: the table said 'starting 0/2,000' while the panel said step 270, one FD point drew no
+    chart, figures read 'fd 4.37e+04'. A run whose process works on another machine (so refresh()
+    leaves its status alone) at step 270, with one measurement."""
+    cfg = train_form.recipe({**train_form.DEFAULTS, **dict.fromkeys(train_form.ADVANCED)},
+                            train_form.data_overrides("mnist5k"))
+    run = jobs.submit(cfg)
+    run.set_status("starting", step=0)
+    RunIndex().update(run)  # what the index held when the process started
+    run.set_status("running", step=270, total_steps=2000, it_s=3.0, host="elsewhere")
+    for step in range(10, 271, 10):
+        run.append_metrics({"step": step, "loss_d": 1.2, "loss_g": 0.8})
+    run.append_metrics({"step": 200, "fd": 43712.3, "kid": 61400000.0, "precision": 0.12, "recall": 0.03})
+    dead = jobs.submit(cfg)  # its process was killed here without a word: the table must not poll it for ever
+    dead.set_status("running", step=40, total_steps=2000, pid=2**22 + 1, host=jobs.this_host())
+
+    at = open_page("views/train.py", run=run.id)
+    table = at.dataframe[0].value.set_index("Run id")
+    assert table.loc[dead.id, "State"] == "failed"
+    table = table.loc[[run.id]].reset_index()
+    progress = at.get("progress")[0].proto.text
+    assert table["State"][0] == "running" and table["Step"][0] == "270 / 2,000"
+    assert progress.startswith("step 270 of 2,000 · 3.0 steps/s · 9 min 37 s left")
+    assert (table["Best FD"][0], table["Best precision"][0], table["Best recall"][0]) == ("43,712", "12.0%", "3.0%")
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    fd = next(c for c in charts.values() if c["data"][0]["name"].startswith("Fréchet distance"))
+    assert fd["data"][0]["mode"] == "lines+markers" and list(fd["data"][0]["x"]) == [200]
+    pr = next(c for c in charts.values() if c["data"][0]["name"].startswith("precision"))
+    assert [d["mode"] for d in pr["data"]] == ["lines+markers"] * 2 and pr["layout"]["yaxis"]["tickformat"] == ".0%"
+
+    run.set_status("stopped", step=270, message="stopped at step 270")  # ended: Resume and its step box
+    at.run()
+    until = at.number_input(key=f"until_{run.id}")
+    assert until.label == "Train until step" and until.value == 2000
+    assert at.dataframe[0].value.set_index("Run id").loc[run.id, "State"] == "stopped" and unlabelled(at) == []
 
 
 def test_a_cloned_policy_the_form_does_not_offer_is_kept():
@@ -157,6 +231,7 @@ def test_cyclegan_on_a_built_in_pair_queues_a_job_and_clones(queued_only):
     assert [u.key for u in at.file_uploader] == []  # nothing to upload for a built-in pair
     assert at.session_state["tr_cg_size"] == 32 and at.session_state["tr_cg_batch"] == 32
     at.radio(key="tr_cg_pair__en").set_value("strokes").run()
+    assert unlabelled(at) == []
     at.text_input(key="tr_name").set_value("strokes")
     at.number_input(key="tr_cg_steps").set_value(40)
     at.number_input(key="tr_cg_cycle").set_value(0.0).run()

@@ -76,6 +76,41 @@ def test_uploads_and_torchvision_round_trip():
     assert cfg.data.root == "/data" and form_of(cfg) == tv
 
 
+def test_a_run_is_described_by_what_it_trains_on_in_both_languages():
+    """A form-made run kept its base recipe's description ("... trained on MNIST-5k") whatever it trained
+    on; the Gallery shows that text on the run's card."""
+    upload = data_overrides("upload", path="/runs/uploads/0123456789abcdef-cats.zip")
+    cfg = recipe({**DCGAN, "tr_model": "conditional", "tr_data": "upload", "tr_size": 32}, upload, channels=3,
+                 classes=2)
+    assert cfg.description.startswith("Conditional DCGAN")
+    assert "32x32 colour pictures, trained on cats.zip" in cfg.description
+    assert cfg.description_zh.startswith("条件 DCGAN") and "32x32 彩色图片，在 cats.zip 上训练" in cfg.description_zh
+    plain = recipe(DCGAN, MNIST)
+    assert plain.description.startswith("DCGAN, 28x28 greyscale pictures, trained on MNIST-5k")
+    assert plain.description_zh.startswith("DCGAN，28x28 灰度图片，在 MNIST-5k 上训练")
+
+
+def fake_cpus(tmp_path, cores: list[tuple[int, int]]):
+    """A /sys/devices/system/cpu with one cpuN/topology per (package, core) given."""
+    for i, (package, core) in enumerate(cores):
+        topology = tmp_path / f"cpu{i}" / "topology"
+        topology.mkdir(parents=True)
+        (topology / "physical_package_id").write_text(f"{package}\n")
+        (topology / "core_id").write_text(f"{core}\n")
+    return tmp_path
+
+
+def test_a_training_job_gets_one_thread_per_physical_core_unless_told(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    hyper = fake_cpus(tmp_path, [(0, 0), (0, 1), (0, 0), (0, 1)])  # 2 cores, 2 hyper-threads each
+    assert train_form.training_threads({}, hyper) == 2
+    assert train_form.training_threads({"OMP_NUM_THREADS": "1"}, hyper) == 1
+    assert train_form.training_threads({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "3"}, hyper) == 3
+    assert train_form.training_threads({"OMP_NUM_THREADS": "16"}, hyper) == 4  # torch keeps to the usable CPUs
+    assert train_form.training_threads({"OMP_NUM_THREADS": "lots"}, hyper) == 2
+    assert train_form.training_threads({}, tmp_path / "nothing") == 4  # no topology: every usable CPU a core
+
+
 # ---------------------------------------------------------------- CycleGAN
 
 
@@ -110,7 +145,9 @@ def test_cyclegan_settings_on_uploads_survive_the_round_trip(changed):
                                                       True)
     # a colour A beside a greyscale B: both in colour while the identity term compares them across
     expected = (3, 1) if form["tr_cg_identity"] == 0 else (3, 3)
-    assert (cfg.model.channels_a, cfg.model.channels_b) == expected and "horses.zip <-> zebras.zip" in cfg.description
+    assert (cfg.model.channels_a, cfg.model.channels_b) == expected
+    assert cfg.description.startswith("CycleGAN between horses.zip and zebras.zip")
+    assert cfg.description_zh.startswith("horses.zip 与 zebras.zip 之间的 CycleGAN")
     assert form_of(cfg) == form and not_kept(cfg, form) == []
 
 

@@ -11,14 +11,16 @@ from PIL import Image
 
 from gan_core.checkpoint import CheckpointError
 from gan_core.config import ConfigError
-from gan_core.recipes import load_recipe
+from gan_core.data import load_training_data
 from gan_core.data.images import DataError
+from gan_core.recipes import load_recipe
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
-from gan_core.data import load_training_data
 from ui.auth import may_manage, rights, user
 from ui.i18n import localized_choice, t
 from ui.images import enlarge, png_bytes
+from ui.metric_names import format_metric, metric_label
+from ui.model_card import details, summary
 from ui.models import PageModel, archs_of, cached_generator, page_models
 
 S = st.session_state
@@ -62,20 +64,33 @@ def recipe_text(src: PageModel) -> str | None:
     return src.card.get("recipe_yaml")
 
 
-COMPARED = ("fd_classifier", "fd_ratio_to_baseline", "kid", "precision", "recall", "density", "coverage",
-            "label_accuracy")
+COMPARED = ("fd", "fd_train_vs_test", "fd_ratio_to_baseline", "kid", "precision", "recall", "density", "coverage",
+            "label_accuracy", "step")  # the floor before its ratio: the ratio's name says "that floor"
 
 
 def figures(src: PageModel) -> dict:
     """What is known of a model's quality: a shipped model's card; for a run, the last figures it
-    tracked while training (train.eval_every), named as on the cards."""
+    tracked while training (train.eval_every). Named as a run logs them: a card's `fd_classifier` is
+    the same Fréchet distance (on the digit classifier's features) as a run's `fd`."""
     if src.run is None:
         metrics = src.card.get("metrics") or {}
-        return {k: metrics[k] for k in COMPARED if k in metrics} | {"step": src.card.get("step")}
+        found = {("fd" if k == "fd_classifier" else k): v for k, v in metrics.items()}
+        return {k: found[k] for k in COMPARED if k in found} | {"step": src.card.get("step")}
     tracked = [r for r in src.run.read_metrics() if "fd" in r]
     last = tracked[-1] if tracked else {}
-    return {("fd_classifier" if k == "fd" else k): v for k, v in last.items() if k != "step"} | \
-        {"step": last.get("step") or src.run.status().get("step")}
+    return {k: last[k] for k in COMPARED if k in last} | {"step": last.get("step") or src.run.status().get("step")}
+
+
+def compared(keys: list[str]) -> list[dict]:
+    """The figures of the models in `keys`, one row per figure (its name in words), one column per model."""
+    known = {k: figures(options[k]) for k in keys}
+    rows = []
+    for name in COMPARED:
+        if any(known[k].get(name) is not None for k in keys):
+            rows.append({t("metric_table.name"): metric_label(name),
+                         **{source_label(options[k]): "—" if known[k].get(name) is None
+                            else format_metric(name, known[k][name]) for k in keys}})
+    return rows
 
 
 def load(src: PageModel):
@@ -111,10 +126,11 @@ src = options[key]
 if S.get("gal_import_done") and key == f"run:{S.gal_import_done}":  # shown here: the rerun reopens the first tab
     st.success(t("gallery.imported", id=S.gal_import_done))
 gen = load(src)
+summary(src.card)
+details(src.card)
 
 c1, c2, c3, c4 = st.columns(4)
 seed = int(c1.number_input(t("gallery.seed"), 0, 2**31 - 1, 0, key="gal_seed", bind="query-params"))
-count = int(c2.slider(t("gallery.count"), 4, 100, 36, key="gal_count"))
 trunc_on = c3.toggle(t("gallery.truncation"), key="gal_trunc_on", help=t("gallery.truncation_help"))
 truncation = c4.slider(t("gallery.psi"), 0.3, 3.0, 1.0, 0.1, key="gal_psi", disabled=not trunc_on) if trunc_on else None
 label = None
@@ -125,20 +141,32 @@ if gen.n_classes:
     label = None if label == "all" else int(label)
 by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="gal_by_code",
                                          help=t("gallery.by_code_help", k=gen.n_codes))
+# One row per class or per code fills whole rows only: the slider counts per row then, and says the total
+# (a slider of 36 drew 3 rows of 10 classes, 30 pictures).
+rows_of = gen.n_codes if by_code else gen.n_classes if gen.n_classes and label is None else 0
+if rows_of:
+    per = int(c2.slider(t("gallery.count_per_code" if by_code else "gallery.count_per_class"), 1,
+                        max(1, 100 // rows_of), min(3, max(1, 100 // rows_of)), key="gal_per_row"))
+    count = per * rows_of
+    c2.caption(t("gallery.count_total", rows=rows_of, per=per, n=count))
+else:
+    count = int(c2.slider(t("gallery.count"), 4, 100, 36, key="gal_count"))
 
 
 def sample_grid(g, n: int) -> tuple[Image.Image, torch.Tensor]:
+    """n samples of g (for a model drawn one row per class or code: whole rows, n // rows each)."""
+    chosen = label if label is not None and label < g.n_classes else None  # the other model may have fewer classes
     if g.n_codes and by_code:
         per = max(1, n // g.n_codes)  # one row per code: the same noise, the code set to each value
         z = g.noise(per, seed, truncation).repeat(g.n_codes, 1)
         x = g(with_code(z, torch.arange(g.n_codes).repeat_interleave(per), g.n_codes))
         return grid_image(x, nrow=per), x
-    if g.n_classes and label is None:
+    if g.n_classes and chosen is None:
         per = max(1, n // g.n_classes)  # one row per class
         labels = torch.arange(g.n_classes).repeat_interleave(per)
         x = g.sample(len(labels), seed=seed, labels=labels, truncation=truncation)
         return grid_image(x, nrow=per), x
-    labels = None if not g.n_classes else torch.full((n,), label)
+    labels = None if not g.n_classes else torch.full((n,), chosen)
     x = g.sample(n, seed=seed, labels=labels, truncation=truncation)
     return grid_image(x, nrow=max(1, round(n ** 0.5))), x
 
@@ -206,12 +234,13 @@ with tabs[4]:
     other_key = pick(t("gallery.compare_with"), "gal_vs", options, next((k for k in options if k != key), key))
     other = load(options[other_key])
     a, b = st.columns(2)
-    a.image(enlarge(grid, 480), caption=source_label(options[key]))
+    a.image(enlarge(grid, 480), caption=t("gallery.compare_caption", model=source_label(options[key]), n=len(samples)))
     if other.n_classes != gen.n_classes or other.model.nz != gen.model.nz:
         st.caption(t("gallery.compare_note"))
-    b.image(enlarge(sample_grid(other, count)[0], 480), caption=source_label(options[other_key]))
-    st.dataframe([{t("gallery.col_model"): source_label(options[k]), **figures(options[k])} for k in (key, other_key)],
-                 hide_index=True)
+    other_grid, other_samples = sample_grid(other, count)
+    b.image(enlarge(other_grid, 480),
+            caption=t("gallery.compare_caption", model=source_label(options[other_key]), n=len(other_samples)))
+    st.dataframe(compared(list(dict.fromkeys((key, other_key)))), hide_index=True, width="stretch")
 
 with tabs[5]:
     run = src.run

@@ -8,16 +8,24 @@ PORT   ?= 8501
 .PHONY: run test test-fast install checkpoints bench clean
 
 # (Re)install only when a requirements file changed since the last install.
+# The first install downloads several GB (torch with its CUDA libraries: .venv is about 6.8 GB) and
+# takes minutes; pip shows its progress, one line per package.
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps "tinysoundfont>=0.3.6"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "GAN Studio needs Python 3.10 or newer")'
+	@test -x $(PY) || { echo "== 1/3 creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "python3 -m venv failed: on Debian/Ubuntu, apt-get install python3-venv"; exit 1; }; }
+	@echo "== 2/3 installing requirements (first time: several GB, several minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
+	@echo "== 3/3 installing the offline audio renderer"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off --no-deps "tinysoundfont>=0.3.6"
 	touch $(STAMP)
+	@echo "== installed; make run serves the studio on http://localhost:$(PORT)"
 
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address localhost
+	@echo "GAN Studio on http://localhost:$(PORT) (Ctrl+C stops it; runs are kept in $${GAN_STUDIO_RUNS:-runs/})"
+	$(PY) -m ui.serve --server.port $(PORT) --server.address localhost
 
 test: $(STAMP)
 	$(PY) -m pytest

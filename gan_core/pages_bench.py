@@ -20,7 +20,8 @@ from urllib.parse import urlparse
 
 from .serve_bench import CHROMIUM_ARGS, IDLE, _start_server
 
-TIMEOUT_MS = 300_000
+TIMEOUT_MS = 300_000  # an action (super-resolution of a whole picture) may take minutes on a busy CPU
+VISIT_TIMEOUT_MS = 90_000
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def _count(selector: str, n: int) -> str:
     return f"() => document.querySelectorAll({selector!r}).length >= {n}"
 
 
-CAPTION_IN = """() => [...document.querySelectorAll('[data-testid="stImageCaption"], [data-testid="stCaptionContainer"]')]
+CAPTION_IN = """() => [...document.querySelectorAll(
+                          '[data-testid="stImageCaption"], [data-testid="stCaptionContainer"]')]
                       .some(e => / in \\d/.test(e.innerText))"""
 
 PAGES = [
@@ -58,7 +60,7 @@ PAGES = [
     PageCheck("training", "h1"),
     PageCheck("generate", '[data-testid="stImage"]',
               _click_and_wait("gen_new_seed", "() => true"), "new seed"),
-    PageCheck("sketch", '[data-testid="stImage"]'),
+    PageCheck("sketch", '[data-testid="stImage"], iframe'),
     PageCheck("unpaired", '[data-testid="stImage"]'),
     PageCheck("superres", '[data-testid="stImage"]', _click_and_wait("sr_run", CAPTION_IN), "run"),
     PageCheck("anomaly", '[data-testid="stImage"], .js-plotly-plot'),
@@ -70,8 +72,8 @@ PAGES = [
 def _visit(page, url: str, ready: str) -> float:
     start = time.perf_counter()
     page.goto(url)
-    page.wait_for_selector(ready, state="attached", timeout=TIMEOUT_MS)
-    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    page.wait_for_selector(ready, state="attached", timeout=VISIT_TIMEOUT_MS)
+    page.wait_for_function(IDLE, timeout=VISIT_TIMEOUT_MS)
     return time.perf_counter() - start
 
 
@@ -119,10 +121,13 @@ def bench_pages(quick: bool = False, shots: str | None = None) -> Iterator[dict]
                             row["error"] = boxes.first.inner_text()[:300]
                     except PlaywrightError as e:
                         row["error"] = str(e).splitlines()[0][:300]
+                        if shot_dir:
+                            page.screenshot(path=str(shot_dir / f"{row['page']}_error.png"), full_page=True)
                     context.close()
                     yield row
                 browser.close()
         finally:
             server.terminate()
             server.wait(30)
-    yield {"bench": "pages", "outside_requests": len(outside), "outside_hosts": sorted({urlparse(u).netloc for u in outside})}
+    yield {"bench": "pages", "outside_requests": len(outside),
+           "outside_hosts": sorted({urlparse(u).netloc for u in outside})}

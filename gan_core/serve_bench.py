@@ -57,7 +57,7 @@ def _peak_rss_gb(pid: int) -> float | None:
 def _start_server(runs: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "GAN_STUDIO_RUNS": str(runs)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"],
                             cwd=REPO, env=env, stdout=open(runs / "server.log", "w"), stderr=subprocess.STDOUT)

@@ -1,10 +1,14 @@
 """Recipes: read from a file or text, typed overrides applied once, the per-loss presets in one table."""
-import pytest
+import json
 
-from gan_core.config import ConfigError
+import pytest
+import yaml
+
+from gan_core.config import ConfigError, validate_config
 from gan_core.lab.toy2d import ModelSpec, loss_defaults, toy_recipe
 from gan_core.losses import LOSSES
-from gan_core.recipes import LOSS_PRESETS, apply_overrides, dump_recipe, load_recipe, parse_overrides
+from gan_core.paths import CONFIGS, REPO as ROOT
+from gan_core.recipes import LOSS_PRESETS, apply_overrides, dump_recipe, essential_recipe, load_recipe, parse_overrides
 
 
 def test_a_recipe_from_text_equals_the_same_recipe_from_its_file(tmp_path):
@@ -116,3 +120,52 @@ def test_init_g_must_be_a_checkpoint_of_the_same_architecture(tmp_path, tiny_sr_
         check_init_g(tiny_sr_cfg(f"train.init_g={tmp_path / 'p2p.safetensors'}"))
     make_trainer(tiny_sr_cfg(), "cpu").export(tmp_path / "sr")
     check_init_g(tiny_sr_cfg(f"train.init_g={tmp_path / 'sr.safetensors'}"))
+
+
+SHIPPED_CARDS = sorted((ROOT / "checkpoints").glob("*.json"))
+
+
+@pytest.mark.parametrize("card_path", SHIPPED_CARDS, ids=lambda p: p.stem)
+def test_the_essential_recipe_is_the_same_recipe(card_path):
+    """Only defaults are dropped, so the trimmed recipe validates to exactly the stored one."""
+    recipe = yaml.safe_load(json.loads(card_path.read_text(encoding="utf-8"))["recipe_yaml"])
+    trimmed = essential_recipe(recipe)
+    assert validate_config(trimmed) == validate_config(recipe)
+    assert len(yaml.safe_dump(trimmed).splitlines()) < len(yaml.safe_dump(recipe).splitlines())
+
+
+def test_the_essential_recipe_drops_what_nothing_reads_and_keeps_what_someone_chose():
+    dcgan = yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "mnist_dcgan.yaml")))
+    data, train = essential_recipe(dcgan)["data"], essential_recipe(dcgan)["train"]
+    assert "texture" not in data and "edges" not in data and "toy" not in data and "a" not in data
+    assert "gp_weight" not in train and "instance_noise" not in train and "cycle_weight" not in train
+    assert data["name"] == "mnist5k" and train["loss"] == "nonsaturating" and "betas" in train
+
+    chosen = yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "mnist_dcgan.yaml", {
+        "data.texture": "grass", "train.loss": "wgan-gp", "model.d_norm": "layer", "train.instance_noise.sigma": 0.1})))
+    kept = essential_recipe(chosen)
+    assert kept["data"]["texture"] == "grass"                 # not the default: someone chose it
+    assert kept["train"]["gp_weight"] == 10.0                 # WGAN-GP reads it, default or not
+    assert kept["train"]["instance_noise"]["sigma"] == 0.1
+
+    pix2pix = essential_recipe(yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "pix2pix_photos.yaml"))))
+    assert pix2pix["data"]["edges"] == "canny" and "edge_sigma" in pix2pix["data"]   # the paired family reads them
+    assert "pixel_weight" in pix2pix["train"]
+
+
+def test_an_anomaly_recipe_is_trimmed_inside_its_gan_part():
+    recipe = yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "anomaly_mnist_0.yaml")))
+    trimmed = essential_recipe(recipe)
+    assert "texture" not in trimmed["gan"]["data"] and trimmed["gan"]["data"]["classes"] == [0]
+    assert trimmed["encoder"] == recipe["encoder"]
+
+
+@pytest.mark.parametrize("card_path", SHIPPED_CARDS, ids=lambda p: p.stem)
+def test_every_shipped_card_and_its_recipe_speak_both_languages(card_path):
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    assert card["description"] and card["description_zh"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in card["description_zh"])    # Chinese, not a copy
+    assert yaml.safe_load(card["recipe_yaml"])["description_zh"] == card["description_zh"]
+    config = CONFIGS / f"{card['name']}.yaml"
+    if config.exists():  # cyclegan_digits_nocycle is cyclegan_digits with --set (the Makefile)
+        assert load_recipe(config).description_zh == card["description_zh"]

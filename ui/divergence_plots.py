@@ -47,8 +47,9 @@ def lines_figure(theta: float) -> go.Figure:
     if theta != 0:
         fig.add_annotation(x=theta, y=0.5, ax=0, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=2, arrowside="start", arrowcolor="#555")
-        fig.add_annotation(x=theta / 2, y=0.5, text=t("divergences.w1_arrow", value=f"{abs(theta):.2f}"),
-                           showarrow=False, yshift=12, font=dict(color="#333"))
+        # beside the outer line, not between them: at small theta the gap is narrower than the label
+        fig.add_annotation(x=max(0.0, theta) + 0.04, y=0.5, text=t("divergences.w1_arrow", value=f"{abs(theta):.2f}"),
+                           showarrow=False, xanchor="left", font=dict(color="#333"), bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(range=[-1.25, 1.25], title_text="x", zeroline=False)
     fig.update_yaxes(range=[-0.1, 1.1], title_text="z", zeroline=False)
     return _layout(fig, 320)

@@ -105,3 +105,33 @@ def cached_model(kind: str, path: Path):
 
 def cached_generator(path: Path) -> LoadedGenerator:
     return cached_model("generator", path)
+
+
+# What a shipped card is loaded as, by its kind and its generator's architecture.
+_LOADER_OF_ARCH = {"pix2pix": "sketcher", "srresnet": "upscaler", "rrdb": "upscaler", "cyclegan": "translator",
+                   "musegan": "music"}
+# The models pages open on, loaded first.
+OPENING = ("mnist_cgan", "pix2pix_digits", "sr_srresnet_x4", "cyclegan_digits", "anomaly_mnist_0", "music_hybrid",
+           "mnist_classifier")
+
+
+def loader_kind(card: dict) -> str:
+    """'generator', 'sketcher', ... : how `cached_model` loads the checkpoint of this card."""
+    if card.get("kind") in ("anomaly", "classifier"):
+        return {"anomaly": "detector", "classifier": "classifier"}[card["kind"]]
+    return _LOADER_OF_ARCH.get((card.get("model") or {}).get("arch", "dcgan"), "generator")
+
+
+def warm_models() -> list[str]:
+    """Read every shipped model into the shared cache, the ones pages open on first (ui/serve.py runs
+    this at server start). Returns the names loaded; one that fails to load is left to its page."""
+    shipped = list_checkpoints(checkpoints_dir())
+    shipped.sort(key=lambda pc: OPENING.index(pc[1]["name"]) if pc[1].get("name") in OPENING else len(OPENING))
+    loaded = []
+    for path, card in shipped:
+        try:
+            cached_model(loader_kind(card), path)
+            loaded.append(card["name"])
+        except Exception:  # noqa: BLE001  (a damaged checkpoint is reported by the page that offers it)
+            continue
+    return loaded

@@ -4,11 +4,11 @@ import time
 
 import streamlit as st
 import torch
-import yaml
 
 from gan_core.checkpoint import CheckpointError
 from gan_core.sampling import grid_image
 from ui.i18n import localized_choice, t
+from ui import model_card
 from ui.images import enlarge, png_bytes
 from ui.models import archs_of, cached_generator, checkpoints_dir, page_models
 from ui.urlstate import write_to_url
@@ -30,7 +30,7 @@ controls, result = st.columns([1, 2], gap="large")
 with controls:
     name = st.selectbox(t("generate.model"), list(found), key="gen_model", bind="query-params")
     path, card = found[name].path, found[name].card
-    st.caption(card.get("description", ""))
+    model_card.summary(card)
     try:
         gen = cached_generator(path)
     except CheckpointError as e:
@@ -66,18 +66,4 @@ with result:
     st.download_button(t("generate.download"), png_bytes(grid), file_name=f"{name}_seed{int(seed)}.png",
                        mime="image/png", icon=":material/download:")
 
-with st.expander(t("generate.card_title"), expanded=False):
-    metrics = card.get("metrics") or {}
-    shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    if shown:
-        st.markdown(f"**{t('generate.card_metrics')}**")
-        st.dataframe([{t("generate.card_metric"): k, t("generate.card_value"): str(v)} for k, v in shown.items()],
-                     hide_index=True)
-    else:
-        st.info(t("generate.card_no_metrics"))
-    st.markdown(t("generate.card_facts", step=card.get("step"), created=card.get("created_at"),
-                  data=card.get("data", {}).get("name")))
-    if card.get("made_by"):
-        st.code(card["made_by"], language="bash")
-    st.markdown(f"**{t('generate.card_recipe')}**")
-    st.code(card.get("recipe_yaml") or yaml.safe_dump(card.get("model", {})), language="yaml")
+model_card.details(card)

@@ -9,6 +9,7 @@ from gan_core.apps.music import midi_bytes, musicxml_bytes, render_wav
 from gan_core.checkpoint import CheckpointError
 from gan_core.data.music import TRACKS, VALIDATION_EVERY, MusicDataError, chorale_excerpt, chorale_paths
 from gan_core.nets.musegan import track_parts
+from ui import model_card
 from ui.models import archs_of, cached_model, checkpoints_dir, page_models
 from ui.music_plots import piano_roll
 from ui.i18n import localized_choice, t
@@ -158,6 +159,5 @@ with tabs[4]:
 
 with tabs[5]:
     st.markdown(t("music.how"))
-    st.code(card.get("recipe_yaml", ""), language="yaml")
-    if card.get("made_by"):
-        st.code(card["made_by"], language="bash")
+    model_card.summary(card)
+    model_card.details(card)

@@ -16,6 +16,7 @@ from gan_core.apps.cyclegan import Translator, import_official_cyclegan, load_tr
 from gan_core.checkpoint import CheckpointError
 from gan_core.data.images import DataError, ImageError, decode_image
 from gan_core.data.unpaired import built_in_set
+from ui import model_card
 from ui.compute import heavy_work
 from ui.i18n import current_language, localized_choice, t
 from ui.images import enlarge, png_bytes
@@ -97,7 +98,7 @@ def about(tr: Translator, card: dict) -> str:
         text += gap() + (t("unpaired.about_cycle", w=f"{cycle_weight(card):g}") if cycle_weight(card) > 0
                        else t("unpaired.about_nocycle"))
     else:
-        text = card.get("description") or t("unpaired.about_folders", a=a, b=b)
+        text = model_card.description(card) or t("unpaired.about_folders", a=a, b=b)
     if "b2a" not in tr.directions:
         text += gap() + t("unpaired.one_way")
     return text
@@ -516,6 +517,8 @@ if built_in:
                      n=(model.card.get("metrics") or {}).get(f"test_{src}", "?")))
     elif not (model.card.get("metrics") or {}):
         st.caption(t("unpaired.not_measured", path=str(model.path)))
+
+model_card.details(model.card)
 
 # ---------------------------------------------------------------- your own weights
 

@@ -53,12 +53,13 @@ def _free_port() -> int:
 
 
 def start_server(log_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` with its runs under log_dir, and any more command-line `options`."""
+    """The app as `make run` serves it (ui.serve: `streamlit run app.py` with the heavy imports done
+    before the port opens), its runs under log_dir, and any more command-line `options`."""
     port = _free_port()
     log = open(log_dir / "streamlit.log", "w")
     env = {**os.environ, "GAN_STUDIO_RUNS": str(log_dir / "runs")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+        [sys.executable, "-m", "ui.serve", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *options],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -52,8 +52,8 @@ def test_generate_main_path(page, tmp_path):
     img = Image.open(saved)
     assert img.format == "PNG" and img.width > 100 and img.height > 100
 
-    page.get_by_text("Model card").click()
-    page.get_by_text("Training recipe").wait_for()
+    page.get_by_text("Model card (").click()
+    page.get_by_text("Made by").wait_for()
     shot(page, "generate_class7")
 
 

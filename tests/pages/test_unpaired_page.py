@@ -131,7 +131,7 @@ def uploader(at, part: str):
 
 
 def rates(at) -> list[dict]:
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2   # the rates, then the model card's figures (at the foot of the page)
     return at.dataframe[0].value.to_dict("records")
 
 

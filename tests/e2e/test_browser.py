@@ -115,3 +115,18 @@ def test_language_survives_a_page_switch(page):
     settle(page)
     page.get_by_role("heading", name="生成").wait_for()
     assert "lang=zh" in page.url
+
+
+def test_nothing_is_fetched_from_another_host(page):
+    """The studio works offline: every request of a visit (the page icon included) goes to the app itself."""
+    elsewhere = []
+    own = page.base.split("//", 1)[1]
+    page.on("request", lambda r: None if r.url.startswith(("data:", "blob:")) or r.url.split("/")[2] == own
+            else elsewhere.append(r.url))
+    for path in ("/", "/generate", "/divergences"):
+        page.goto(page.base + path)
+        settle(page)
+        page.wait_for_selector("h1")
+    icon = page.locator("link[rel='shortcut icon']").get_attribute("href")
+    assert icon and "gstatic" not in icon and icon.startswith(("/", page.base)), icon
+    assert elsewhere == []

@@ -12,21 +12,23 @@ from gan_core.data.images import DataError
 from gan_core.data.toy import (get_toy, points_distribution, points_from_csv, points_from_drawing,
                                standardize)
 from gan_core.lab import one_thread
+from gan_core.lab.live import LiveLab
 from gan_core.lab.toy2d import TOY_SOURCES, LabSpec, ModelSpec, ToyLab
 from gan_core.losses import LOSSES
 from gan_core.metrics.toy import toy_report
 from ui.i18n import localized_choice, t
 from ui.plots import COLORS, curves
-from ui.toylab_plots import render_view, snapshot_png
+from ui.toylab_plots import metric_curves, render_view, snapshot_png
 from ui.urlstate import write_to_url
 
 S = st.session_state
 N_VIEW = 1000           # points drawn per cloud
-METRICS_EVERY = 250     # generator steps between metric snapshots
-GRID = 60               # heat-map resolution
+METRICS_EVERY = 250     # generator steps between metric snapshots while playing ...
+METRICS_S = 5.0         # ... or seconds, whichever comes first (four slow configurations: 250 steps take ~20 s)
+GRID = 48               # heat-map resolution (scaled up smoothly to the picture; each point is a pass through D)
 KEEP = "session"        # settings survive a visit to another page (Streamlit drops unrendered widgets' state)
-FRAME_S = 0.05          # training time per picture while playing (drawing adds 20-40 ms)
-MIN_INTERVAL_S = 0.1    # at most 10 pictures a second
+FRAME_S = 0.2           # a picture every 0.2 s while playing, however long a training step takes
+RATES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 0]  # the speed limit's choices, steps per second (0: none)
 
 st.title(t("toylab.title"))
 st.caption(t("toylab.intro"))
@@ -180,35 +182,63 @@ if data is None:
 
 # ---------------------------------------------------------------- the lab (one per session, rebuilt when the settings change)
 
+def stop_training() -> None:
+    """Pause this session's background training, if it has any (returns once it has stopped)."""
+    if "tl_live" in S:
+        S.tl_live.pause()
+
+
 key = (link, data_id)
 if S.get("tl_key") != key:
+    stop_training()  # the previous experiment's thread: its lab is about to be replaced
     try:
         S.tl_lab = ToyLab(spec.configs(), data)
     except ValueError as e:
         st.error(t("toylab.bad_settings", reason=str(e)))
         st.stop()
-    S.tl_key, S.tl_metrics, S.tl_pending = key, [], None
-    for stale in ("tl_step_s", "tl_frame_s"):  # timings of the previous lab
+    S.tl_live = LiveLab(S.tl_lab)
+    S.tl_key, S.tl_metrics, S.tl_pending, S.tl_metrics_t = key, [], None, 0.0
+    for stale in ("tl_frame_s", "tl_drawn"):  # the previous lab's picture timing and last picture
         S.pop(stale, None)
     real = data.sample(N_VIEW, torch.Generator().manual_seed(7)).numpy()
     S.tl_real = real
     S.tl_extent = float(max(np.abs(real).max() * 1.25, 1.5))
 lab: ToyLab = S.tl_lab
+live: LiveLab = S.tl_live
 
 
 def set_playing(value: bool) -> None:
     """Play or pause, as the button said when it was drawn: a click that Streamlit delivers twice
     (a rerun request merged with a live-view tick) must not toggle back."""
     S.tl_playing = value
+    if not value:
+        stop_training()
 
 
 def reset() -> None:
+    stop_training()
     S.tl_key = None
     S.tl_playing = False
 
 
-controls = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="bottom")
+def max_rate() -> float | None:
+    return float(S.tl_rate) if S.get("tl_rate") else None
+
+
+# Training runs in a background thread (gan_core.lab.live) while the person wants it to; the page
+# only draws it. It stops by itself when nothing is left to train (then Play shows again).
 playing = S.get("tl_playing", False)
+if playing:
+    live.play(max_rate())
+    if not live.running:
+        S.tl_playing = playing = False
+else:
+    live.pause()
+if live.error is not None:
+    st.error(t("toylab.train_error", reason=f"{type(live.error).__name__}: {live.error}"))
+
+
+controls = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="bottom")
 controls[0].button(t("toylab.pause") if playing else t("toylab.play"), on_click=set_playing, args=(not playing,),
                    type="primary",
                    icon=":material/pause:" if playing else ":material/play_arrow:", width="stretch", key="tl_play")
@@ -217,12 +247,14 @@ step_g = controls[2].button(t("toylab.step_g"), width="stretch", disabled=playin
 step_both = controls[3].button(t("toylab.step"), width="stretch", disabled=playing, key="tl_step")
 controls[4].button(t("toylab.reset"), on_click=reset, width="stretch", icon=":material/restart_alt:",
                    key="tl_reset")
-speed = controls[5].slider(t("toylab.speed"), 1, 200, 20, key="tl_speed", persist_state=KEEP, help=t("toylab.speed_help"))
+with controls[5]:
+    localized_choice(st.select_slider, t("toylab.speed"), RATES, "tl_rate", 0,
+                     lambda r: t("toylab.speed_max") if r == 0 else str(r), help=t("toylab.speed_help"))
 # the recipe's linear decay reaches lr = 0 at train.steps: past it nothing changes, so say so
 horizon = min((c.train.steps for c in lab.cfgs if c.train.lr_decay != "none"), default=None)
 if horizon is not None and lab.step >= horizon:
     st.info(t("toylab.schedule_done", steps=f"{horizon:,}"))
-with one_thread():
+with live.reading(), one_thread():  # the buttons are disabled while playing: nothing else trains
     if step_d:
         lab.train(1, "d")
     if step_g:
@@ -244,42 +276,58 @@ def metrics_worker() -> ThreadPoolExecutor:
 
 
 def collect_metrics(force: bool = False) -> None:
+    """Take in finished measurements; start a new one every METRICS_EVERY steps or METRICS_S seconds
+    (force: now), one at a time, on samples drawn from the lab as it stands."""
     pending = S.get("tl_pending")
     if pending is not None and pending.done():
         S.tl_metrics.append(pending.result())
         S.tl_pending = pending = None
-    last = S.tl_metrics[-1]["step"] if S.tl_metrics else -METRICS_EVERY
-    if pending is None and lab.step > 0 and (force or lab.step - last >= METRICS_EVERY) and lab.step != last:
-        clouds = [x.numpy() for x in lab.sample(2500, seed=11)]
-        step, dataset = lab.step, lab.data
+    last = S.tl_metrics[-1]["step"] if S.tl_metrics else 0
+    due = force or lab.step - last >= METRICS_EVERY or time.monotonic() - S.tl_metrics_t >= METRICS_S
+    if pending is None and lab.step > last and due:
+        snap = live.snapshot()
+        with one_thread():
+            clouds = [x.numpy() for x in snap.sample(2500, seed=11)]
+        step = snap.step
+        dataset = lab.data
+        S.tl_metrics_t = time.monotonic()
         S.tl_pending = metrics_worker().submit(
             lambda: {"step": step, "reports": [toy_report(c, dataset, seed=0) for c in clouds]})
 
 
 # ---------------------------------------------------------------- the live view
 
-def render_panels() -> list:
-    """Every configuration's picture, computed before anything is sent to the page (see live())."""
+def render_panels() -> tuple[list, int]:
+    """Every configuration's picture and the step it shows, computed before anything is sent to the
+    page (see live_view()), from a snapshot of the lab: drawing never waits for training. A lab
+    that has not changed since the last pictures, shown the same way, shows the same pictures."""
+    snap = live.snapshot()
+    drawn = (id(lab), snap.updates, tuple(views))
+    if S.get("tl_drawn") == drawn and S.get("tl_panels"):
+        return S.tl_panels, snap.step
     extent = S.tl_extent
     axis = torch.linspace(-extent, extent, GRID)
     grid = torch.cartesian_prod(axis, axis)[:, [1, 0]]  # row-major over y, then x: a (y, x) heat map
-    n = len(lab.cfgs)
-    heat = lab.discriminator(grid) if "heat" in views else [None] * n
-    fakes = lab.sample(N_VIEW, seed=3) if "fake" in views else [None] * n
-    manifolds = lab.manifold() if "manifold" in views else [None] * n
-    pushes = lab.push(300) if "arrows" in views else [None] * n
-    return [render_view(S.tl_extent, real=S.tl_real if "real" in views else None,
-                        fake=None if fakes[i] is None else fakes[i].numpy(), color=COLORS[i],
-                        heat=None if heat[i] is None else heat[i].reshape(GRID, GRID).numpy(),
+    n = len(snap.cfgs)
+    with one_thread():
+        heat = [h.numpy() for h in snap.discriminator(grid)] if "heat" in views else [None] * n
+        fakes = [x.numpy() for x in snap.sample(N_VIEW, seed=3)] if "fake" in views else [None] * n
+        manifolds = [m if m is None else m.numpy() for m in snap.manifold()] if "manifold" in views else [None] * n
+        pushes = [p if p is None else tuple(v.numpy() for v in p) for p in snap.push(300)] \
+            if "arrows" in views else [None] * n
+    S.tl_drawn = drawn
+    return [render_view(extent, real=S.tl_real if "real" in views else None, fake=fakes[i], color=COLORS[i],
+                        heat=None if heat[i] is None else heat[i].reshape(GRID, GRID),
                         probability=cfg.train.loss in ("minimax", "nonsaturating"),
-                        manifold=None if manifolds[i] is None else manifolds[i].numpy(),
-                        push=None if pushes[i] is None else tuple(p.numpy() for p in pushes[i]),
-                        title=f"{i + 1}. {cfg.train.loss}")
-            for i, cfg in enumerate(lab.cfgs)]
+                        manifold=manifolds[i], push=pushes[i], title=f"{i + 1}. {cfg.train.loss}")
+            for i, cfg in enumerate(snap.cfgs)], snap.step
 
 
-def show(panels: list) -> None:
-    st.markdown(t("toylab.status", step=lab.step))
+def show(panels: list, step: int) -> None:
+    if S.get("tl_playing") and live.rate:
+        st.markdown(t("toylab.status_playing", step=step, rate=f"{live.rate:,.0f}"))
+    else:
+        st.markdown(t("toylab.status", step=step))
     S.tl_panels = panels
     for i, col in enumerate(st.columns(len(panels))):
         with col:
@@ -290,26 +338,17 @@ def show(panels: list) -> None:
             if report and "modes" in report:
                 st.caption(t("toylab.modes_caption", modes=report["modes"], k=report["n_modes"],
                              hq=f"{100 * report['hq']:.1f}", w1=f"{report['w1']:.3f}"))
-                if lab.step >= 1000 and report["modes"] <= report["n_modes"] // 2:
+                if S.tl_metrics[-1]["step"] >= 1000 and report["modes"] <= report["n_modes"] // 2:
                     st.warning(t("toylab.collapse", modes=report["modes"], k=report["n_modes"]))
             elif report and "w1" in report:
                 st.caption(t("toylab.w1_caption", w1=f"{report['w1']:.3f}", js=f"{report.get('js', float('nan')):.3f}"))
 
 
-def play_frame() -> None:
-    """Train for about FRAME_S, at most `speed` iterations: a slow recipe (four configurations,
-    k = 5 critic steps) then still redraws several times a second."""
-    per_step = S.get("tl_step_s", FRAME_S)  # unknown for a new lab: one step first
-    steps = max(1, min(int(S.tl_speed), int(FRAME_S / per_step)))
-    start = time.perf_counter()
-    lab.train(steps)
-    S.tl_step_s = (time.perf_counter() - start) / steps
-
-
 def refresh_interval() -> float:
-    """Seconds between live pictures: a little longer than a frame takes. A timer tick that arrives
-    while a frame is still running restarts it, so a too-short interval would show nothing at all."""
-    return max(MIN_INTERVAL_S, 1.3 * S.get("tl_frame_s", 0.05) + 0.02)
+    """Seconds between live pictures: FRAME_S, or a little longer than a picture takes to make. A
+    timer tick that arrives while a picture is still being made restarts it, so a too-short interval
+    would show nothing at all (a busy machine, a slow browser)."""
+    return max(FRAME_S, 1.3 * S.get("tl_frame_s", 0.05) + 0.02)
 
 
 if not playing:
@@ -318,35 +357,40 @@ S.tl_interval = refresh_interval()
 
 
 @st.fragment(run_every=S.tl_interval if playing else (1.0 if S.get("tl_pending") else None))
-def live() -> None:
+def live_view() -> None:
     start = time.perf_counter()
-    with one_thread():
-        if S.get("tl_playing"):
-            if all(lab.diverged) or all(c.train.lr_decay != "none" and lab.step >= c.train.steps for c in lab.cfgs):
+    live.touch()  # someone is watching: the trainer goes on (it stops by itself a few seconds after the last look)
+    if S.get("tl_playing"):
+        if not live.running:
+            if live.stopped != "idle":
                 S.tl_playing = False
-                st.rerun()  # nothing left to train: show Play again
-            play_frame()
-            collect_metrics()
-        # everything is computed before the first element is sent: Streamlit checks for a newer
-        # rerun request at each element, and a frame cut short there would be lost
-        panels = render_panels()
+                st.rerun()  # nothing left to train, or an error: show Play again (and the error)
+            live.play(max_rate())  # the page was away (another page, a frozen tab) and is back
+        collect_metrics()
+    # everything is computed before the first element is sent: Streamlit checks for a newer
+    # rerun request at each element, and a picture cut short there would be lost
+    panels, step = render_panels()
     frame_s = time.perf_counter() - start
     S.tl_frame_s = 0.7 * S.get("tl_frame_s", frame_s) + 0.3 * frame_s
-    if S.get("tl_playing") and frame_s > 0.9 * S.tl_interval:
-        st.rerun()  # frames take longer than the timer allows: retime it (shorter again at the next pause)
-    show(panels)
+    if S.get("tl_playing") and S.tl_frame_s > 0.9 * S.tl_interval:
+        st.rerun()  # pictures take longer than the timer allows: retime it (shorter again at the next pause)
+    show(panels, step)
     pending = S.get("tl_pending")
     if not S.get("tl_playing") and pending is not None and pending.done():
         st.rerun()  # the metrics asked for while paused are in: draw their tab, stop polling
 
 
-live()
+live_view()
 
 # ---------------------------------------------------------------- curves, downloads, share
 
 names = [f"{i + 1}. {c.train.loss}" for i, c in enumerate(lab.cfgs)]
 tab_loss, tab_metrics, tab_share = st.tabs([t("toylab.tab_losses"), t("toylab.tab_metrics"), t("toylab.tab_share")])
+# The curves are drawn with the page, not with the live view: eight plotly charts take ~0.2 s to
+# build, and a live-view tick that arrives meanwhile would cut them short.
 with tab_loss:
+    if playing:
+        st.caption(t("toylab.curves_when_paused"))
     every = max(1, len(lab.history[0]) // 400)
     c1, c2 = st.columns(2)
     c1.plotly_chart(curves({n: [(r["step"], r["loss_d"]) for r in h[::every] if "loss_d" in r]
@@ -356,20 +400,23 @@ with tab_loss:
                             for n, h in zip(names, lab.history)}, t("toylab.loss_g"), t("toylab.value")),
                     width="stretch")
 with tab_metrics:
-    if not S.tl_metrics:
-        st.info(t("toylab.no_metrics", every=METRICS_EVERY))
-    else:
+    if playing:
+        st.caption(t("toylab.curves_when_paused"))
+    elif not S.tl_metrics:
+        st.info(t("toylab.no_metrics", every=METRICS_EVERY, seconds=f"{METRICS_S:g}"))
+    if S.tl_metrics:
         last = S.tl_metrics[-1]["reports"]  # a diverged configuration reports only {"finite": 0}
         keys = [k for k in ("modes", "hq", "w1", "js", "kl_pq", "kl_qp") if any(k in r for r in last)]
         columns = st.columns(2)
         for j, k in enumerate(keys):
-            columns[j % 2].plotly_chart(curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
-                                                for i, n in enumerate(names)}, t(f"toylab.metric_{k}"), ""),
+            columns[j % 2].plotly_chart(metric_curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
+                                                       for i, n in enumerate(names)}, t(f"toylab.metric_{k}")),
                                         width="stretch")
 with tab_share:
     st.markdown(t("toylab.share_help"))
     st.code(f"?lab={link}", language=None)
-    samples = lab.sample(2500, seed=11)
+    with one_thread():
+        samples = live.snapshot().sample(2500, seed=11)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["configuration", "loss", "x", "y"])

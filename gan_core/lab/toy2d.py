@@ -23,7 +23,6 @@ import base64
 import binascii
 import copy
 import dataclasses
-import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -428,9 +427,7 @@ class ToyLab:
         self.history: list[list[dict]] = [[] for _ in cfgs]
         self.diverged: list[str | None] = [None for _ in cfgs]
         self.is_copy = False
-        self.serial = 0  # a frozen copy's number, unique in this process: the same serial, the same weights
-
-    _serials = itertools.count(1)
+        self.updates = 0  # training iterations so far, D- or G-only ones included: the same count, the same weights
 
     def frozen(self) -> "ToyLab":
         """This lab as it stands, for drawing while it trains on: the weights, G's moving average and
@@ -438,7 +435,6 @@ class ToyLab:
         history keeps growing with this lab's). Its views (sample, discriminator, manifold, push,
         step) read the copy; it cannot be trained."""
         twin = copy.copy(self)
-        twin.serial = next(ToyLab._serials)
         twin.groups = [dataclasses.replace(g, G=g.G.copy(), D=g.D.copy(), ema=None if g.ema is None else g.ema.clone())
                        for g in self.groups]
         twin.diverged = list(self.diverged)
@@ -540,6 +536,7 @@ class ToyLab:
         if self.is_copy:
             raise RuntimeError("a frozen copy of a lab is for reading; train the lab itself")
         for _ in range(steps):
+            self.updates += 1
             partial = 0
             if what != "both":
                 self._partial += 1

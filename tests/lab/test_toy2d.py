@@ -97,6 +97,7 @@ def test_partial_steps():
     assert not torch.equal(lab.groups[0].D.params, d1)
     lab.train(1, "g")
     assert lab.step == 1 and not torch.equal(lab.groups[0].G.params, g0)
+    assert lab.updates == 3  # what a view compares to know the weights changed: every press counts
     with pytest.raises(ValueError, match="what must be"):
         lab.train(1, "x")
 

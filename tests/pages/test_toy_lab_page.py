@@ -139,3 +139,43 @@ def test_packing_trains_and_a_pack_that_does_not_divide_the_batch_is_explained()
     at.number_input(key="tl0_pack").set_value(3).run()
     assert not at.exception
     assert "cannot be trained" in at.error[0].value and "multiple" in at.error[0].value
+
+
+def test_play_trains_in_the_background_and_charts_every_measurement():
+    """Play starts the session's training thread, the picture says how far and how fast it is, Pause
+    stops it; the Metrics tab marks every measurement, so the first ones show before there is a line."""
+    import json
+    import time
+
+    at = open_lab(tiny_link("nonsaturating", "hinge"))
+    at.button(key="tl_play").click().run()
+    live = at.session_state["tl_live"]
+    try:
+        assert live.running
+        deadline = time.monotonic() + 30
+        while live.lab.step < 30 or not live.rate:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        at.run()  # a rerun while playing (AppTest does not tick the live view's timer)
+        assert not at.exception
+        status = next(m.value for m in at.markdown if m.value.startswith("**Step"))
+        assert int(status.split()[1].strip("*")) >= 30 and "steps per second" in status
+    finally:
+        at.button(key="tl_play").click().run()  # pause
+    assert not live.running and at.button(key="tl_play").label == "Play"
+    step = live.lab.step
+    time.sleep(0.05)
+    assert live.lab.step == step
+    deadline = time.monotonic() + 30
+    while at.session_state["tl_pending"] is not None:  # the measurement taken at the pause
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        at.run()
+    measured = at.session_state["tl_metrics"]
+    assert [m["step"] for m in measured][-1] == step and len(measured) <= 3  # at play (and at the pause)
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    metric = [f for f in figures if "Modes captured" in json.dumps(f["layout"].get("title"))]
+    assert metric, [f["layout"].get("title") for f in figures]
+    traces = metric[0]["data"]
+    assert [tr["name"] for tr in traces] == ["1. nonsaturating", "2. hinge"]
+    assert all(tr["mode"] == "lines+markers" and len(tr["x"]) == len(measured) for tr in traces)

@@ -1,5 +1,6 @@
-"""Pictures for the Sketch to image page: random examples and the canvas laid over its background.
-No page code (and no streamlit) here."""
+"""Pictures for the Sketch to image page: random examples and the canvas laid over its background;
+which models work and which are experiments (from their cards' figures); names short enough for a
+thumbnail's caption. No page code (and no streamlit) here."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,45 @@ from gan_core.data.images import mnist5k, resize_images
 from gan_core.data.pairs import TRAIN_PHOTOS, drawing_of
 
 CANVAS = 256  # the canvas side in screen pixels, for every model
+
+
+def is_experiment(card: dict) -> bool:
+    """Measured, and not yet useful: a photo model whose paintings of held-out photos are further from
+    the real photo than a plain grey picture is (PSNR at most the grey one's), or a digit model whose
+    drawings a classifier reads as the digit drawn less often than not."""
+    m = card.get("metrics") or {}
+    if isinstance(m.get("psnr_y"), (int, float)) and isinstance(m.get("grey_psnr_y"), (int, float)):
+        return m["psnr_y"] <= m["grey_psnr_y"]
+    if isinstance(m.get("recognised"), (int, float)):
+        return m["recognised"] < 0.5
+    return False
+
+
+def is_measured(card: dict) -> bool:
+    m = card.get("metrics") or {}
+    return "recognised" in m or ("psnr_y" in m and "grey_psnr_y" in m)
+
+
+def ranked(cards: dict[str, dict]) -> list[str]:
+    """Names: the measured models that work, then those nobody measured (imports), then the experiments;
+    the order found is kept within each."""
+    return sorted(cards, key=lambda n: 2 if is_experiment(cards[n]) else (0 if is_measured(cards[n]) else 1))
+
+
+def photo_title(name: str) -> str:
+    """"hubble_deep_field" -> "hubble deep field": a caption as narrow as a thumbnail wraps between
+    words, where an underscored name was broken mid-word ("hubble_deep_fiel d")."""
+    return name.replace("_", " ")
+
+
+def short_name(name: str, limit: int = 24) -> str:
+    """A file name for a thumbnail's caption: cut in the middle ("IMG_2024…4312.jpg") when longer than
+    `limit`, keeping its end (the extension and the last digits say most), and breakable after "_"
+    and "-" (a zero-width space), so a narrow caption wraps there instead of mid-word."""
+    if len(name) > limit:
+        tail = limit // 2
+        name = f"{name[:limit - tail - 1]}…{name[-tail:]}"
+    return name.replace("_", "_\u200b").replace("-", "-\u200b")
 
 
 def is_digit_model(card: dict) -> bool:

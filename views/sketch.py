@@ -10,12 +10,13 @@ from gan_core.apps.pix2pix import import_official_pix2pix, load_sketcher
 from gan_core.checkpoint import CheckpointError
 from gan_core.config import SR_ARCHS
 from gan_core.data.images import ImageError, decode_image
-from ui.i18n import localized_choice, t
+from ui.i18n import current_language, localized_choice, t
 from ui.images import enlarge, png_bytes
 from ui.imports import import_weights
+from ui.model_card import details, summary
 from ui.models import PageModel, archs_of, cached_model, checkpoints_dir, page_models
 from ui.sketch_helpers import (CANVAS, background_picture, canvas_picture, example_digit, example_photo,
-                               has_lines, is_digit_model, working_size)
+                               has_lines, is_digit_model, is_experiment, photo_title, ranked, short_name, working_size)
 
 PIX2PIX_ARCHS = tuple(a for a in archs_of("paired") if a not in SR_ARCHS)
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
@@ -84,24 +85,64 @@ def new_variation() -> None:
 
 
 def measured(m: dict) -> str:
-    """The card's held-out figures in one short sentence (after the description), if it has them."""
+    """The card's held-out figures in one sentence, beside what they compare with (real digits, a plain
+    grey picture), which the card's own list of figures does not say."""
     if "recognised" in m:
-        return " " + t("sketch.metrics_digits", pct=f"{100 * m['recognised']:.0f}",
-                       real=f"{100 * m.get('classifier_on_real', 1):.0f}", n=m.get("test_digits", 500))
+        return t("sketch.metrics_digits", pct=f"{100 * m['recognised']:.0f}",
+                 real=f"{100 * m.get('classifier_on_real', 1):.0f}", n=m.get("test_digits", 500))
     if "psnr_y" in m:
-        return " " + t("sketch.metrics_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m.get('grey_psnr_y', 0):.1f}",
-                       photos=", ".join(m.get("validation_photos", [])))
+        return t("sketch.metrics_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m.get('grey_psnr_y', 0):.1f}",
+                 photos=t("sketch.list_sep").join(m.get("validation_photos", [])))
     return ""
 
 
+def strength(card: dict) -> str:
+    """The measured quality in the picker, from the card's figures ("" when nobody measured it)."""
+    m = card.get("metrics") or {}
+    if "recognised" in m:
+        words = t("sketch.strength_digits", pct=f"{100 * m['recognised']:.0f}")
+    elif "psnr_y" in m and "grey_psnr_y" in m:
+        words = t("sketch.strength_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m['grey_psnr_y']:.1f}",
+                  than=t("sketch.below" if m["psnr_y"] <= m["grey_psnr_y"] else "sketch.above"))
+    else:
+        return ""
+    return t("sketch.experiment", strength=words) if is_experiment(card) else words
+
+
+def label(name: str) -> str:
+    model = found[name]
+    shown = t("sketch.yours", name=name) if model.source == "imported" else name
+    return f"{shown} · {strength(model.card)}" if strength(model.card) else shown
+
+
 def about(card: dict) -> str:
-    """What the model draws, in the page's language (the card's own text is English)."""
+    """What the model draws, in the page's language: for cards without their own description_zh (imports)."""
     data = (card.get("data") or {}).get("name")
     if data in ("mnist5k", "photos"):
         return t(f"sketch.about_{data}")
     if card.get("imported_from"):
         return t("sketch.about_imported", file=card["imported_from"], size=card["model"]["img_size"])
     return card.get("description", "")
+
+
+def shown_card(card: dict) -> dict:
+    """The card for ui.model_card, with this page's translation where the card has no description_zh."""
+    if current_language() == "zh" and not card.get("description_zh"):
+        return {**card, "description_zh": about(card)}
+    return card
+
+
+def experiment_note(card: dict, best: str | None) -> None:
+    """What a weak model can and cannot do, in its card's own figures; and which one works, if any."""
+    m = card.get("metrics") or {}
+    if "psnr_y" in m:
+        note = t("sketch.experiment_photos", psnr=f"{m['psnr_y']:.1f}", grey=f"{m.get('grey_psnr_y', 0):.1f}",
+                 photos=t("sketch.list_sep").join(m.get("validation_photos", [])) or "?")
+    else:
+        note = t("sketch.experiment_digits", pct=f"{100 * m.get('recognised', 0):.0f}", n=m.get("test_digits", 500))
+    if best:  # sentences follow each other after a space in English, straight after "。" in Chinese
+        note += ("" if current_language() == "zh" else " ") + t("sketch.experiment_better", best=best)
+    st.warning(note, icon=":material/science:")
 
 
 top = st.container()
@@ -133,13 +174,20 @@ if not found:
 with top:
     c1, c2 = st.columns([1, 2], gap="large")
     with c1:
-        names = list(found)
-        name = localized_choice(st.selectbox, t("sketch.model"), names, "sk_model",
-                                "pix2pix_photos" if "pix2pix_photos" in found else names[0],
-                                lambda n: t("sketch.yours", name=n) if found[n].source == "imported" else n,
-                                in_url=True)
+        names = ranked({n: m.card for n, m in found.items()})   # the digit model first, the photo experiment last
+        name = localized_choice(st.selectbox, t("sketch.model"), names, "sk_model", names[0], label, in_url=True)
     path, card = found[name].path, found[name].card
-    c2.caption(about(card) + measured(card.get("metrics") or {}))
+    with c2:
+        summary(shown_card(card))
+        if is_experiment(card):
+            experiment_note(card, None if is_experiment(found[names[0]].card) else names[0])
+        else:
+            if measured(card.get("metrics") or {}):
+                st.caption(measured(card.get("metrics") or {}))
+            experiments = [n for n in names if is_experiment(found[n].card)]
+            if experiments:
+                st.caption(t("sketch.others", names=t("sketch.list_sep").join(experiments)))
+        details(card)
     try:
         sk = load(path, found[name].source == "imported")
     except (CheckpointError, OSError) as e:
@@ -177,7 +225,8 @@ with left:
             set_background(name, drawing, Image.fromarray(picture), ("sketch.original_digit", {"label": label}))
         else:
             crop, photo = example_photo(seed, size)
-            set_background(name, sk.edges(crop, size), crop, ("sketch.original_photo", {"photo": photo}))
+            set_background(name, sk.edges(crop, size), crop,
+                           ("sketch.original_photo", {"photo": photo_title(photo)}))
         bg = st.session_state["sk_bg"]
 
     with st.container(border=True):
@@ -193,7 +242,8 @@ with left:
                     raise ImageError(t("sketch.empty_file", name=f.name))
                 img = decode_image(data, name=f.name, min_side=8)
                 if upload_kind == "photo":
-                    set_background(name, sk.edges(img, size), img, ("sketch.original_upload", {"file": f.name}))
+                    set_background(name, sk.edges(img, size), img,
+                                   ("sketch.original_upload", {"file": short_name(f.name)}))
                 else:
                     set_background(name, sk.drawing(img, size), None, None)
                 bg = st.session_state["sk_bg"]
@@ -246,12 +296,14 @@ with right:
             st.image(enlarge(out, CANVAS), width=CANVAS, caption=t("sketch.result", name=name), output_format="PNG")
             st.caption(t("sketch.timing", ms=f"{seconds * 1000:.0f}", size=size)
                        + (" " + t("sketch.timing_seed", seed=variation) if variation is not None else ""))
+            # captions as wide as their column, not as the thumbnail: an image's own caption is only
+            # THUMB wide, too narrow for "immunohistochemistry", which it broke mid-word
             small = st.columns(2)
-            small[0].image(enlarge(Image.fromarray(lines), THUMB), width=THUMB, output_format="PNG",
-                           caption=t("sketch.model_input", size=size))
+            small[0].image(enlarge(Image.fromarray(lines), THUMB), width=THUMB, output_format="PNG")
+            small[0].caption(t("sketch.model_input", size=size))
             if bg is not None and bg.get("original") is not None:
                 key, values = bg["caption"]
-                small[1].image(enlarge(bg["original"], THUMB), width=THUMB, caption=t(key, **values),
-                               output_format="PNG")
+                small[1].image(enlarge(bg["original"], THUMB), width=THUMB, output_format="PNG")
+                small[1].caption(t(key, **values))
         st.download_button(t("sketch.download"), png_bytes(out), f"{name}_result.png", "image/png",
                            key="sk_download", icon=":material/download:", on_click="ignore")

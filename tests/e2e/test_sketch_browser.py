@@ -1,6 +1,6 @@
-"""The Sketch to image page in Chromium: draw with the mouse and see the result follow, load
-pictures of many kinds (as a sketch and as a photo), bad files as plain messages, variations,
-the digit model, and the page in Chinese."""
+"""The Sketch to image page in Chromium: it opens on the digit model; draw with the mouse and see the
+result follow, load pictures of many kinds (as a sketch and as a photo; long names wrap between
+words), bad files as plain messages, variations, the photo experiment, and the page in Chinese."""
 import io
 import struct
 import zlib
@@ -16,6 +16,21 @@ from public_layouts import official_unet_state
 RESULT_SRC = """() => { const box = [...document.querySelectorAll('[data-testid="stImage"]')]
                             .find(e => /Result of|的结果/.test(e.innerText));
                         return box ? box.querySelector('img').src : null; }"""
+
+
+# Whether every word of an element's text sits on one line (a narrow caption once broke
+# "hubble_deep_field" as "hubble_deep_fiel d"); words end at spaces and zero-width spaces.
+WORDS_WHOLE = r"""el => { const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node;
+    while ((node = walk.nextNode())) { const words = /[^\s\u200b]+/g; let m;
+      while ((m = words.exec(node.data))) { const r = document.createRange();
+        r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+        if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) return false; } }
+    return true; }"""
+
+
+def problems(page):
+    """Message boxes other than the photo model's standing note that it is an experiment."""
+    return page.locator('[data-testid="stAlert"]').filter(has_not_text="An experiment.")
 
 
 def result_src(page):
@@ -62,7 +77,8 @@ def pictures(folder):
     rgba.save(folder / "square_rgba.png")
     cat = Image.fromarray(skimage.data.chelsea())
     cat.resize((300, 200)).save(folder / "cat.jpg", quality=90)
-    Image.fromarray(skimage.data.coffee()).resize((240, 180)).save(folder / "coffee.webp", quality=90)
+    # a long word, as long as a caption gets before it is shortened
+    Image.fromarray(skimage.data.coffee()).resize((240, 180)).save(folder / "immunohistochemistry.png")
     exif = Image.Exif()
     exif[0x0112] = 6                                                               # display rotated 90°
     Image.fromarray(skimage.data.astronaut()).resize((300, 200)).save(folder / "rotated.jpg", exif=exif)
@@ -105,17 +121,26 @@ def test_draw_upload_and_bad_files(page, tmp_path):
     for name in ("circle.png", "cross_16bit.png", "square_rgba.png"):          # as sketches
         upload(page, files / name)
         last = new_result(page, last)
-        assert page.locator('[data-testid="stAlert"]').count() == 0, name
+        assert problems(page).count() == 0, name
     page.locator(".st-key-sk_upload_kind__en").get_by_text("a photo").click()     # the same file as a photo
     last = new_result(page, last)
-    for name in ("cat.jpg", "coffee.webp", "rotated.jpg"):
+    for name in ("cat.jpg", "immunohistochemistry.png", "rotated.jpg"):
         upload(page, files / name)
         last = new_result(page, last)
         page.get_by_text(f"Your photo, {name}").wait_for()
-        assert page.locator('[data-testid="stAlert"]').count() == 0, name
-    thumb = page.locator('[data-testid="stImage"]').filter(has_text="Your photo").locator("img")
+        caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Your photo").last
+        assert caption.evaluate(WORDS_WHOLE), name                               # broken only between words
+        assert problems(page).count() == 0, name
+    # the innermost column with the caption holds the thumbnail
+    thumb = page.locator('[data-testid="stColumn"]').filter(has_text="Your photo").last.locator("img")
     w, h = thumb.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert h > w                                           # the EXIF rotation was applied: 200 wide, 300 high
+    long_name = files / "a_rather_long_holiday_photo_2024-07.jpg"
+    long_name.write_bytes((files / "cat.jpg").read_bytes())
+    upload(page, long_name)
+    last = new_result(page, last)
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Your photo, a_").last
+    assert "…" in caption.inner_text() and caption.evaluate(WORDS_WHOLE)   # shortened, broken only between words
     assert_no_exception(page)
     shot(page, "sketch_photo")
 
@@ -159,9 +184,10 @@ def test_own_weights_join_the_picker(page, tmp_path):
     shot(page, "sketch_own_weights")
 
 
-def test_the_digit_model_and_chinese(page):
-    page.goto(page.base + "/sketch?sk_model=pix2pix_digits")
+def test_the_digit_model_by_default_the_photo_experiment_and_chinese(page):
+    page.goto(page.base + "/sketch")
     settle(page)
+    assert page.locator(".st-key-sk_model__en input").input_value().startswith("pix2pix_digits · ")
     page.get_by_text("This model has no dropout").wait_for()
     assert page.locator(".st-key-sk_vary input").is_disabled()
     stroke(page, [(90, 60), (170, 60), (110, 210)])                             # a 7
@@ -174,13 +200,24 @@ def test_the_digit_model_and_chinese(page):
     page.get_by_text("The real digit").wait_for()
     assert_no_exception(page)
     shot(page, "sketch_digits")
+    assert page.locator('[data-testid="stCaptionContainer"]').filter(has_text="The real digit").last.evaluate(WORDS_WHOLE)
     page.get_by_role("button", name="Blank canvas").click()
     page.get_by_text("Draw on the canvas, or load").wait_for()
     assert result_src(page) is None
 
+    page.goto(page.base + "/sketch?sk_model=pix2pix_photos")
+    settle(page)
+    page.get_by_text("An experiment. It learned colour and texture habits").wait_for()
+    page.get_by_role("button", name="Random example").click()
+    new_result(page, None)
+    photo = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="The real photo").last
+    assert "_" not in photo.inner_text() and photo.evaluate(WORDS_WHOLE)     # "hubble deep field", whole words
+    shot(page, "sketch_photo_experiment")
+
     page.goto(page.base + "/sketch?lang=zh&sk_model=pix2pix_photos")
     settle(page)
     page.get_by_role("heading", name="草图生成图像").wait_for()
+    page.get_by_text("这是一个实验").wait_for()
     page.get_by_role("button", name="随机示例").click()
     new_result(page, None)
     page.get_by_text("真实照片（“").wait_for()

@@ -1,8 +1,10 @@
-"""The Sketch to image page in AppTest: the shipped Pix2Pix models, random examples with their
-timing, variations (and their absence), uploaded sketches and bad pictures, imported official
-weights (good, pickled, of another network), and broken or missing checkpoints.
+"""The Sketch to image page in AppTest: it opens on the digit model with the photo model after it as
+an experiment, random examples with their timing, variations (and their absence), uploaded sketches
+and bad pictures, imported official weights (good, pickled, of another network), and broken or
+missing checkpoints.
 Drawing on the canvas itself is covered by tests/e2e/test_sketch_browser.py."""
 import io
+import json
 import os
 import pickle
 import re
@@ -17,7 +19,7 @@ from PIL import Image, ImageDraw
 from apptest_helpers import open_page
 from public_layouts import official_unet_state
 from ui.imports import import_name
-from ui.sketch_helpers import canvas_picture
+from ui.sketch_helpers import canvas_picture, photo_title, short_name
 
 CHECKPOINTS = Path(os.environ.get("GAN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[2] / "checkpoints")
 MODELS = ["pix2pix_digits", "pix2pix_photos"]
@@ -47,31 +49,53 @@ def picker(at):
     return next(s for s in at.selectbox if s.key.startswith("sk_model__"))
 
 
+def listed(at) -> list[str]:
+    """The model names in the picker, in its order (its labels add each model's measured quality)."""
+    return [o.split(" · ")[0] for o in picker(at).options]
+
+
 def weights_uploader(at):
     """The .pth uploader (a fresh one after each import, so the upload is not kept in memory)."""
     return next(u for u in at.get("file_uploader") if u.key.startswith("sk_pth_"))
 
 
 def captions(at) -> list[str]:
-    return [c for i in at.image for c in i.captions]
+    """The captions of pictures and the captions under thumbnails (written beside them, column-wide)."""
+    return [c for i in at.image for c in i.captions] + [c.value for c in at.caption]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_page_lists_the_shipped_models_and_waits_for_a_drawing(lang):
+def test_the_page_opens_on_the_digit_model_and_waits_for_a_drawing(lang):
     at = open_page("views/sketch.py", lang)
-    assert picker(at).options == MODELS and picker(at).value == "pix2pix_photos"   # the photo model by default
+    assert listed(at) == MODELS and picker(at).value == "pix2pix_digits"        # the model that works, first
+    digits, photos = picker(at).options
+    assert {"en": "pix2pix_digits · 97% of its digits recognised",
+            "zh": "pix2pix_digits · 97% 的数字可被认出"}[lang] == digits         # the card's 0.97
+    assert photos.startswith({"en": "pix2pix_photos · experiment, PSNR 10.6 dB, below a plain grey picture's 11.3",
+                              "zh": "pix2pix_photos · 实验，PSNR 10.6 dB，低于纯灰色图片的 11.3"}[lang])
     assert at.title[0].value == {"en": "Sketch to image", "zh": "草图生成图像"}[lang]
-    about = {"en": "ten scikit-image photos", "zh": "十张 scikit-image 照片"}[lang]
-    assert any(about in c.value for c in at.caption)
+    about = {"en": "Edges to digits: draw a digit as one pen stroke", "zh": "从笔画到数字：用一笔画出一个数字"}[lang]
+    assert any(m.value.startswith(about) for m in at.markdown)                  # the card's description
+    assert any({"en": "Further down the list: pix2pix_photos", "zh": "列表下方还有：pix2pix_photos"}[lang] in c.value
+               for c in at.caption) and not at.warning
     assert at.info[0].value == {"en": "Draw on the canvas, or load a random example or a picture.",
                                 "zh": "在画布上画画，或载入随机示例或图片。"}[lang]
     assert result(at) == (None, None) and not at.error
-    assert not at.toggle(key="sk_vary").disabled                              # the photo model has dropout
     at.button(key="sk_example").click().run()
     assert not at.exception
     src, timing = result(at)
-    assert src and re.fullmatch({"en": r"Painted in \d+ ms from a 256×256 drawing\.",
-                                 "zh": r"用 \d+ 毫秒由 256×256 的线稿生成。"}[lang], timing)
+    assert src and re.fullmatch({"en": r"Painted in \d+ ms from a 32×32 drawing\.",
+                                 "zh": r"用 \d+ 毫秒由 32×32 的线稿生成。"}[lang], timing)
+
+
+def test_the_photo_model_says_what_it_can_and_cannot_do():
+    at = open_page("views/sketch.py", sk_model="pix2pix_photos")
+    m = json.loads((CHECKPOINTS / "pix2pix_photos.json").read_text())["metrics"]
+    note = at.warning[0].value
+    assert note.startswith("An experiment.") and "cannot paint a house" in note
+    assert f"PSNR {m['psnr_y']:.1f} dB" in note and f"{m['grey_psnr_y']:.1f} dB of a plain grey picture" in note
+    assert note.endswith("choose pix2pix_digits.")
+    assert not at.toggle(key="sk_vary").disabled                              # the photo model has dropout
 
 
 def test_random_examples_of_both_models():
@@ -79,7 +103,8 @@ def test_random_examples_of_both_models():
     assert picker(at).value == "pix2pix_digits"
     assert at.toggle(key="sk_vary").disabled and at.toggle(key="sk_vary").value is False
     assert "This model has no dropout, so a drawing has exactly one result." in [c.value for c in at.caption]
-    assert any(re.search(r"On 500 held-out digits, a classifier reads \d+% of its results", c.value)
+    assert any(re.search(r"On 500 held-out drawings, \d+% of its digits are recognised; for comparison, the "
+                         r"classifier that reads them gets \d+% of real held-out digits right", c.value)
                for c in at.caption)                                          # the card's figures
     at.button(key="sk_example").click().run()
     src, timing = result(at)
@@ -99,7 +124,8 @@ def test_random_examples_of_both_models():
     at.button(key="sk_example").click().run()
     assert not at.exception
     assert re.fullmatch(r"Painted in \d+ ms from a 256×256 drawing\.", result(at)[1])
-    assert any(re.fullmatch(r"The real photo \(crop of “\w+”\)", c) for c in captions(at))
+    # the photo's name in words ("hubble deep field"): a narrow caption wraps between them
+    assert any(re.fullmatch(r"The real photo \(crop of “[a-z]+( [a-z]+)*”\)", c) for c in captions(at))
 
 
 def test_variations_repeat_per_seed_and_differ_between_seeds():
@@ -151,7 +177,7 @@ def test_official_weights_are_imported_for_this_session_only(tmp_path):
     weights_uploader(at).set_value(("evil.pth", evil, "application/octet-stream")).run()
     assert not at.exception and not marker.exists()                          # refused, never run
     assert len(at.error) == 1 and "These weights cannot be used: evil.pth: refused" in at.error[0].value
-    assert picker(at).options == MODELS
+    assert listed(at) == MODELS
 
     weights_uploader(at).set_value(("esrgan.pth", pth({"conv_first.weight": torch.zeros(8, 3, 3, 3)}),
                                               "application/octet-stream")).run()
@@ -168,8 +194,9 @@ def test_official_weights_are_imported_for_this_session_only(tmp_path):
     assert weights_uploader(at).value is None                                 # the upload is not kept
     session_folder = Path(at.session_state["sk_tmp"].name)
     assert (session_folder / "latest_net_G.json").exists() and CHECKPOINTS not in session_folder.parents
-    assert picker(at).value == "latest_net_G" and picker(at).options[-1] == "latest_net_G (yours, this session)"
-    assert any("imported from latest_net_G.pth" in c.value for c in at.caption)
+    # not measured: after the digit model, before the photo experiment
+    assert picker(at).value == "latest_net_G" and picker(at).options[1] == "latest_net_G (yours, this session)"
+    assert any("imported from latest_net_G.pth" in m.value for m in at.markdown)
     assert not at.toggle(key="sk_vary").disabled                              # official U-Nets have dropout
     at.button(key="sk_example").click().run()
     assert re.fullmatch(r"Painted in \d+ ms from a 256×256 drawing\.", result(at)[1])
@@ -180,7 +207,7 @@ def test_official_weights_are_imported_for_this_session_only(tmp_path):
 def test_no_models_or_a_broken_one_are_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
     at = open_page("views/sketch.py")
-    assert "configs/pix2pix_photos.yaml" in at.warning[0].value
+    assert "configs/pix2pix_digits.yaml" in at.warning[0].value
     assert weights_uploader(at)                                               # own weights can still come
     for ext in (".json", ".safetensors"):
         shutil.copy(CHECKPOINTS / f"pix2pix_digits{ext}", tmp_path / f"pix2pix_digits{ext}")
@@ -201,4 +228,9 @@ def test_the_canvas_is_laid_over_its_background():
     assert pic.shape == (256, 256) and (pic[128:136, 32:224] == 255).all()     # the line is erased
     assert (pic[:, 11:14] == 0).all()                                         # the pen stroke is there
     assert import_name("my weights (1).pth", {"my_weights_1"}) == "my_weights_1_2"
+    assert photo_title("hubble_deep_field") == "hubble deep field"
+    assert short_name("cat.jpg") == "cat.jpg"
+    long = short_name("a_rather_long_holiday_photo_2024-07.jpg").replace("\u200b", "")
+    assert long == "a_rather_lo…_2024-07.jpg" and len(long) == 24             # its end kept
+    assert short_name("my_cat.png") == "my_\u200bcat.png"                      # breakable after "_"
     assert import_name("../../etc/passwd.pth", set()) == "passwd"

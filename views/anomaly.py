@@ -236,7 +236,9 @@ def experiment_note(card: dict, best: str | None) -> None:
                               for m, v in a.items()),
              method=t(f"anomaly.method_short_{next(iter(a))}"),
              flagged="?" if flagged is None else f"{100 * flagged:.0f}%")
-    st.warning(note + (" " + t("anomaly.experiment_better", best=best) if best else ""), icon=":material/science:")
+    if best:  # sentences follow each other after a space in English, straight after "。" in Chinese
+        note += ("" if current_language() == "zh" else " ") + t("anomaly.experiment_better", best=best)
+    st.warning(note, icon=":material/science:")
 
 
 def shown_card(card: dict) -> dict:

@@ -44,7 +44,7 @@ def test_anomaly_samples_uploads_threshold_and_csv(page, tmp_path):
     page.goto(page.base + "/anomaly")
     settle(page)
     picker = page.locator(".st-key-a_detector__en input")
-    assert picker.input_value().startswith("anomaly_mnist_0 · image AUROC")    # the strong one by default
+    assert picker.input_value().startswith("anomaly_mnist_0 · excellent")      # the strong one by default
     page.get_by_text("Further down the list: anomaly_gravel").wait_for()
     shot(page, "anomaly_default")
 

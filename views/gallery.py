@@ -93,6 +93,20 @@ def compared(keys: list[str]) -> list[dict]:
     return rows
 
 
+def shown_card(src: PageModel) -> dict:
+    """The card a model is shown with. A run's newest checkpoint holds the training state and the whole
+    config, not a model card: it is shown as the card its export would write (description in both
+    languages, data, steps, recipe), with the figures it last measured while training."""
+    if src.run is None:
+        return src.card
+    config = src.card.get("config") or {}
+    measured = {k: v for k, v in figures(src).items() if k != "step" and v is not None}
+    return {"name": src.card.get("name"), "description": config.get("description", ""),
+            "description_zh": config.get("description_zh"), "step": src.card.get("step"),
+            "data": config.get("data") or {}, "recipe_yaml": recipe_text(src), "metrics": measured,
+            "run": src.run.id}
+
+
 def load(src: PageModel):
     try:
         return cached_generator(src.path)
@@ -126,8 +140,9 @@ src = options[key]
 if S.get("gal_import_done") and key == f"run:{S.gal_import_done}":  # shown here: the rerun reopens the first tab
     st.success(t("gallery.imported", id=S.gal_import_done))
 gen = load(src)
-summary(src.card)
-details(src.card)
+card = shown_card(src)
+summary(card)
+details(card)
 
 c1, c2, c3, c4 = st.columns(4)
 seed = int(c1.number_input(t("gallery.seed"), 0, 2**31 - 1, 0, key="gal_seed", bind="query-params"))

@@ -71,6 +71,10 @@ def test_a_run_shows_its_timeline_and_can_be_exported(trained_run):
     assert list(at.select_slider(key="gal_timeline").options) == ["0", "2", "4"]
     assert "gal_export" in [b.key for b in at.get("download_button")]
     assert any(f"gal_src=run:{trained_run.id}" in c.value for c in at.code)
+    # its card, as its export would write it: what it trained on and for how long, its recipe trimmed
+    assert any(c.value.startswith("Trained for 4 steps on MNIST-5k") for c in at.caption)
+    recipe = next(c.value for c in at.code if "ngf: 4" in c.value)
+    assert "texture" not in recipe and "texture: brick" in (trained_run.path / "config.yaml").read_text()
 
 
 def test_an_infogan_run_shows_one_row_per_code(tiny_dcgan_cfg):

@@ -109,14 +109,19 @@ if not found:
 
 
 def search_progress(n: int):
-    """A progress bar for the latent search, drawn at once (the first step report comes only after ten
-    steps, seconds on a CPU) and then told the step, the time spent and about how long is left; and
-    the callback that moves it."""
+    """A progress bar for the latent search, drawn at once and then told the step, the time spent and
+    about how long is left; and the callback that moves it. The search reports every step, which can
+    be milliseconds apart: the bar is redrawn at most four times a second."""
     bar = st.progress(0.0, text=t("anomaly.searching", n=n))
     start = time.perf_counter()
+    drawn = [start]
 
     def moved(step: int, steps: int) -> None:
-        spent = time.perf_counter() - start
+        now = time.perf_counter()
+        if now - drawn[0] < 0.25 and step < steps:
+            return
+        drawn[0] = now
+        spent = now - start
         bar.progress(step / steps, text=t("anomaly.searching_step", step=step, steps=steps, spent=f"{spent:.0f}",
                                           left=f"{spent * (steps - step) / step:.0f}"))
     return bar, moved

@@ -8,7 +8,7 @@ import math
 from .i18n import catalog, t
 
 # Shares in [0, 1] shown as percentages.
-_SHARES = {"precision", "recall", "coverage", "label_accuracy", "classifier_on_real", "test_accuracy",
+_SHARES = {"precision", "recall", "coverage", "label_accuracy", "label_acc", "classifier_on_real", "test_accuracy",
            "train_accuracy", "recognised", "a2b_preserved", "b2a_preserved", "a2b_resampled", "b2a_resampled",
            "b2a_ink", "real_ink_a", "classifier_a_on_real", "classifier_b_on_real", "EB", "QN", "in_scale",
            "consonance", "f1"}
@@ -59,6 +59,8 @@ def format_metric(key: str, value: object) -> str:
         return f"{100 * v:.1f}%"
     if base in _COUNTS or (isinstance(value, int) and abs(v) < 1e15):
         return f"{int(v):,}"
+    if base == "fd_ratio_to_baseline":
+        return f"{v:.1f}×"
     if base in _DB:
         return f"{v:+.2f} dB" if base == "gain_db" else f"{v:.2f} dB"
     if abs(v) >= 1000:

@@ -62,9 +62,10 @@ def flat_metrics(card: dict) -> dict:
 
 
 def quality(card: dict, limit: int = 4) -> str:
-    """The headline figures in one line of Markdown: "**precision** 97.4% · **recall** 81.8%"."""
+    """The headline figures in one line of Markdown: "precision (...): **97.4%** · recall (...): **81.8%**"."""
     metrics = flat_metrics(card)
-    parts = [f"{metric_label(k)}: **{format_metric(k, metrics[k])}**" for k in HEADLINE if k in metrics][:limit]
+    parts = [t("card.figure", name=metric_label(k), value=format_metric(k, metrics[k]))
+             for k in HEADLINE if k in metrics][:limit]
     for method in ("encoder", "anogan"):
         if f"{method}.auroc" in metrics:
             parts.append(t(f"card.auroc_{method}", value=format_metric("auroc", metrics[f"{method}.auroc"])))

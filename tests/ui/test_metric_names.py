@@ -22,7 +22,7 @@ def lang():
     ("precision", 0.974, "97.4%"), ("label_accuracy", 1.0, "100.0%"), ("encoder.f1", 0.9375, "93.8%"),
     ("fd", 43712.3, "43,712"), ("kid", 6.14e7, "61,400,000"), ("fd_samples", 4500, "4,500"),
     ("psnr_y", 27.5235, "27.52 dB"), ("gain_db", 0.856, "+0.86 dB"), ("gain_db", -0.2, "-0.20 dB"),
-    ("fd_ratio_to_baseline", 12.15, "12.2"), ("cycle_error_a", 0.0269, "0.0269"), ("UPC", 3.1342, "3.13"),
+    ("fd_ratio_to_baseline", 12.15, "12.2×"), ("cycle_error_a", 0.0269, "0.0269"), ("UPC", 3.1342, "3.13"),
     ("kid", 0.00123, "0.0012"), ("fd", float("nan"), "—"), ("fd_reference", "mnist5k/test", "mnist5k/test"),
     ("precision", 3.0, "3.00"),  # not a share after all: shown as the number it is
 ])

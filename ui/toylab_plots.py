@@ -4,10 +4,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from .plots import COLORS, curves
+from .plots import COLORS
 
 
 # Live views are rasters, not plotly figures: building and validating a plotly figure costs about
@@ -99,11 +98,3 @@ def snapshot_png(panels: list[Image.Image]) -> bytes:
 def _rgb(hex_color: str) -> tuple[int, int, int]:
     h = hex_color.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-
-
-def metric_curves(series: dict[str, list[tuple[int, float | None]]], title: str) -> go.Figure:
-    """Measurements over training steps, one line per configuration with a marker on every
-    measurement: the first one is a single point per configuration, which a line alone would not show."""
-    fig = curves(series, title, "")
-    fig.update_traces(mode="lines+markers", marker={"size": 6})
-    return fig

@@ -18,7 +18,7 @@ from gan_core.losses import LOSSES
 from gan_core.metrics.toy import toy_report
 from ui.i18n import localized_choice, t
 from ui.plots import COLORS, curves
-from ui.toylab_plots import metric_curves, render_view, snapshot_png
+from ui.toylab_plots import render_view, snapshot_png
 from ui.urlstate import write_to_url
 
 S = st.session_state
@@ -171,7 +171,7 @@ for i, col in enumerate(cols):
             c2.number_input(t("toylab.nz"), 1, 64, key=f"tl{i}_nz", persist_state=KEEP)
             c1.selectbox(t("toylab.noise"), ["normal", "uniform"], key=f"tl{i}_noise", persist_state=KEEP)
             localized_choice(c2.selectbox, t("toylab.lr_decay"), ["linear", "none"], f"tl{i}_lr_decay", "linear",
-                             lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"))
+                             lambda v: t(f"toylab.lr_decay_{v}"), help=t("toylab.lr_decay_help"), persist_state=KEEP)
             c1.number_input(t("toylab.pack"), 1, 8, key=f"tl{i}_pack", persist_state=KEEP, help=t("toylab.pack_help"))
 
 spec = LabSpec(data=source, seed=int(S.tl_seed), batch=int(S.tl_batch), models=[get_model(i) for i in range(n_models)])
@@ -249,7 +249,8 @@ controls[4].button(t("toylab.reset"), on_click=reset, width="stretch", icon=":ma
                    key="tl_reset")
 with controls[5]:
     localized_choice(st.select_slider, t("toylab.speed"), RATES, "tl_rate", 0,
-                     lambda r: t("toylab.speed_max") if r == 0 else str(r), help=t("toylab.speed_help"))
+                     lambda r: t("toylab.speed_max") if r == 0 else str(r), help=t("toylab.speed_help"),
+                     persist_state=KEEP)
 # the recipe's linear decay reaches lr = 0 at train.steps: past it nothing changes, so say so
 horizon = min((c.train.steps for c in lab.cfgs if c.train.lr_decay != "none"), default=None)
 if horizon is not None and lab.step >= horizon:
@@ -263,7 +264,8 @@ with live.reading(), one_thread():  # the buttons are disabled while playing: no
         lab.train(1)
 
 views = localized_choice(st.pills, t("toylab.views"), ["real", "fake", "heat", "manifold", "arrows"], "tl_views",
-                         ["real", "fake", "heat"], lambda v: t(f"toylab.view_{v}"), selection_mode="multi")
+                         ["real", "fake", "heat"], lambda v: t(f"toylab.view_{v}"), selection_mode="multi",
+                         persist_state=KEEP)
 st.caption(t("toylab.legend"))
 
 
@@ -409,8 +411,10 @@ with tab_metrics:
         keys = [k for k in ("modes", "hq", "w1", "js", "kl_pq", "kl_qp") if any(k in r for r in last)]
         columns = st.columns(2)
         for j, k in enumerate(keys):
-            columns[j % 2].plotly_chart(metric_curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
-                                                       for i, n in enumerate(names)}, t(f"toylab.metric_{k}")),
+            # a marker on every measurement: the first one is a single point per configuration
+            columns[j % 2].plotly_chart(curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
+                                                for i, n in enumerate(names)}, t(f"toylab.metric_{k}"), "",
+                                               markers=True, y_format=".0%" if k == "hq" else None),
                                         width="stretch")
 with tab_share:
     st.markdown(t("toylab.share_help"))

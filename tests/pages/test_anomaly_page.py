@@ -46,9 +46,15 @@ def sample_verdicts(at) -> list[tuple[float, bool, bool]]:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_page_opens_on_the_strongest_detector_and_ranks_the_experiments_after_it(lang):
+def test_the_page_opens_on_the_digit_detector_with_its_test_set_and_the_experiments_after_it(lang):
     at = open_page("views/anomaly.py", lang)
     assert picker(at, lang).value == "anomaly_mnist_0"
+    assert metric(at, "AUROC") > 0.9                       # the encoder tells zeros from other digits
+    groups = groups_table(at)
+    assert len(groups) == 10 and groups.iloc[0, 2] == False  # noqa: E712  (digit 0 is the normal one)
+    cm = at.table[0].value
+    assert cm.shape == (2, 2) and int(cm.to_numpy().sum()) == 500
+    assert "a_csv_test" in [b.key for b in at.get("download_button")]
     # strong first, then the texture experiments by their best AUROC, each labelled from its card
     cards = {n: card(n) for n in SHIPPED}
     assert ranked(cards)[0] == "anomaly_mnist_0"
@@ -69,19 +75,7 @@ def test_the_page_opens_on_the_strongest_detector_and_ranks_the_experiments_afte
     assert any(e.label.startswith({"en": "Model card", "zh": "模型卡"}[lang]) for e in at.expander)  # the raw card
 
 
-def test_a_texture_detector_says_it_is_an_experiment_with_its_card_figures():
-    at = open_page("views/anomaly.py", a_detector="anomaly_brick")
-    enc = card("anomaly_brick")["validation"]["encoder"]
-    flagged = enc["recall"] * enc["n_anomalous"] * (1 - enc["precision"]) / enc["precision"] / enc["n_normal"]
-    note = at.warning[0].value
-    assert note.startswith("An experiment, not yet a working detector.")
-    assert f"{enc['auroc']:.2f} with the encoder" in note
-    assert f"flags {100 * flagged:.0f}% of the normal pictures" in note and "choose anomaly_mnist_0" in note
-    assert false_alarms({"precision": 0.5, "recall": 1.0, "n_anomalous": 200, "n_normal": 200}) == 1.0
-    assert false_alarms({"auroc": 0.9}) is None
-
-
-def test_sample_pictures_are_scored_in_one_click():
+def test_sample_pictures_in_one_click_and_a_texture_experiment_in_its_card_figures():
     at = open_page("views/anomaly.py")
     assert not sample_verdicts(at)
     at.button(key="a_samples_on").click().run()
@@ -100,18 +94,14 @@ def test_sample_pictures_are_scored_in_one_click():
     kinds = [m.value for m in at.markdown if "truly" in m.value]
     assert len(kinds) == 6 and sum("(truly normal)" in k for k in kinds) == 3
     assert {"cut and paste", "foreign texture", "scratch"} == {re.search(r"\((.+), truly", k)[1] for k in kinds[3:]}
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_digit_detector_on_its_test_set(lang):
-    at = open_page("views/anomaly.py", lang, a_detector="anomaly_mnist_0")
-    assert picker(at, lang).value == "anomaly_mnist_0"
-    assert metric(at, "AUROC") > 0.9                       # the encoder tells zeros from other digits
-    groups = groups_table(at)
-    assert len(groups) == 10 and groups.iloc[0, 2] == False  # noqa: E712  (digit 0 is the normal one)
-    cm = at.table[0].value
-    assert cm.shape == (2, 2) and int(cm.to_numpy().sum()) == 500
-    assert "a_csv_test" in [b.key for b in at.get("download_button")]
+    enc = card("anomaly_brick")["validation"]["encoder"]
+    flagged = enc["recall"] * enc["n_anomalous"] * (1 - enc["precision"]) / enc["precision"] / enc["n_normal"]
+    note = at.warning[0].value                            # the experiment, said in its card's figures
+    assert note.startswith("An experiment, not yet a working detector.")
+    assert f"{enc['auroc']:.2f} with the encoder" in note
+    assert f"flags {100 * flagged:.0f}% of the normal pictures" in note and "choose anomaly_mnist_0" in note
+    assert false_alarms({"precision": 0.5, "recall": 1.0, "n_anomalous": 200, "n_normal": 200}) == 1.0
+    assert false_alarms({"auroc": 0.9}) is None
 
 
 def test_a_manual_threshold_moves_the_confusion_matrix():
@@ -128,13 +118,28 @@ def test_a_manual_threshold_moves_the_confusion_matrix():
                in c.value for c in at.caption)
 
 
-def test_the_latent_search_runs_only_when_asked():
-    at = open_page("views/anomaly.py", a_detector="anomaly_mnist_0")
+def test_the_latent_search_runs_only_when_asked(monkeypatch):
+    import gan_core.apps.anomaly as anomaly
+    whole = anomaly.builtin_test_set
+
+    def every_fifth(det):
+        """Ten digits of each class instead of fifty: the search costs a fifth (the suite's slowest test)."""
+        test = whole(det)
+        return anomaly.TestSet(test.x[::5], test.labels[::5], test.groups[::5], None, test.name)
+    monkeypatch.setattr(anomaly, "builtin_test_set", every_fifth)   # the page imports it on every run
+    at = open_page("views/anomaly.py")
     at.radio(key="a_method__en").set_value("anogan").run()
     assert any("takes minutes" in i.value for i in at.info) and not at.metric
     at.slider(key="a_steps").set_value(50).run()
     at.toggle(key="a_test_search").set_value(True).run()
     assert not at.exception and metric(at, "AUROC") > 0.8
+    assert len(groups_table(at)) == 10 and int(at.table[0].value.to_numpy().sum()) == 100
+    def timings():
+        return {key: r["seconds"] for key, r in at.session_state["a_scores"].items()}
+    searched = timings()
+    assert [key[3] for key in searched] == ["encoder", "anogan"]
+    at.radio(key="a_mode__en").set_value("manual").run()          # a threshold moved: no search again
+    assert timings() == searched
 
 
 def test_a_texture_detector_reports_pixel_auroc():

@@ -32,10 +32,11 @@ def _base(key: str) -> str:
 def metric_label(key: str) -> str:
     """`kid_train_vs_test` -> "KID of real train to real test digits"; `encoder.auroc` -> "AUROC (...)
     (fast encoder)"; an unknown key is shown as it is."""
-    if "." in key:
+    if "." in key:  # a detector's figure per method: precision and recall mean what they mean for detection
         method, _, rest = key.partition(".")
+        name = t(f"metric_detector.{rest}") if f"metric_detector.{rest}" in catalog("en") else metric_label(rest)
         where = f"metric_method.{method}"
-        return f"{metric_label(rest)} · {t(where)}" if where in catalog("en") else f"{metric_label(rest)} · {method}"
+        return f"{name} · {t(where)}" if where in catalog("en") else f"{name} · {method}"
     for candidate in (f"metric.{key}", f"metric.{_base(key)}"):
         if candidate in catalog("en"):
             label = t(candidate)
@@ -59,6 +60,8 @@ def format_metric(key: str, value: object) -> str:
         return f"{100 * v:.1f}%"
     if base in _COUNTS or (isinstance(value, int) and abs(v) < 1e15):
         return f"{int(v):,}"
+    if base == "auroc":
+        return f"{v:.3f}"
     if base == "fd_ratio_to_baseline":
         return f"{v:.1f}×"
     if base in _DB:

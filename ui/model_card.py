@@ -34,7 +34,12 @@ def description(card: dict) -> str:
 def _data_name(data: dict) -> str:
     name = data.get("name", "")
     if name == "texture":
-        return t("card.data.texture_of", texture=data.get("texture", ""))
+        texture = data.get("texture", "")
+        known = texture in ("brick", "grass", "gravel")
+        return t("card.data.texture_of", texture=t(f"card.texture.{texture}") if known else texture)
+    if data.get("classes"):  # a one-class detector saw only these labels
+        return t("card.data.only", data=_data_name({**data, "classes": None}),
+                 classes=", ".join(str(c) for c in data["classes"]))
     if name == "unpaired" and data.get("a") and data.get("b"):
         return t("card.data.unpaired_of", a=_data_name(data["a"]), b=_data_name(data["b"]))
     return t(f"card.data.{name}") if name in DATA_NAMES else name

@@ -41,6 +41,7 @@ def test_names_in_both_languages_for_derived_keys(lang):
     lang("zh")
     assert metric_label("recall") != english and "召回率" in metric_label("recall")
     assert metric_label("anogan.auroc").endswith("AnoGAN 搜索")
+    assert "砖墙纹理" in model_card.trained_on(_card("anomaly_brick"))
 
 
 def _card(name: str) -> dict:
@@ -63,6 +64,9 @@ def test_a_card_summary_says_what_where_and_how_good(lang):
 
 def test_a_texture_detector_names_its_texture():
     assert "brick texture" in model_card.trained_on(_card("anomaly_brick"))
+    assert model_card.trained_on(_card("anomaly_mnist_0")).endswith("only its 0.")
+    assert metric_label("encoder.recall").startswith("recall (share of anomalies flagged)")
+    assert format_metric("encoder.auroc", 0.6) == "0.600"
     assert "never paired" in model_card.trained_on(_card("cyclegan_digits"))
 
 

@@ -94,9 +94,59 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
+CLASSIC = ("minimax", "nonsaturating", "wgan", "wgan-gp")  # the Toy Lab's classic comparison
+
+
+def _steps_per_s(lab: ToyLab, steps: int, warmup: int = 3, repeats: int = 3) -> float:
+    """Training steps per second of `lab` on this thread: the best of `repeats` runs of `steps`
+    (the machine may be shared: the best run is the one least disturbed)."""
+    lab.train(warmup)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        lab.train(steps)
+        best = min(best, time.perf_counter() - start)
+    return steps / best
+
+
+def bench_toy_comparison(quick: bool = False) -> Iterator[dict]:
+    """Four configurations side by side against one alone, on one thread (the app's setting).
+
+    Rows: the classic comparison (CLASSIC with their papers' settings: WGAN and WGAN-GP take k = 5
+    critic steps per generator step, WGAN-GP a gradient penalty) and four default models (seeds 0-3).
+    Side by side the models advance together, one step each per lab step, so each advances at the
+    lab's rate; `ratio` = that rate / the rate of the default model (nonsaturating) alone, and
+    `ratio_to_alone` per model = that rate / the model's own rate alone. `flop_ratio` is the lab's
+    matmul FLOPs per step over the single model's: at equal arithmetic speed, ratio = 1/flop_ratio."""
+    data = get_toy("ring8")
+    steps, repeats = (6, 1) if quick else (60, 3)  # quick: ~2 s on 2 idle cores, for a look (and the tests)
+
+    def lab_of(losses: list[str], seeds: list[int]) -> ToyLab:
+        return ToyLab([toy_recipe("ring8", loss, seed) for loss, seed in zip(losses, seeds)], data)
+
+    with one_thread():
+        peak = sgemm_gflops(1024, 5)
+        single = lab_of(["nonsaturating"], [0])
+        base = _steps_per_s(single, 4 * steps, repeats=repeats)
+        for case, losses, seeds in (("classic", list(CLASSIC), [0] * 4), ("4x-default", ["nonsaturating"] * 4,
+                                                                             [0, 1, 2, 3])):
+            lab = lab_of(losses, seeds)
+            rate = _steps_per_s(lab, steps, repeats=repeats)
+            alone = {loss: round(_steps_per_s(lab_of([loss], [0]), 2 * steps, repeats=repeats), 1)
+                     for loss in dict.fromkeys(losses)}
+            yield {"bench": "toy-comparison", "case": case, "models": losses, "batch": lab.cfgs[0].train.batch_size,
+                   "threads": torch.get_num_threads(), "single_steps_per_s": round(base, 1),
+                   "steps_per_s_per_model": round(rate, 1), "ratio": round(rate / base, 3),
+                   "alone_steps_per_s": alone, "ratio_to_alone": {k: round(rate / v, 3) for k, v in alone.items()},
+                   "flop_ratio": round(lab.flops_per_step() / single.flops_per_step(), 2),
+                   "gflops": round(lab.flops_per_step() * rate / 1e9, 1),
+                   "single_gflops": round(single.flops_per_step() * base / 1e9, 1), "sgemm_gflops": round(peak, 1)}
+
+
 def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
     """Steps/s and GFLOP/s of the default 2D model (nonsaturating, ring8) in the lab, against a
-    textbook autograd loop of the same model (the Trainer) and the same run's sgemm rate.
+    textbook autograd loop of the same model (the Trainer) and the same run's sgemm rate; then four
+    models side by side against one alone (bench_toy_comparison).
 
     Each figure is taken twice: on one thread against one-thread sgemm (the app's setting: on a
     machine also serving pages and rendering, threads fight; see lab.one_thread), and on all
@@ -132,6 +182,7 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
                                 "autograd_fraction_of_sgemm": round(lab.flops_per_step() / dt_ref / 1e9 / peak, 3),
                                 "speedup": round(dt_ref / dt, 2)})
                 yield row
+    yield from bench_toy_comparison(quick)
 
 
 def _reference_dcgan_step(G, D, opt_G, opt_D, x: torch.Tensor, nz: int) -> None:

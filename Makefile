@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test test-fast install checkpoints bench clean
+.PHONY: run test test-fast install checkpoints bench clean gpu-check
 
 # (Re)install only when a requirements file changed since the last install.
 # The first install downloads several GB (torch with its CUDA libraries: .venv is about 6.8 GB) and
@@ -59,6 +59,10 @@ checkpoints: $(STAMP)
 	  --set "description_zh=与 cyclegan_digits 相同的数据和网络，但没有循环损失（λ_cyc = 0，因此也没有恒等项）：只靠对抗损失时，生成器不必保留数字，会发生模式崩溃。用于对比循环损失的作用。" \
 	  --out checkpoints/cyclegan_digits_nocycle --run-dir runs/shipped-cyclegan_digits_nocycle
 	$(PY) -m gan_core eval checkpoints/cyclegan_digits_nocycle.safetensors --update-card
+
+# Check a GPU machine (under 6 minutes on one GPU; without a GPU, the CPU parts): figures in runs/gpu_check.json.
+gpu-check: $(STAMP)
+	scripts/gpu_check.sh runs/gpu_check.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-results

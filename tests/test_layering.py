@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP = {"cli.py", "commands.py", "bench.py", "serve_bench.py", "pages_bench.py", "gpu_check.py", "__main__.py"}  # gan_core's own front ends, beside the pages
+# gan_core's own front ends, beside the pages
+TOP = {"cli.py", "commands.py", "bench.py", "serve_bench.py", "pages_bench.py", "gpu_check.py", "__main__.py"}
 
 
 def imports(path: Path, root: Path = ROOT) -> set[str]:

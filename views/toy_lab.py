@@ -414,7 +414,7 @@ with tab_metrics:
             # a marker on every measurement: the first one is a single point per configuration
             columns[j % 2].plotly_chart(curves({n: [(m["step"], m["reports"][i].get(k)) for m in S.tl_metrics]
                                                 for i, n in enumerate(names)}, t(f"toylab.metric_{k}"), "",
-                                               markers=True, y_format=".0%" if k == "hq" else None),
+                                               markers=True, y_format=".1~%" if k == "hq" else None),
                                         width="stretch")
 with tab_share:
     st.markdown(t("toylab.share_help"))

@@ -7,8 +7,8 @@ own, as fast as the computer allows (or at a chosen rate), and the page draws a 
 fixed rate, whatever a step costs. The thread never touches Streamlit: it only trains.
 
 Sharing the lab: a view draws `snapshot()`, a frozen copy of the lab (ToyLab.frozen: the weights,
-about 1 MB for four default models) that the trainer publishes every PUBLISH_S between two steps,
-so a picture never waits for training, however long a step takes (four configurations with k = 5
+about 1 MB for four default models) that the trainer publishes after a step once PUBLISH_S has
+passed since the last one, so a picture never waits for training, however long a step takes (four configurations with k = 5
 critic steps: 0.1 s a step on an idle machine, several times that on a busy one). What must see the
 lab itself (the step buttons, while paused) takes `reading()`, the lock the trainer holds per slice
 of steps (at most SLICE_S, or one step when a step is longer); a waiting reader goes first.
@@ -28,7 +28,7 @@ from . import one_thread
 from .toy2d import ToyLab
 
 SLICE_S = 0.03    # training per lock hold: reading() waits at most about this long (or one step)
-PUBLISH_S = 0.04  # a fresh snapshot for the view at least this often while training (copying is ~0.1 ms)
+PUBLISH_S = 0.04  # a fresh snapshot for the view at most this often while training (four default models: ~0.4 ms a copy)
 
 
 class LiveLab:
@@ -86,7 +86,7 @@ class LiveLab:
         self._seen = time.monotonic()
 
     def snapshot(self) -> ToyLab:
-        """The lab as last published by the trainer (at most PUBLISH_S or one step old) while it
+        """The lab as last published by the trainer (at most PUBLISH_S plus one step old) while it
         trains, else a copy taken now; either way a frozen copy that training does not change."""
         published = self._published
         if self.running and published is not None:

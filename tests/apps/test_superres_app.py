@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core.apps.superres import (bicubic_upscaler, import_esrgan, load_upscaler, self_ensemble, shrink,
-                                    simulate, upscale_array, upscale_image)
+from gan_core.apps.superres import (_tiles, bicubic_upscaler, import_esrgan, load_upscaler, native_bfloat16,
+                                    periodic_pattern, self_ensemble, shrink, simulate, upscale_array, upscale_image)
 from gan_core.checkpoint import CheckpointError
 from gan_core.train import make_trainer
 from public_layouts import official_unet_state, public_rrdb_state
@@ -36,6 +36,21 @@ def test_no_seams_with_a_model_that_sees_its_neighbours():
     tiled = upscale_array(lr, bicubic_upscaler(2), 2, tile=32, overlap=8).astype(int)
     # bicubic reads 2 pixels around each: a tile's own border differs, the feathering hides it
     assert np.abs(tiled - whole).mean() < 0.5 and np.abs(tiled - whole).max() <= 12
+
+
+def test_tiles_are_as_few_as_the_overlap_allows_and_spread_evenly():
+    assert _tiles(256, 128, 16) == ([0, 80, 160], 96)               # not 0, 112, 128 in tiles of 128
+    assert _tiles(192, 256, 16) == ([0], 192) and _tiles(256, 256, 16) == ([0], 256)
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        overlap = int(rng.integers(0, 20))
+        tile = int(rng.integers(2 * overlap + 1, 300))
+        length = int(rng.integers(1, 2000))
+        starts, size = _tiles(length, tile, overlap)
+        n = len(starts)
+        assert size <= tile and starts[0] == 0 and starts[-1] + size == length
+        assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))   # each overlap >= overlap
+        assert n == 1 or n == -(-(length - overlap) // (tile - overlap))          # the fewest tiles
 
 
 def test_progress_counts_every_tile():
@@ -142,3 +157,33 @@ def test_self_ensemble_of_any_model_is_equivariant(upscaler):
 def test_self_ensemble_leaves_an_equivariant_method_unchanged():
     x = torch.rand(2, 3, 7, 11)  # not square: every turn is undone before the mean
     torch.testing.assert_close(self_ensemble(bicubic_upscaler(4))(x), bicubic_upscaler(4)(x), atol=1e-5, rtol=0)
+
+
+def test_the_net_runs_in_channels_last_with_the_same_result(upscaler):
+    conv = next(m for m in upscaler.net.G.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        plain = upscaler.net.G.to(memory_format=torch.contiguous_format)(x).clamp(0, 1)
+    upscaler.net.G.to(memory_format=torch.channels_last)
+    torch.testing.assert_close(upscaler(x), plain, atol=1e-5, rtol=0)
+
+
+def test_fast_shares_the_net_and_stays_within_a_few_levels(upscaler):
+    fast = upscaler.fast()
+    assert fast.net is upscaler.net and upscaler.precision == "float32"   # the shared model is not changed
+    assert fast.precision == ("bfloat16" if native_bfloat16(torch.device("cpu")) else "float32")
+    x = torch.rand(1, 3, 24, 20)
+    diff = (fast(x) - upscaler(x)).abs() * 255
+    assert float(diff.max()) <= 4 and float(diff.mean()) < 0.5
+
+
+def test_periodic_pattern_measures_a_fixed_stamp_on_flat_pictures():
+    assert periodic_pattern(bicubic_upscaler(4), 4) == 0
+    stamp = torch.zeros(2, 2)
+    stamp[0, 0] = 6 / 255                                            # one pixel of every 2x2 block 6 levels up
+
+    def stamped(x):
+        return nearest(2)(x) + stamp.repeat(x.shape[-2], x.shape[-1])
+    assert periodic_pattern(stamped, 2) == pytest.approx(6, abs=1e-3)
+    assert periodic_pattern(self_ensemble(stamped), 2) == pytest.approx(0, abs=1e-3)  # the 8 symmetries average it

@@ -209,8 +209,9 @@ class PerceptualLoss(torch.nn.Module):
                     if isinstance(m, torch.nn.Conv2d):
                         torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                         torch.nn.init.zeros_(m.bias)
-            self.source = (f"VGG19 with random weights (seed 0): {VGG19_FILE} is not in the local torch cache "
-                           f"({path.parent})")
+            # the folder is named for whoever trains (where to put the file); pages show this in words
+            self.source = (f"VGG19 with random weights (seed 0), because torchvision's ImageNet weights were not "
+                           f"installed ({VGG19_FILE} is not in {path.parent})")
         self.features = features[: VGG19_LAYERS[layer] + 1].eval().requires_grad_(False)
         self.layer = layer
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))

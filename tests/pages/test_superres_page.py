@@ -1,7 +1,9 @@
-"""The Super-resolution page in AppTest: the example upscaled by bicubic and every model of the chosen
-scale, results kept while the zoom and the before/after slider move, the simulate table (PSNR / SSIM /
-time, and the shipped SRResNet beating bicubic), uploads of odd pictures and bad files, the output-size
-limit, and imported weights (a good RRDBNet, a pickle payload, the wrong architecture); plus the
+"""The Super-resolution page in AppTest: the first view (a detailed part of the example upscaled by
+bicubic and the model with the best measured gain without a click, shared by every visitor), the other
+models on request with SRGAN's learned grid measured and explained, results kept while the zoom and the
+before/after slider move, the self-ensemble, the simulate table (PSNR / SSIM / time, and the shipped
+SRResNet beating bicubic), uploads of odd pictures and bad files, the output-size limit, the model card
+in words, and imported weights (a good RRDBNet, a pickle payload, the wrong architecture); plus the
 picture helpers behind the zoomed crops and the before/after split."""
 import io
 import math
@@ -12,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 import torch
 from PIL import Image
 
+import gan_core.apps.superres as superres
 from apptest_helpers import open_page
 from gan_core.checkpoint import list_checkpoints
 from gan_core.config import SR_ARCHS
@@ -56,17 +60,6 @@ def png(img: Image.Image, fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
-def upscale_example(lang="en", crop=96, scale=4, **query):
-    at = open_page("views/superres.py", lang, **query)
-    at.selectbox(key=f"sr_crop_example__{lang}").set_value(crop).run()
-    if scale != 4:
-        at.radio(key="sr_scale").set_value(scale).run()
-    at.button(key="sr_run").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
 def upload(at, name: str, data: bytes, mime: str = "image/png"):
     if at.radio(key="sr_source__en").value != "upload":
         at.radio(key="sr_source__en").set_value("upload").run()
@@ -75,72 +68,149 @@ def upload(at, name: str, data: bytes, mime: str = "image/png"):
     return at
 
 
-# ---------------------------------------------------------------- the example, side by side
+def sharpness(img: Image.Image) -> float:
+    """Mean absolute difference between neighbouring pixels (grey): what blur takes away."""
+    a = np.asarray(img.convert("L"), np.float32)
+    return float(np.abs(np.diff(a, axis=0)).mean() + np.abs(np.diff(a, axis=1)).mean())
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_example_is_upscaled_by_bicubic_and_every_x4_model(lang):
-    at = upscale_example(lang, sr_example="flower")
+
+@pytest.fixture
+def upscales(monkeypatch):
+    """Counts the pictures the page upscales (every method goes through upscale_image)."""
+    calls = []
+    real = superres.upscale_image
+
+    def counted(img, model, scale, *args, **kwargs):
+        calls.append(img.size)
+        return real(img, model, scale, *args, **kwargs)
+    monkeypatch.setattr(superres, "upscale_image", counted)
+    return calls
+
+
+# ---------------------------------------------------------------- the first view, side by side
+
+def test_a_second_visitor_sees_the_first_view_without_computing_it(upscales):
+    st.cache_data.clear()                                           # no earlier visitor (the first test to open it)
+    first = open_page("views/superres.py")
+    assert sorted(upscales) == [(192, 192)] * 2                       # bicubic, then SRResNet, once each
+    second = open_page("views/superres.py", sr_example="china")
+    assert len(upscales) == 2                                         # nothing computed for the second visitor
+    assert shown(second) == shown(first) == ["Input", "Bicubic", label("sr_srresnet_x4")]
+    for (a, _), (b, _) in zip(results(first).values(), results(second).values()):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("lang,example", [("en", "china"), ("zh", "flower")])
+def test_the_example_opens_on_a_detail_already_upscaled_by_bicubic_and_srresnet(lang, example, upscales):
+    at = open_page("views/superres.py", lang, sr_example=example)  # no click
+    assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == {"en": "Super-resolution", "zh": "超分辨率"}[lang]
-    assert at.selectbox(key=f"sr_model__{lang}").options == [label(n) for n in X4]
+    picker = at.selectbox(key=f"sr_model__{lang}")
+    assert picker.options == [label(n) for n in X4] and picker.value == "sr_srresnet_x4"  # the best gain
+    look = " ".join(m.value for m in at.markdown)
     if lang == "en":
-        assert shown(at) == ["Input", "Bicubic"] + [label(n) for n in X4]
+        assert shown(at) == ["Input", "Bicubic", label("sr_srresnet_x4")]
+        assert "Look at the roof: bicubic blurs the rows of tiles" in look
     else:
-        assert [i.captions[0].split("：")[0] for i in at.image][:2 + len(X4)] == ["输入", "双三次插值"] + \
-            [label(n) for n in X4]
+        assert [i.captions[0].split("：")[0] for i in at.image][:3] == ["输入", "双三次插值", label("sr_srresnet_x4")]
+        assert "看卷曲花瓣的边缘" in look
+    assert len(upscales) == {"china": 0, "flower": 2}[example]      # china: the test above made it for everyone
     out = results(at)
-    assert len(out) == 1 + len(X4)                                  # bicubic and each x4 model, once
-    assert all(img.size == (384, 384) and img.mode == "RGB" for img, _ in out.values())
-    # the model results differ from bicubic (and from each other: SRGAN is not SRResNet)
-    arrays = [np.asarray(img, np.int16) for img, _ in out.values()]
-    assert all(np.abs(a - arrays[0]).mean() > 0.5 for a in arrays[1:])
+    assert len(out) == 2 and all(img.size == (768, 768) and img.mode == "RGB" for img, _ in out.values())
+    (bicubic, _), (model, seconds) = out.values()
+    assert seconds > 0
+    # where the view zooms (the roof's tiles, the petals' rims): the model's result is sharper than bicubic's
+    zoom = {"china": (84, 69), "flower": (82, 107)}[example]
+    assert any(f"({zoom[0]}, {zoom[1]})" in c.value and "24×24" in c.value for c in at.caption)
+    spot = tuple(4 * v for v in (*zoom, zoom[0] + 24, zoom[1] + 24))
+    assert np.abs(np.asarray(model, np.int16) - np.asarray(bicubic, np.int16)).mean() > 1.0
+    assert sharpness(model.crop(spot)) > 1.3 * sharpness(bicubic.crop(spot))
     caption = next(c.value for c in at.caption if "→" in c.value)
-    assert "96×96" in caption and "384×384" in caption
+    assert "192×192" in caption and "768×768" in caption
+    assert not any(b.key == "sr_run" for b in at.button)            # nothing to press
     assert {b.key for b in at.download_button} == {"sr_download"}
-    assert "Press the button" not in " ".join(i.value for i in at.info)
 
 
-def test_moving_the_zoom_and_the_split_does_not_run_the_models_again():
-    at = upscale_example()
+def test_srgan_joins_on_request_and_its_learned_grid_is_explained():
+    at = open_page("views/superres.py")
+    assert not any("faint grid" in c.value for c in at.caption)     # SRResNet: no pattern worth a note
+    at.toggle(key="sr_others").set_value(True).run()                # "Also compare with sr_srgan_x4 · SRGAN"
+    assert not at.exception and not at.error
+    assert shown(at) == ["Input", "Bicubic", label("sr_srresnet_x4"), label("sr_srgan_x4")]
+    note = next(c.value for c in at.caption if "faint grid" in c.value)
+    level, ensembled = (float(v) for v in re.findall(r"(\d+\.\d) levels", note))
+    assert 3 < level < 6 and ensembled < 1.5                        # measured: 4.5 and 0.8
+    assert "repeats every 4 pixels" in note and "not made by this page's tiling" in note
+    srgan = np.asarray(results(at)[next(k for k in results(at) if "srgan" in str(k))][0], np.float32)
+    srresnet = np.asarray(results(at)[next(k for k in results(at) if "srresnet" in str(k))][0], np.float32)
+    assert np.abs(srgan - srresnet).mean() > 0.5                    # SRGAN is not SRResNet
+
+
+def test_the_model_card_is_in_words_without_paths():
+    at = open_page("views/superres.py", sr_model="sr_srgan_x4")
+    shown_text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    assert "fine-tuned adversarially" in shown_text and "Trained for 600 steps" in shown_text
+    assert "VGG19 network with random weights, because the ImageNet weights were not installed" in shown_text
+    assert not re.search(r"/root|\.cache|vgg19-|torch cache", shown_text)  # the card's raw message: a folder
+    assert at.expander[0].label.startswith("Model card")           # the figures, recipe and raw card behind it
+
+
+def test_moving_the_zoom_and_the_split_does_not_run_the_models_again(upscales):
+    at = open_page("views/superres.py")
+    made = len(upscales)                                            # 0 or 2: earlier tests' results are shared
     before = {k: id(img) for k, (img, _) in results(at).items()}
-    zoom = next(c.value for c in at.caption if c.value.startswith("The same region"))
-    assert "24×24 from (36, 36)" in zoom
-    at.slider(key="sr_cx").set_value(0).run()
-    at.slider(key="sr_cy").set_value(100).run()
-    assert "24×24 from (0, 72)" in next(c.value for c in at.caption if c.value.startswith("The same region"))
+    at.slider(key="sr_cx_china").set_value(0).run()
+    at.slider(key="sr_cy_china").set_value(100).run()
+    assert "24×24 from (0, 168)" in next(c.value for c in at.caption if c.value.startswith("The same region"))
     at.slider(key="sr_split").set_value(30).run()
     at.toggle(key="sr_split_zoom").set_value(True).run()
     assert not at.exception
     split = [i for i in at.image if i.captions[0].startswith("Left of the line")]
-    assert len(split) == 1 and split[0].captions[0].endswith("(30%): " + X4[0] + ". Right (70%): bicubic.")
+    assert len(split) == 1 and split[0].captions[0].endswith("(30%): sr_srresnet_x4. Right (70%): bicubic.")
     assert {k: id(img) for k, (img, _) in results(at).items()} == before
-    assert not any(b.key == "sr_run" for b in at.button)            # nothing left to compute
+    assert len(upscales) == made                                    # nothing since the page opened
 
 
-def test_the_self_ensemble_reruns_the_models_but_not_bicubic():
-    at = upscale_example()
+def test_the_self_ensemble_reruns_the_model_but_not_bicubic():
+    at = upload(open_page("views/superres.py"), "cat.png", png(Image.fromarray(skimage_cat()).resize((40, 28))))
+    at.button(key="sr_run").click().run()
     plain = dict(results(at))
     at.toggle(key="sr_ensemble").set_value(True).run()
-    assert any(b.key == "sr_run" for b in at.button)                # the models' ensembled results are missing
+    assert at.button(key="sr_run").proto.label == "Upscale ×4 (1 methods)"  # the model's ensembled result only
     at.button(key="sr_run").click().run()
     assert not at.exception and not at.error
-    assert shown(at) == ["Input", "Bicubic"] + [label(n) + " · self-ensemble" for n in X4]
+    assert shown(at) == ["Input", "Bicubic", label("sr_srresnet_x4") + " · self-ensemble"]
     out = results(at)
-    assert len(out) == 1 + 2 * len(X4)                              # bicubic once, each model plain and ensembled
+    assert len(out) == 3                                            # bicubic once, the model plain and ensembled
     bicubic = next(k for k in out if k[1] == "bicubic")
     assert out[bicubic][0] is plain[bicubic][0]                     # bicubic was not run again
-    for key in plain:
-        if key != bicubic:
-            ensembled = np.asarray(out[key[:-1] + (True,)][0], np.int16)
-            assert 0 < np.abs(ensembled - np.asarray(plain[key][0], np.int16)).mean() < 8
+    model = next(k for k in plain if k != bicubic)
+    ensembled = np.asarray(out[model[:-1] + (True,)][0], np.int16)
+    assert 0 < np.abs(ensembled - np.asarray(plain[model][0], np.int16)).mean() < 8
     at.toggle(key="sr_ensemble").set_value(False).run()
     assert not any(b.key == "sr_run" for b in at.button)            # back to the plain results, kept
 
 
+def skimage_cat() -> np.ndarray:
+    import skimage.data
+    return skimage.data.chelsea()
+
+
 def test_x2_offers_the_x2_models_only():
-    at = upscale_example(scale=2, sr_example="china")
+    at = open_page("views/superres.py")
+    at.radio(key="sr_scale").set_value(2).run()                     # the first view at x2: made at once too
+    assert not at.exception and not at.error
     assert len(at.selectbox(key="sr_model__en").options) == len(X2)
-    assert shown(at) == ["Input", "Bicubic"] + [label(n) for n in X2]
-    assert sorted(img.size for img, _ in results(at).values()) == [(192, 192)] * (1 + len(X2))
+    assert shown(at) == ["Input", "Bicubic", label("sr_srresnet_x2")]
+    assert sorted(img.size for k, (img, _) in results(at).items() if k[0] == 2) == [(384, 384)] * 2
+
+
+def test_the_whole_example_waits_for_the_button_with_a_progress_bar():
+    at = open_page("views/superres.py")
+    at.selectbox(key="sr_crop_example__en").set_value(0).run()     # 640x427 -> 2560x1708: too big to start unasked
+    assert at.button(key="sr_run").proto.label == "Upscale ×4 (2 methods)"
+    assert "Press the button above to make the 2560×1708 results." in [i.value for i in at.info]
+    assert shown(at) == ["Input"]
 
 
 # ---------------------------------------------------------------- simulate
@@ -153,13 +223,16 @@ def measure(at):
 
 def test_simulate_measures_every_method_against_the_original():
     at = open_page("views/superres.py", sr_example="china")
-    at.selectbox(key="sr_crop_example__en").set_value(256).run()
+    at.toggle(key="sr_others").set_value(True).run()
     table = measure(at)
-    assert list(table["Method"]) == ["Bicubic"] + [label(n) for n in X4]
+    assert list(table["Method"]) == ["Bicubic", label("sr_srresnet_x4"), label("sr_srgan_x4")]
     assert all(math.isfinite(v) and 15 < v < 50 for v in table["PSNR (dB)"])
     assert all(0 < v <= 1 for v in table["SSIM"]) and all(v >= 0 for v in table["Time (s)"])
     assert table["vs bicubic (dB)"].iloc[0] == 0
-    assert any(c.value.startswith("Original 256×256, shrunk to 64×64") for c in at.caption)
+    # +0.39 dB on the roof: tiles under a pixel wide once shrunk are gone for every method (the whole china
+    # gives +0.36 dB, its sky more); the flower's heart gives +1.28 dB
+    assert table["vs bicubic (dB)"].iloc[1] > 0.2
+    assert any(c.value.startswith("Original 192×192, shrunk to 48×48") for c in at.caption)
     assert len([i for i in at.image if i.captions and "PSNR" in i.captions[0]]) == 1 + len(X4)
 
 
@@ -214,20 +287,21 @@ def test_a_result_over_the_limit_points_to_the_command_line():
 
 def test_without_models_bicubic_still_works(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
-    at = upscale_example()
+    at = open_page("views/superres.py")
     assert "No ×4 super-resolution models" in at.warning[0].value
     assert shown(at) == ["Input", "Bicubic"] and len(results(at)) == 1
+    assert not any(b.key == "sr_run" for b in at.button) and not at.toggle  # no model: no others, no ensemble
 
 
 def test_a_model_card_without_its_weights_is_a_message(tmp_path, monkeypatch):
-    shutil.copy(CHECKPOINTS / f"{X4[0]}.json", tmp_path / f"{X4[0]}.json")   # the card, not the weights
+    shutil.copy(CHECKPOINTS / "sr_srresnet_x4.json", tmp_path / "sr_srresnet_x4.json")  # the card, not the weights
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path))
-    at = open_page("views/superres.py")
-    at.selectbox(key="sr_crop_example__en").set_value(96).run()
-    at.button(key="sr_run").click().run()
+    at = open_page("views/superres.py")                             # the first view tries it once, on its own
     assert not at.exception
     assert len(at.error) == 1 and at.error[0].value.startswith("This checkpoint cannot be used:")
     assert shown(at) == ["Input", "Bicubic"]                          # bicubic's result is still there
+    at.slider(key="sr_cx_china").set_value(10).run()                  # not tried again at every rerun
+    assert len(at.error) == 1 and shown(at) == ["Input", "Bicubic"]
 
 
 # ---------------------------------------------------------------- your own weights
@@ -267,17 +341,17 @@ def test_imported_weights_join_the_picker_for_this_session_only():
     net = RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4)
     before = sorted(p.name for p in CHECKPOINTS.glob("*"))
     at = open_page("views/superres.py")
-    at.selectbox(key="sr_crop_example__en").set_value(96).run()
     upload_weights(at, "tiny_esrgan.pth", pth({"params_ema": net.state_dict()}))
     assert "Imported as **tiny_esrgan**" in at.success[0].value
     picker = at.selectbox(key="sr_model__en")
     assert "tiny_esrgan · RRDB (ESRGAN) (yours, this session)" in picker.options
-    picker.set_value("tiny_esrgan").run()
+    assert picker.value == "sr_srresnet_x4"                         # an import without figures is not the default
+    picker.set_value("tiny_esrgan").run()                           # upscaled at once, like the shipped ones
     assert any("Imported from tiny_esrgan.pth" in c.value for c in at.caption)
-    at.button(key="sr_run").click().run()
     assert not at.exception and not at.error
-    assert "tiny_esrgan · RRDB (ESRGAN)" in shown(at) and len(results(at)) == 2 + len(X4)
-    assert at.download_button(key="sr_download").proto.label.startswith("Download tiny_esrgan (384×384")
+    assert shown(at) == ["Input", "Bicubic", "tiny_esrgan · RRDB (ESRGAN)"]
+    assert len(results(at)) == 3                                    # SRResNet's first view is kept beside it
+    assert at.download_button(key="sr_download").proto.label.startswith("Download tiny_esrgan (768×768")
     folder = Path(at.session_state["sr_tmp"].name)
     assert (folder / "tiny_esrgan.safetensors").exists() and not (folder / "tiny_esrgan.pth").exists()
     assert sorted(p.name for p in CHECKPOINTS.glob("*")) == before  # nothing written to the shared folder
@@ -293,9 +367,11 @@ def test_imported_x2_weights_take_pictures_of_odd_sizes():
     upload(at, "odd.png", png(Image.fromarray(rgb)))
     at.radio(key="sr_scale").set_value(2).run()
     assert "tiny_x2 · RRDB (ESRGAN) (yours, this session)" in at.selectbox(key="sr_model__en").options
+    at.toggle(key="sr_others").set_value(True).run()                # beside the shipped x2 model
+    assert at.button(key="sr_run").proto.label == "Upscale ×2 (3 methods)"
     at.button(key="sr_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "tiny_x2 · RRDB (ESRGAN)" in shown(at)
+    assert shown(at) == ["Input", "Bicubic", label("sr_srresnet_x2"), "tiny_x2 · RRDB (ESRGAN)"]
     assert sorted(img.size for img, _ in results(at).values()) == [(94, 66)] * (2 + len(X2))
 
 

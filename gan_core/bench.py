@@ -152,7 +152,7 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
     machine also serving pages and rendering, threads fight; see lab.one_thread), and on all
     cores against all-core sgemm."""
     data = get_toy("ring8")
-    steps = 100 if quick else 500
+    steps = 30 if quick else 500  # quick: a look at the figures (and the tests), a few seconds
 
     def timed(step) -> float:
         for _ in range(20):
@@ -164,7 +164,7 @@ def bench_toy_speed(quick: bool = False) -> Iterator[dict]:
 
     for threads in (one_thread, nullcontext):
         with threads():
-            peak = sgemm_gflops()
+            peak = sgemm_gflops(1024, 5) if quick else sgemm_gflops()
             for models, batch in ((1, 256), (4, 256), (1, 512)):
                 cfgs = [toy_recipe("ring8", "nonsaturating", seed, [f"train.batch_size={batch}"])
                         for seed in range(models)]

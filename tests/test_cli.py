@@ -143,12 +143,18 @@ def test_bench_toy_speed_rows_are_consistent():
     import torch
     from gan_core.bench import bench_toy_speed
     rows = list(bench_toy_speed(quick=True))
-    assert [(r["models"], r["batch"]) for r in rows] == [(1, 256), (4, 256), (1, 512)] * 2
-    assert [r["threads"] for r in rows] == [1] * 3 + [torch.get_num_threads()] * 3
-    for r in rows:
+    speed = [r for r in rows if r["bench"] == "toy-speed"]
+    assert [(r["models"], r["batch"]) for r in speed] == [(1, 256), (4, 256), (1, 512)] * 2
+    assert [r["threads"] for r in speed] == [1] * 3 + [torch.get_num_threads()] * 3
+    for r in speed:
         assert r["lab_gflops"] > 0
         assert r["lab_fraction_of_sgemm"] == pytest.approx(r["lab_gflops"] / r["sgemm_gflops"], abs=2e-3)
-    assert rows[0]["speedup"] == pytest.approx(rows[0]["autograd_ms_per_step"] / rows[0]["lab_ms_per_step"], abs=0.02)
+    assert speed[0]["speedup"] == pytest.approx(speed[0]["autograd_ms_per_step"] / speed[0]["lab_ms_per_step"], abs=0.02)
+    # four configurations side by side: each advances at the lab's rate, against the default model alone
+    comp = {r["case"]: r for r in rows if r["bench"] == "toy-comparison"}
+    assert set(comp) == {"classic", "4x-default"} and comp["4x-default"]["flop_ratio"] == 4.0
+    for r in comp.values():
+        assert r["ratio"] == pytest.approx(r["steps_per_s_per_model"] / r["single_steps_per_s"], rel=0.01)
 
 
 def test_bench_toy_names_an_unknown_loss(capsys):

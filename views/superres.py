@@ -251,8 +251,8 @@ with main:
             st.stop()
     region_zoom = (50, 50)
     if crop == "detail":
-        box_, region_zoom = REGIONS[example]
-        picture = picture.crop(box_)
+        region, region_zoom = REGIONS[example]
+        picture = picture.crop(region)
     else:
         picture = centre_crop(picture, crop)
     out_w, out_h = output_size(picture.size, scale)

@@ -72,7 +72,7 @@ PAGES = [
     PageCheck("training", "h1"),
     PageCheck("generate", '[data-testid="stImage"]',
               _click_and_wait("gen_new_seed", "() => true"), "new seed"),
-    PageCheck("sketch", '[data-testid="stImage"], iframe',
+    PageCheck("sketch", '[data-testid="stImage"]',
               _click_and_wait("sk_example", _count('[data-testid="stImage"]', 1)), "example drawing"),
     PageCheck("unpaired", '[data-testid="stImage"]'),
     # opens on a detail of the example, bicubic then the best model, by itself; the action adds SRGAN

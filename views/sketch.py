@@ -21,6 +21,7 @@ from ui.sketch_helpers import (CANVAS, background_picture, canvas_picture, examp
 PIX2PIX_ARCHS = tuple(a for a in archs_of("paired") if a not in SR_ARCHS)
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 THUMB = 120
+FIRST_EXAMPLE = 3    # the seed of the example a first visit opens on (a clear held-out digit)
 
 st.title(t("sketch.title"))
 st.caption(t("sketch.intro"))
@@ -218,8 +219,11 @@ with left:
     example = b1.button(t("sketch.example"), icon=":material/casino:", key="sk_example", width="stretch")
     b2.button(t("sketch.blank"), icon=":material/ink_eraser:", key="sk_blank", on_click=clear_background,
               width="stretch")
-    if example:
-        seed = secrets.randbelow(1_000_000)
+    # A first visit opens on a drawing already painted (a fixed held-out example), not a blank canvas
+    first_visit = bg is None and not st.session_state.get("sk_opened")
+    st.session_state["sk_opened"] = True
+    if example or first_visit:
+        seed = FIRST_EXAMPLE if first_visit and not example else secrets.randbelow(1_000_000)
         if digits:
             picture, drawing, label = example_digit(seed, size, sk.data.edges, sk.data.edge_sigma)
             set_background(name, drawing, Image.fromarray(picture), ("sketch.original_digit", {"label": label}))

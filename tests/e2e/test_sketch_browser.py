@@ -97,6 +97,10 @@ def upload(page, path) -> None:
 def test_draw_upload_and_bad_files(page, tmp_path):
     page.goto(page.base + "/sketch?sk_model=pix2pix_photos")
     settle(page)
+    page.wait_for_function(RESULT_SRC)                      # a first visit opens on an example, painted
+    settle(page)
+    page.locator(".st-key-sk_blank button").click()         # then a blank canvas to draw on
+    settle(page)
     page.get_by_text("Draw on the canvas, or load").wait_for()
     assert result_src(page) is None
 
@@ -171,6 +175,7 @@ def test_own_weights_join_the_picker(page, tmp_path):
     weights = page.locator("[class*='st-key-sk_pth_'] input[type=file]")
     weights.set_input_files(str(tmp_path / "esrgan.pth"))
     page.locator('[data-testid="stAlert"]').filter(has_text="not an official pix2pix U-Net").wait_for()
+    settle(page)   # the refused upload's uploader gives way to a fresh one
     weights.set_input_files(str(tmp_path / "latest_net_G.pth"))
     page.get_by_text("Imported as latest_net_G").wait_for()
     settle(page)

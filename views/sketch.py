@@ -21,7 +21,7 @@ from ui.sketch_helpers import (CANVAS, background_picture, canvas_picture, examp
 PIX2PIX_ARCHS = tuple(a for a in archs_of("paired") if a not in SR_ARCHS)
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 THUMB = 120
-FIRST_EXAMPLE = 3    # the seed of the example a first visit opens on (a clear held-out digit)
+FIRST_EXAMPLE = 5    # the seed of the example a first visit opens on: a clear held-out 6
 
 st.title(t("sketch.title"))
 st.caption(t("sketch.intro"))

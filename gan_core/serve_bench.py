@@ -88,11 +88,11 @@ async def _superres(page, base: str, rng: random.Random) -> None:
     # behind the button is computed for every request, the load this bench is about.
     await page.goto(f"{base}/superres")
     await _settle(page)
-    await page.locator(".st-key-sr_crop_example__en").click()
-    await page.get_by_role("option", name="The whole picture").click()
+    await page.locator(".st-key-sr_crop_example__en").click(timeout=ACTION_TIMEOUT_MS)
+    await page.get_by_role("option", name="The whole picture").click(timeout=ACTION_TIMEOUT_MS)
     await page.locator(".st-key-sr_run button").wait_for(timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
-    await page.locator(".st-key-sr_run button").click()
+    await page.locator(".st-key-sr_run button").click(timeout=ACTION_TIMEOUT_MS)
     await page.get_by_test_id("stImageCaption").filter(has_text=" in ").first.wait_for(timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
 

@@ -9,8 +9,6 @@ the app's own are counted: the studio must work offline. Needs the dev requireme
 and Debian's chromium (or $CHROMIUM)."""
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlparse
 
-from .serve_bench import CHROMIUM_ARGS, IDLE, _start_server
+from .serve_bench import CHROMIUM_ARGS, IDLE, _start_server, chromium_path, timed_captions
 
 TIMEOUT_MS = 300_000  # an action (super-resolution of a whole picture) may take minutes on a busy CPU
 VISIT_TIMEOUT_MS = 90_000
@@ -33,11 +31,11 @@ class PageCheck:
     ready_js: str | None = None      # and this JS predicate, where the default result comes in steps
 
 
-def _click_and_wait(key: str, result: str) -> Callable:
-    """Click the button in `.st-key-{key}`, then wait until `result` (a JS predicate) holds and the
-    script run is over."""
+def _press(key: str, result: str, part: str = "button") -> Callable:
+    """Press the `part` (a button, or a toggle's label) in `.st-key-{key}`, then wait until `result`
+    (a JS predicate) holds and the script run is over."""
     def act(page) -> None:
-        page.locator(f".st-key-{key} button").first.click()
+        page.locator(f".st-key-{key} {part}").first.click()
         page.wait_for_timeout(200)  # the rerun starts
         page.wait_for_function(result, timeout=TIMEOUT_MS)
         page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
@@ -48,38 +46,23 @@ def _count(selector: str, n: int) -> str:
     return f"() => document.querySelectorAll({selector!r}).length >= {n}"
 
 
-def _timed_captions(n: int) -> str:
-    """At least n results captioned with their time ("...: 768×768 in 1.3 s")."""
-    return f"""() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-                      .filter(e => / in \\d/.test(e.innerText)).length >= {n}"""
-
-
-def _toggle_and_wait(key: str, result: str) -> Callable:
-    def act(page) -> None:
-        page.locator(f".st-key-{key} label").first.click()
-        page.wait_for_timeout(200)
-        page.wait_for_function(result, timeout=TIMEOUT_MS)
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
-    return act
-
-
 PAGES = [
     PageCheck("", "h1"),
-    PageCheck("divergences", ".js-plotly-plot", _click_and_wait("div_start", _count(".js-plotly-plot", 5)),
+    PageCheck("divergences", ".js-plotly-plot", _press("div_start", _count(".js-plotly-plot", 5)),
               "train the discriminator"),
-    PageCheck("gan_1d", ".js-plotly-plot", _click_and_wait("gan_1d_next_phase", "() => true"), "next phase"),
+    PageCheck("gan_1d", ".js-plotly-plot", _press("gan_1d_next_phase", "() => true"), "next phase"),
     PageCheck("toy_lab", '[data-testid="stImage"], .js-plotly-plot'),
     PageCheck("training", "h1"),
     PageCheck("generate", '[data-testid="stImage"]',
-              _click_and_wait("gen_new_seed", "() => true"), "new seed"),
+              _press("gen_new_seed", "() => true"), "new seed"),
     PageCheck("sketch", '[data-testid="stImage"]',
-              _click_and_wait("sk_example", _count('[data-testid="stImage"]', 1)), "example drawing"),
+              _press("sk_example", _count('[data-testid="stImage"]', 1)), "example drawing"),
     PageCheck("unpaired", '[data-testid="stImage"]'),
     # opens on a detail of the example, bicubic then the best model, by itself; the action adds SRGAN
-    PageCheck("superres", '[data-testid="stImage"]', _toggle_and_wait("sr_others", _timed_captions(3)),
-              "also compare with SRGAN", ready_js=_timed_captions(2)),
+    PageCheck("superres", '[data-testid="stImage"]', _press("sr_others", timed_captions(3), "label"),
+              "also compare with SRGAN", ready_js=timed_captions(2)),
     PageCheck("anomaly", '[data-testid="stImage"], .js-plotly-plot, [data-testid="stButton"]',
-              _click_and_wait("a_samples_on", _count('[data-testid="stImage"]', 12)), "score the sample pictures"),
+              _press("a_samples_on", _count('[data-testid="stImage"]', 12)), "score the sample pictures"),
     PageCheck("music", "audio"),
     PageCheck("gallery", '[data-testid="stImage"]'),
 ]
@@ -99,9 +82,7 @@ def bench_pages(quick: bool = False, shots: str | None = None) -> Iterator[dict]
     """Every page once as a new visitor (first visit, reload, main action). --quick skips the
     main actions."""
     from playwright.sync_api import Error as PlaywrightError, sync_playwright  # dev requirement
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        raise ValueError("bench pages drives Chromium: apt-get install chromium (or set $CHROMIUM)")
+    chromium = chromium_path("pages")
     shot_dir = Path(shots) if shots else None
     if shot_dir:
         shot_dir.mkdir(parents=True, exist_ok=True)

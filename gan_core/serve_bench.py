@@ -35,8 +35,20 @@ IDLE = """() => { const w = document.querySelector('[data-testid="stStatusWidget
                   return !!document.querySelector('[data-testid="stApp"]') && (!w || !w.innerText.match(/Running|Stop/)); }"""
 ACTION_TIMEOUT_MS = 300_000  # an action that does not finish in 5 minutes is an error
 SLOW_S = 120.0  # one that takes over 2 minutes is counted as slow
-TIMED_CAPTIONS = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-                          .filter(e => / in \\d/.test(e.innerText)).length >= N"""
+
+
+def timed_captions(n: int) -> str:
+    """JS predicate: at least n results captioned with their time ("...: 768×768 in 1.3 s")."""
+    return f"""() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+                      .filter(e => / in \\d/.test(e.innerText)).length >= {n}"""
+
+
+def chromium_path(bench: str) -> str:
+    """Debian's chromium, or $CHROMIUM; a clear message where there is none."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        raise ValueError(f"bench {bench} drives Chromium: apt-get install chromium (or set $CHROMIUM)")
+    return chromium
 
 
 def _free_port() -> int:
@@ -89,10 +101,10 @@ async def _superres(page, base: str, rng: random.Random) -> None:
     # What a visitor gets: the page's first view (a detail of the example, bicubic then the best
     # model, by itself), then SRGAN beside them. Both are cached for every visitor once computed.
     await page.goto(f"{base}/superres")
-    await page.wait_for_function(TIMED_CAPTIONS.replace("N", "2"), timeout=ACTION_TIMEOUT_MS)
+    await page.wait_for_function(timed_captions(2), timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
     await page.locator(".st-key-sr_others label").first.click(timeout=ACTION_TIMEOUT_MS)
-    await page.wait_for_function(TIMED_CAPTIONS.replace("N", "3"), timeout=ACTION_TIMEOUT_MS)
+    await page.wait_for_function(timed_captions(3), timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
 
 
@@ -144,9 +156,7 @@ def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0) 
     """N sessions for `seconds` (--quick: 2 sessions for 60 s) while a DCGAN trains in the background."""
     if quick:
         sessions, seconds = 2, 60.0
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        raise ValueError("bench serve drives Chromium: apt-get install chromium (or set $CHROMIUM)")
+    chromium = chromium_path("serve")
     with tempfile.TemporaryDirectory(prefix="gan_studio_serve_") as tmp:
         runs = Path(tmp)
         job = jobs.submit(load_recipe(CONFIGS / "mnist_dcgan.yaml", {"name": "soak", "train.steps": 1_000_000}),

@@ -455,7 +455,7 @@ def run(area: str, quick: bool = False, **choices) -> Iterator[str]:
     if area not in AREAS:
         raise ValueError(f"unknown benchmark area {area!r}; choose one of: {', '.join(AREAS)}")
     info = machine()
-    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits"), "pages": ("shots",)}.get(area, ())
+    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits"), "pages": ("shots",), "serve": ("actions",)}.get(area, ())
     unknown = sorted(set(choices) - set(allowed))
     if unknown:
         raise ValueError(f"bench {area} takes no --{unknown[0]}")

@@ -35,6 +35,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(command_name="train")
 
+    la = sub.add_parser("launch", help="print the command each machine runs to train one recipe together (torchrun), "
+                                       "or a SLURM batch script",
+                        description="Check a recipe and a launch spec (machines x processes, the rendezvous "
+                                    "endpoint) and print the torchrun command to run on each machine: the same "
+                                    "command on every one, run from the GAN Studio folder. Every machine reads "
+                                    "RECIPE at that path (configs/... is in every checkout). The process of rank 0 "
+                                    "writes the run folder ($GAN_STUDIO_RUNS/<id>, or --run-dir); put it on storage "
+                                    "every machine shares to resume. With --slurm: an sbatch script (the allocation's "
+                                    "first machine hosts the rendezvous). Guide: docs/guide.md, 'Training on several "
+                                    "machines'.")
+    la.add_argument("config", metavar="RECIPE", help="recipe, e.g. configs/mnist_dcgan.yaml")
+    la.add_argument("--nodes", type=int, default=1, help="machines (default 1)")
+    la.add_argument("--nproc-per-node", type=int, default=1,
+                    help="training processes on each machine, usually its GPUs (default 1)")
+    la.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                    help="one machine's address and a free port, where the others meet it (needed for --nodes > 1; "
+                         "with --slurm only its port is used)")
+    la.add_argument("--rdzv-id", help="the job's name at the rendezvous (default: the recipe's name; with --slurm the "
+                                      "job id)")
+    la.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA where there is one)")
+    la.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value "
+                                                                                     "(repeatable; passed to train)")
+    la.add_argument("--run-dir", type=Path, help="run folder for train (default $GAN_STUDIO_RUNS/<id> on the machine "
+                                                 "of rank 0)")
+    la.add_argument("--out", type=Path, help="train's --out: also export the final model here")
+    la.add_argument("--slurm", action="store_true", help="print an sbatch script instead (srun + torchrun)")
+    la.set_defaults(command_name="launch")
+
     s = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid or .npy",
                        description="Draw samples. A seed gives the same samples on every device.")
     s.add_argument("checkpoint", help="NAME.safetensors (with NAME.json beside it)")
@@ -97,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--protocols", help="anomaly: one-normal and/or one-anomalous, comma-separated")
     b.add_argument("--digits", help="anomaly: only these digits, comma-separated")
+    b.add_argument("--actions", help="serve: only these visitor actions, comma-separated (generate, superres, "
+                                     "superres_whole, toy_lab; default all but superres_whole)")
     b.add_argument("--shots", help="pages: save a screenshot of each page here")
     b.add_argument("--json", action="store_true", help="(output is always JSON lines)")
     b.set_defaults(command_name="bench")

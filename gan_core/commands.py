@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm, trange
 
-from . import __version__, jobs
+from . import __version__, jobs, launch
 from .cli import CLIError
 from .apps import music
 from .apps.anomaly import TrainingStopped, fit_detector, load_detector, save_detector
@@ -145,6 +145,62 @@ def _detector_in(run: RunDir, recipe, args: argparse.Namespace, job: jobs.Runnin
     return 0
 
 
+# ---------------------------------------------------------------- launch (several machines)
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """Print what each machine runs to train a recipe together: the torchrun command (the same on every
+    machine) under comments saying where it runs and what must be shared, or with --slurm a batch script.
+    The recipe is validated here, and checked against the launch, so a mistake shows on this machine
+    and not after every machine has started."""
+    cfg = load_recipe(args.config, args.set)
+    endpoint = args.rdzv_endpoint
+    if args.slurm and not endpoint:
+        endpoint = f"localhost:{launch.DEFAULT_PORT}"  # only the port is used: SLURM names the host
+    spec = launch.LaunchSpec.of(nodes=args.nodes, nproc_per_node=args.nproc_per_node, rdzv_endpoint=endpoint,
+                                rdzv_id=args.rdzv_id or launch.default_rdzv_id(cfg.name))
+    launch.check(spec, cfg, args.device)
+    train = launch.train_args(args.config, overrides=args.set, device=args.device, run_dir=args.run_dir,
+                              out=args.out)
+    if args.slurm:
+        print(launch.sbatch_script(spec, args.config, train, device=args.device, made_by=_launch_made_by(args)),
+              end="")
+        return 0
+    line = launch.shell(launch.command(spec, train, python="python"))
+    where = f"the run folder {args.run_dir}" if args.run_dir else "the run folder under $GAN_STUDIO_RUNS (runs/ if unset)"
+    print(f"# {cfg.name}: {_count(spec.nodes, 'machine')} x {_count(spec.nproc_per_node, 'process')} = "
+          f"{_count(spec.world_size, 'training process')}, batch {cfg.train.batch_size} = "
+          f"{cfg.train.batch_size // spec.world_size} rows each.")
+    if spec.standalone:
+        print(line)
+        return 0
+    print(f"# Run it from the GAN Studio folder, with {args.config} there. The process of rank 0 writes")
+    print(f"# {where}: on storage every machine shares, any of them can resume it.")
+    host, port = launch.split_endpoint(spec.rdzv_endpoint)
+    print(f"# The same command on every machine. {host} hosts the rendezvous on port {port}, which the others must")
+    print("# reach; start them all within a minute (torchrun numbers the machines itself). NCCL on CUDA, gloo on CPU.")
+    for i in range(spec.nodes):
+        print(f"\n# machine {i + 1} of {spec.nodes}" + (f" ({host}, the rendezvous)" if i == 0 else ""))
+        print(line)
+    return 0
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "es" if what.endswith("s") else "s")
+
+
+def _launch_made_by(args: argparse.Namespace) -> str:
+    """The launch command line that gives these arguments (written into a SLURM script)."""
+    argv = ["python", "-m", "gan_core", "launch", args.config, "--nodes", str(args.nodes), "--nproc-per-node",
+            str(args.nproc_per_node)]
+    for flag, value in (("--rdzv-endpoint", args.rdzv_endpoint), ("--rdzv-id", args.rdzv_id),
+                        ("--run-dir", args.run_dir), ("--out", args.out)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--device", args.device, *(a for kv in args.set for a in ("--set", kv)), "--slurm"]
+    return launch.shell(argv)
+
+
 # ---------------------------------------------------------------- sample
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -256,7 +312,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run  # heavy: every benchmark's models and data
     try:
         choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses),
-                                                 ("protocols", args.protocols), ("digits", args.digits)) if v}
+                                                 ("protocols", args.protocols), ("digits", args.digits),
+                                                 ("actions", getattr(args, "actions", None))) if v}
         if getattr(args, "shots", None):
             choices["shots"] = args.shots
         for line in run(args.area, args.quick, **choices):

@@ -108,23 +108,38 @@ async def _superres(page, base: str, rng: random.Random) -> None:
     await _settle(page)
 
 
+async def _superres_whole(page, base: str, rng: random.Random) -> None:
+    # The heavier path: the whole example x4 behind the button, computed for this visitor alone (only
+    # the first view is shared), so 8 of them at once queue for the server's turns.
+    await page.goto(f"{base}/superres")
+    await page.wait_for_function(timed_captions(2), timeout=ACTION_TIMEOUT_MS)
+    await _settle(page)
+    await page.locator(".st-key-sr_crop_example__en").click(timeout=ACTION_TIMEOUT_MS)
+    await page.get_by_role("option", name="The whole picture").click(timeout=ACTION_TIMEOUT_MS)
+    await page.locator(".st-key-sr_run button").click(timeout=ACTION_TIMEOUT_MS)
+    await page.wait_for_function(timed_captions(2), timeout=ACTION_TIMEOUT_MS)
+    await _settle(page)
+
+
 async def _toy_lab(page, base: str, rng: random.Random) -> None:
     await page.goto(f"{base}/toy_lab")
     await page.get_by_test_id("stImage").first.wait_for(timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
 
 
-ACTIONS = {"generate": _generate, "superres": _superres, "toy_lab": _toy_lab}
+ACTIONS = {"generate": _generate, "superres": _superres, "superres_whole": _superres_whole, "toy_lab": _toy_lab}
+DEFAULT_ACTIONS = ("generate", "superres", "toy_lab")
 
 
 async def _session(browser, base: str, seed: int, until: float, times: dict, errors: dict) -> None:
+    """One visitor going round the actions named in `times` (at random) until the deadline."""
     from playwright.async_api import Error as PlaywrightError
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     try:
         while time.time() < until:
-            name = rng.choice(list(ACTIONS))
+            name = rng.choice(list(times))
             start = time.perf_counter()
             try:
                 await ACTIONS[name](page, base, rng)
@@ -140,10 +155,10 @@ async def _session(browser, base: str, seed: int, until: float, times: dict, err
         await context.close()
 
 
-async def _drive(chromium: str, base: str, sessions: int, seconds: float) -> tuple[dict, dict]:
+async def _drive(chromium: str, base: str, sessions: int, seconds: float, actions) -> tuple[dict, dict]:
     from playwright.async_api import async_playwright  # a dev requirement, needed by this bench only
-    times = {name: [] for name in ACTIONS}
-    errors = {name: [] for name in ACTIONS}
+    times = {name: [] for name in actions}
+    errors = {name: [] for name in actions}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         until = time.time() + seconds
@@ -152,10 +167,15 @@ async def _drive(chromium: str, base: str, sessions: int, seconds: float) -> tup
     return times, errors
 
 
-def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0) -> Iterator[dict]:
-    """N sessions for `seconds` (--quick: 2 sessions for 60 s) while a DCGAN trains in the background."""
+def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0,
+                actions: list[str] | tuple[str, ...] = DEFAULT_ACTIONS) -> Iterator[dict]:
+    """N sessions for `seconds` (--quick: 2 sessions for 60 s) going round `actions` (--actions, of
+    ACTIONS) while a DCGAN trains in the background."""
     if quick:
         sessions, seconds = 2, 60.0
+    unknown = sorted(set(actions) - set(ACTIONS))
+    if unknown:
+        raise ValueError(f"bench serve has no action {unknown[0]!r}; choose among: {', '.join(ACTIONS)}")
     chromium = chromium_path("serve")
     with tempfile.TemporaryDirectory(prefix="gan_studio_serve_") as tmp:
         runs = Path(tmp)
@@ -163,14 +183,14 @@ def bench_serve(quick: bool = False, sessions: int = 8, seconds: float = 300.0) 
                           root=runs)
         server, base = _start_server(runs)
         try:
-            times, errors = asyncio.run(_drive(chromium, base, sessions, seconds))
+            times, errors = asyncio.run(_drive(chromium, base, sessions, seconds, actions))
             peak = _peak_rss_gb(server.pid)
         finally:
             server.terminate()
             server.wait(30)
             jobs.stop(job)
         trained = RunDir(job.path).status().get("step", 0)
-    for name in ACTIONS:
+    for name in actions:
         done = np.array(times[name])
         yield {"bench": "serve", "action": name, "done": len(done), "errors": len(errors[name]),
                "error_kinds": dict(Counter(errors[name]).most_common(3)), "slow": int((done > SLOW_S).sum()),

@@ -138,6 +138,13 @@ def test_bench_rejects_unknown_areas(capsys):
     assert code == 2 and "unknown benchmark area 'everything'" in err
 
 
+def test_bench_serve_names_an_unknown_action(capsys):
+    code, _, err = run_cli(capsys, "bench", "serve", "--actions", "generate,upscale")
+    assert code == 2 and "no action 'upscale'" in err and "superres_whole" in err
+    code, _, err = run_cli(capsys, "bench", "toy", "--actions", "generate")
+    assert code == 2 and "bench toy takes no --actions" in err
+
+
 def test_bench_toy_speed_rows_are_consistent():
     """Each row's fraction is its own GFLOP/s over the same run's sgemm (on one thread, then on all)."""
     import torch

@@ -358,6 +358,8 @@ class InstanceNoise(_Strict):
 class TrainConfig(_Strict):
     loss: LossName = "nonsaturating"  # type: ignore[valid-type]
     gp_weight: float = Field(10.0, ge=0.0, description="lambda of the WGAN-GP penalty")
+    r1_gamma: float = Field(0.0, ge=0.0, le=1e4, description="gamma of the R1 penalty (gamma/2) E|grad D(x)|^2 on "
+                                                           "real data (Mescheder 2018); 0: none")
     clip_value: float | None = Field(None, gt=0.0, description="critic weight clipping c (WGAN)")
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
     lr_g: LearningRate = 2e-4
@@ -447,6 +449,10 @@ class Config(_Strict):
                                       or self.model.arch in PAIRED_ARCHS):
             raise ValueError("train.loss 'wgan-gp' penalises per-sample gradients, which batch norm mixes: "
                              "set model.d_norm to 'layer', 'spectral' or 'none'")
+        if self.train.r1_gamma and (getattr(self.model, "d_norm", "none") == "batch"
+                                    or self.model.family != "image"):
+            raise ValueError("train.r1_gamma penalises D's gradient per real picture: it is for image GANs "
+                             "whose D has no batch norm (set model.d_norm to 'layer', 'spectral' or 'none')")
         pack = getattr(self.model, "pack", 1)
         if self.train.batch_size % pack:
             raise ValueError(f"model.pack {pack}: train.batch_size ({self.train.batch_size}) must be a multiple "

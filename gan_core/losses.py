@@ -160,6 +160,17 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     return (grad.reshape(scores.numel(), -1).norm(2, dim=1) - 1).pow(2).mean()
 
 
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 (Mescheder, Geiger & Nowozin 2018): E_x~p_data[ ||grad_x D(x)||^2 ], the squared gradient norm of
+    D's logit on real data only. Added as (gamma / 2) * R1, it pulls D towards zero gradient on the data,
+    which makes the non-saturating game locally convergent where unregularised GANs circle. The
+    graph is kept so the penalty trains D; per-sample, so not for batch-norm discriminators."""
+    x = real.detach().requires_grad_(True)
+    scores = critic(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return grad.reshape(x.shape[0], -1).pow(2).sum(1).mean()
+
+
 # ---------------------------------------------------------------- image-to-image content losses
 
 VGG19_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}

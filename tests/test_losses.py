@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_core import theory
-from gan_core.losses import LOSSES, get_loss, gradient_penalty
+from gan_core.losses import LOSSES, get_loss, gradient_penalty, r1_penalty
 
 # logits: D(x) = sigmoid(l). Two real and two fake outputs.
 REAL = torch.tensor([0.0, 2.0])
@@ -99,6 +99,18 @@ def test_gradient_penalty_trains_the_critic():
     gp = gradient_penalty(lambda v: v @ w, torch.randn(8, 2), torch.randn(8, 2))
     (grad,) = torch.autograd.grad(gp, w)
     assert torch.allclose(grad, 2 * (5 - 1) * w.detach() / 5)  # d/dw (|w| - 1)^2
+
+
+def test_r1_penalty_of_known_functions():
+    x = torch.randn(16, 3)
+    w = torch.tensor([3.0, 0.0, 4.0])  # D(x) = w.x: grad w everywhere, |w|^2 = 25
+    assert r1_penalty(lambda v: v @ w, x).item() == pytest.approx(25.0)
+    # D(x) = |x|^2 / 2 has grad x: R1 = E|x|^2
+    assert r1_penalty(lambda v: 0.5 * (v ** 2).sum(1), x).item() == pytest.approx((x ** 2).sum(1).mean().item(), rel=1e-6)
+    # it trains D: d/dw |w|^2 = 2w
+    wg = w.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(r1_penalty(lambda v: v @ wg, x), wg)
+    assert torch.allclose(grad, 2 * w)
 
 
 def test_trained_minimax_discriminator_reaches_d_star():

@@ -38,7 +38,7 @@ from ..recipes import dump_recipe
 from ..data import DataError, ImageData, ToyDistribution, load_training_data
 from ..devices import native_bf16, resolve_device
 from ..errors import TrainingDiverged
-from ..losses import get_loss, gradient_penalty
+from ..losses import get_loss, gradient_penalty, r1_penalty
 from ..nets import sample_noise
 from . import ddp
 from .diffaug import diff_augment
@@ -221,6 +221,12 @@ class Trainer:
             gp = gradient_penalty(lambda v: self.D(v, y).float(), x, fake, eps=eps)
             loss = loss + self.cfg.train.gp_weight * gp
             stats["gp"] = gp.detach()
+        if self.cfg.train.r1_gamma:
+            # on the pictures D was trained on this step (after any blur or augmentation), in float32:
+            # the penalty's second derivatives are what bf16 rounds worst
+            r1 = r1_penalty(lambda v: self.D(v, y).float(), x)
+            loss = loss + 0.5 * self.cfg.train.r1_gamma * r1
+            stats["r1"] = r1.detach()
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
@@ -285,7 +291,7 @@ class Trainer:
             out["sigma"] = self.instance_noise_sigma()
         if self.loss.critic:
             out["w_estimate"] = -out["loss_d"]  # E[C(x)] - E[C(G(z))]
-        bad = [k for k in ("loss_d", "loss_g", "gp") if k in out and not math.isfinite(out[k])]
+        bad = [k for k in ("loss_d", "loss_g", "gp", "r1") if k in out and not math.isfinite(out[k])]
         if bad:
             raise self.diverged(", ".join(f"{k} = {out[k]}" for k in bad))
         return out

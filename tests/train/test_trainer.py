@@ -42,7 +42,7 @@ def test_training_is_deterministic(tiny_dcgan_cfg):
 
 @pytest.mark.parametrize("extra", [(), ("model.n_classes=10", "train.ema_decay=0.9"),
                                    ("train.loss=wgan-gp", "model.d_norm=layer", "train.optimizer=rmsprop"),
-                                   ("train.lr_decay=linear",),
+                                   ("train.lr_decay=linear",), ("train.r1_gamma=10", "model.d_norm=none"),
                                    ("model.n_codes=4", "train.diffaugment=[color,translation,cutout]")])
 def test_resume_continues_exactly(tiny_dcgan_cfg, tmp_path, extra):
     """4 steps in one go == 2 steps, checkpoint, a fresh process-like Trainer, 2 more steps."""
@@ -61,6 +61,20 @@ def test_resume_continues_exactly(tiny_dcgan_cfg, tmp_path, extra):
     assert _same(_weights(straight.D), _weights(second.D))
     if straight.G_ema is not None:
         assert _same(_weights(straight.G_ema), _weights(second.G_ema))
+
+
+def test_r1_enters_d_loss_as_half_gamma(tiny_dcgan_cfg):
+    """With R1 the step reports R1 = E|grad_x D(x)|^2 > 0, and D's update differs from gamma = 0 alone."""
+    from gan_core.config import ConfigError
+    from gan_core.recipes import load_recipe
+    plain = Trainer(tiny_dcgan_cfg("model.d_norm=none", "train.steps=1"), "cpu")
+    r1 = Trainer(tiny_dcgan_cfg("model.d_norm=none", "train.steps=1", "train.r1_gamma=10"), "cpu")
+    assert _same(_weights(plain.D), _weights(r1.D))
+    stats, plain_stats = r1.train_step(), plain.train_step()
+    assert stats["r1"] > 0 and np.isfinite(stats["r1"]) and "r1" not in plain_stats
+    assert not _same(_weights(plain.D), _weights(r1.D))
+    with pytest.raises((ConfigError, ValueError), match="r1_gamma"):
+        load_recipe(None, ["train.r1_gamma=10"])  # DCGAN's default D has batch norm
 
 
 def test_resume_refuses_another_model(tiny_dcgan_cfg, tmp_path):

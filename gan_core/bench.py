@@ -205,17 +205,26 @@ def _reference_dcgan_step(G, D, opt_G, opt_D, x: torch.Tensor, nz: int) -> None:
     opt_G.step()
 
 
-def bench_dcgan(quick: bool = False) -> Iterator[dict]:
+def bench_dcgan(quick: bool = False, device: str | None = None) -> Iterator[dict]:
     """Training images/s of our DCGAN 64x64 (batch 64, nz 100, ngf = ndf = 64) through the Trainer,
-    against the textbook loop of the same networks in the same run, on each device here.
-    Both train on the same in-memory pictures (random, the speed does not depend on them)."""
+    against the textbook loop of the same networks in the same run, on each device here (--device:
+    only that one, cpu or cuda). Both train on the same in-memory pictures (random, the speed does
+    not depend on them)."""
+    here = [d["device"] for d in describe_devices() if d["device"] in ("cpu", "cuda:0")]
+    if device is not None:
+        want = {"cpu": "cpu", "cuda": "cuda:0", "cuda:0": "cuda:0"}.get(device)
+        if want is None:
+            raise ValueError(f"bench dcgan measures cpu or cuda, not {device!r}")
+        if want not in here:
+            raise ValueError(f"bench dcgan --device {device}: there is no CUDA device here")
+        here = [want]
     cfg = load_recipe(None, ["model.img_size=64", "model.channels=3", "model.nz=100", "model.ngf=64",
                              "model.ndf=64", "train.batch_size=64", "train.loss=nonsaturating"])
     images = torch.randint(0, 256, (512, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     data = ImageData(images, None, "random")
     steps, warmup = (3, 1) if quick else (20, 3)
     fp32 = cfg.model_copy(update={"train": cfg.train.model_copy(update={"amp": False})})
-    for dev in [d["device"] for d in describe_devices() if d["device"] in ("cpu", "cuda:0")]:
+    for dev in here:
         tr = Trainer(cfg, dev, data=data)
         tr_fp32 = Trainer(fp32, dev, data=data)
         torch.manual_seed(0)
@@ -455,7 +464,8 @@ def run(area: str, quick: bool = False, **choices) -> Iterator[str]:
     if area not in AREAS:
         raise ValueError(f"unknown benchmark area {area!r}; choose one of: {', '.join(AREAS)}")
     info = machine()
-    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits"), "pages": ("shots",), "serve": ("actions",)}.get(area, ())
+    allowed = {"toy": ("datasets", "losses"), "anomaly": ("protocols", "digits"), "pages": ("shots",), "serve": ("actions",),
+               "dcgan": ("device",)}.get(area, ())
     unknown = sorted(set(choices) - set(allowed))
     if unknown:
         raise ValueError(f"bench {area} takes no --{unknown[0]}")

@@ -409,6 +409,45 @@ class TrainConfig(_Strict):
                                    "official code)")
     pool_size: int = Field(50, ge=0, le=1000, description="CycleGAN: D sees a history of this many generated "
                                                          "pictures (half the time an older one); 0: none")
+    # A team's experiment tracker (gan_core/train/tracking.py): the run folder stays the record either way.
+    track: Literal["none", "mlflow"] = Field("none", description="mlflow: also log the recipe, every logged "
+                                             "figure, the sample grids and the final model to an MLflow "
+                                             "tracking server")
+    tracking_uri: str | None = Field(None, description="the MLflow server for train.track 'mlflow', e.g. "
+                                     "http://mlflow.lab:5000 (default: $MLFLOW_TRACKING_URI, then "
+                                     "$GAN_STUDIO_MLFLOW_URI)")
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, v: str | None) -> str | None:
+        """A recipe may name an http(s) server only. Recipes come from browsers and bundles, and a local
+        store (file:, sqlite:, a database URL) is a place on the machine that trains: only its operator
+        names one, through the environment. Credentials stay out too: a recipe is saved in config.yaml,
+        in model cards and as the MLflow run's own parameters."""
+        from urllib.parse import urlsplit
+
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a URL ({e})") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ValueError(f"{v!r}: a recipe may name an http:// or https:// tracking server only. A local "
+                             "store (file:, sqlite:, a database) is a place on the training machine, which "
+                             "only its operator may name: set MLFLOW_TRACKING_URI or GAN_STUDIO_MLFLOW_URI "
+                             "there instead")
+        if not parts.hostname:
+            raise ValueError(f"{v!r} names no host; e.g. http://mlflow.lab:5000")
+        if parts.username or parts.password:
+            raise ValueError("no user name or password in the URL: the recipe is saved with the run and its "
+                             "model card. Give them to the training machine as MLFLOW_TRACKING_USERNAME and "
+                             "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{v!r}: give the server's address alone, without ?query or #fragment")
+        return v.rstrip("/")
 
     # Schedules are pure functions of the generator step, so a resumed run continues exactly.
     def lr_scale(self, step: int) -> float:

@@ -14,6 +14,7 @@ from gan_core.config import ConfigError
 from gan_core.data import load_training_data
 from gan_core.data.images import DataError
 from gan_core.recipes import load_recipe
+from gan_core.runs import RunDamaged
 from gan_core.sampling import grid_image, interpolation, nearest_images, with_code
 from gan_core.share import BundleError, export_run, import_bundle
 from ui.auth import may_manage, rights, user
@@ -105,6 +106,17 @@ def shown_card(src: PageModel) -> dict:
             "description_zh": config.get("description_zh"), "step": src.card.get("step"),
             "data": config.get("data") or {}, "recipe_yaml": recipe_text(src), "metrics": measured,
             "run": src.run.id}
+
+
+def tracked_url(run) -> str | None:
+    """The run's page on the team's MLflow server, when it was tracked to one (train.track: mlflow;
+    gan_core/train/tracking.py writes tracking.json). Only a web address is linked: the file is read
+    from the runs folder, and a link is followed by whoever clicks it."""
+    try:
+        url = run.read_json("tracking.json").get("url")
+    except RunDamaged:
+        return None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 def load(src: PageModel):
@@ -268,6 +280,9 @@ with tabs[5]:
             st.info(t("gallery.read_only", owner=run.owner()))
         st.markdown(t("gallery.permalink"))
         st.code(f"?gal_src={key}&gal_seed={seed}", language=None)
+        if mlflow_url := tracked_url(run):
+            st.link_button(t("gallery.open_mlflow"), mlflow_url, icon=":material/open_in_new:", key="gal_mlflow",
+                           help=t("gallery.open_mlflow_help"))
     else:
         st.info(t("gallery.export_shipped"))
     st.divider()

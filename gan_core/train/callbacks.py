@@ -15,6 +15,7 @@ from ..data.images import mnist5k
 from ..errors import TrainingDiverged
 from ..nets import sample_noise
 from ..runs import RunDir
+from .tracking import MLflowTracker
 from .trainer import Callback, Trainer
 
 
@@ -233,6 +234,7 @@ class ProgressBar(Callback):
 
 
 def standard_callbacks(run: RunDir, progress: bool = True) -> list[Callback]:
-    # on_end runs in this order: the final checkpoint is on disk before the status says "finished"
+    # on_end runs in this order: the final checkpoint is on disk before the status says "finished";
+    # the MLflow tracker (inert unless train.track is 'mlflow') comes after the writers whose files it sends
     return [SampleWriter(run), CheckpointWriter(run), MetricTracker(run), RunLogger(run),
-            TensorBoardWriter(run), ProgressBar(not progress)]
+            TensorBoardWriter(run), MLflowTracker(run), ProgressBar(not progress)]

@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +40,8 @@ import torch
 
 from .errors import USER_ERRORS
 from .io import atomic_write_json
+from .launch import LaunchSpec, train_args
+from .launch import command as launch_command
 from .paths import REPO
 from .recipes import check_init_g, check_paths, dump_recipe, load_recipe
 from .runs import RunDir, RunIndex, require_manager, runs_root
@@ -104,14 +105,9 @@ def read_job(run: RunDir) -> dict[str, Any] | None:
 
 def command(run: RunDir, job: dict[str, Any]) -> list[str]:
     """The process a job runs: the train CLI continuing the run folder (from step 0 the first time),
-    through torchrun when it asks for several processes."""
-    train = ["gan_core", "train", "--resume", str(run.path.resolve()), "--device", job.get("device", "auto"),
-             "--quiet"]
-    nproc = int(job.get("nproc", 1))
-    if nproc > 1:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                "-m", *train]
-    return [sys.executable, "-m", *train]
+    through torchrun on this machine when it asks for several processes (launch.command builds both)."""
+    args = train_args(resume=run.path.resolve(), device=job.get("device", "auto"), quiet=True)
+    return launch_command(LaunchSpec(nproc_per_node=int(job.get("nproc", 1))), args)
 
 
 def submit(recipe, root: str | Path | None = None, device: str = "auto", nproc: int = 1, owner: str = "",

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from gan_core.config import Config
+from gan_core.launch import LaunchSpec, check, command, default_rdzv_id, train_args
 from gan_core.losses import LOSSES
 from gan_core.paths import CONFIGS
 from gan_core.recipes import LOSS_PRESETS, load_recipe
@@ -260,6 +261,32 @@ def inferred_channels(images: torch.Tensor, tolerance: int = 4) -> int:
     x = images.to(torch.int16)
     spread = (x.amax(1) - x.amin(1)).amax() if len(x) else torch.tensor(0)
     return 1 if int(spread) <= tolerance else 3
+
+
+# ---------------------------------------------------------------- several machines
+
+# "Several machines": machines, processes on each, the rendezvous, where they train, the recipe's path there
+MACHINES_DEFAULTS: dict[str, Any] = {"tr_mm_nodes": 2, "tr_mm_nproc": 1, "tr_mm_endpoint": "", "tr_mm_device": "cuda",
+                                     "tr_mm_recipe": ""}
+MACHINE_DEVICES = ["cuda", "cpu"]  # the choice tr_mm_device: one GPU per process (NCCL), or CPUs (gloo)
+
+
+def machines_recipe_path(form: Mapping[str, Any], cfg: Config) -> str:
+    """Where each machine reads the recipe: the path typed in the form, else recipes/<name>.yaml (relative
+    to the GAN Studio folder the command runs in)."""
+    return str(form.get("tr_mm_recipe") or "").strip() or f"recipes/{default_rdzv_id(cfg.name)}.yaml"
+
+
+def machines_command(form: Mapping[str, Any], cfg: Config) -> tuple[LaunchSpec, list[str]]:
+    """The launch spec of the form's "Several machines" values and the command every machine runs
+    (gan_core.launch, as `python -m gan_core launch` prints it) to train `cfg`, read from
+    machines_recipe_path; a LaunchError says what to change."""
+    endpoint = str(form.get("tr_mm_endpoint") or "").strip() or None
+    spec = LaunchSpec.of(nodes=int(form["tr_mm_nodes"]), nproc_per_node=int(form["tr_mm_nproc"]),
+                         rdzv_endpoint=endpoint, rdzv_id=default_rdzv_id(cfg.name))
+    device = form.get("tr_mm_device") or "cuda"
+    check(spec, cfg, device)
+    return spec, command(spec, train_args(machines_recipe_path(form, cfg), device=device), python="python")
 
 
 # ---------------------------------------------------------------- recipe -> form

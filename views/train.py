@@ -1,6 +1,7 @@
 """Train: start a GAN training run as a background job, watch it live, stop, resume, clone it.
 The form makes a DCGAN (plain or conditional) on one collection of pictures, or a CycleGAN between two."""
 import os
+import shlex
 from pathlib import Path
 
 import streamlit as st
@@ -22,8 +23,9 @@ from gan_core.data.pairs import PairData
 from gan_core.data.unpaired import UnpairedData
 from gan_core.devices import describe_devices
 from gan_core.errors import USER_ERRORS
+from gan_core.launch import shell, split_endpoint
 from gan_core.losses import LOSSES
-from gan_core.recipes import dump_recipe, load_recipe, read_recipe
+from gan_core.recipes import dump_recipe, load_recipe, read_recipe, recipe_paths
 from gan_core.runs import RunDir, RunIndex, discard_upload, runs_root, save_upload
 from gan_core.sampling import grid_image
 from ui import train_form
@@ -46,6 +48,7 @@ from ui.train_form import (
     CYCLE_BLOCKS,
     CYCLE_SIZES,
     DIFFAUGMENT,
+    MACHINE_DEVICES,
     MODELS,
     PAIRS,
     SIZES,
@@ -58,7 +61,7 @@ THUMB = 64  # a CycleGAN domain is checked and previewed at this size (training 
 KEEP = "session"  # the form survives a visit to another page
 
 # set once, so a clone can overwrite them before the widgets draw
-for key, value in {**train_form.DEFAULTS, **train_form.CYCLE_DEFAULTS}.items():
+for key, value in {**train_form.DEFAULTS, **train_form.CYCLE_DEFAULTS, **train_form.MACHINES_DEFAULTS}.items():
     S.setdefault(key, value)
 
 st.title(t("train.title"))
@@ -367,8 +370,9 @@ def mine(rows: list[dict]) -> list[dict]:
 rows = mine(runs.rows())
 
 
-def new_run_form() -> None:
-    """Dataset, model, recipe and device; Estimate and Start. Returns early while something is missing."""
+def new_run_form():
+    """Dataset, model, recipe and device; Estimate and Start. Returns the recipe the form makes, or None
+    (early) while something is missing."""
     n1, n2, n3 = st.columns(3)
     n1.text_input(t("train.name"), key="tr_name", max_chars=60, persist_state=KEEP)
     owner = user()  # signed in, the run is theirs; on a laptop, any name typed here
@@ -455,10 +459,59 @@ def new_run_form() -> None:
             return
         st.query_params["run"] = run.id
         st.rerun()
+    return cfg
+
+
+def several_machines(cfg) -> None:
+    """The form's recipe trained on several machines at once: the command each one runs (the one builder,
+    gan_core.launch, as `python -m gan_core launch` prints it), the recipe to put there and what they must
+    share. This page starts nothing on them."""
+    st.caption(t("train.mm_intro"))
+    if cfg is None:
+        st.info(t("train.mm_form_first"))
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.number_input(t("train.mm_nodes"), 1, 4096, key="tr_mm_nodes", persist_state=KEEP)
+    c2.number_input(t("train.mm_nproc"), 1, 1024, key="tr_mm_nproc", persist_state=KEEP, help=t("train.mm_nproc_help"))
+    c3.text_input(t("train.mm_endpoint"), key="tr_mm_endpoint", placeholder="node1:29500", max_chars=300,
+                  persist_state=KEEP, help=t("train.mm_endpoint_help"))
+    d1, d2 = st.columns(2)
+    with d1:
+        localized_choice(st.radio, t("train.mm_device"), MACHINE_DEVICES, "tr_mm_device", "cuda",
+                         lambda o: t(f"train.mm_device_{o}"), horizontal=True)
+    d2.text_input(t("train.mm_recipe"), key="tr_mm_recipe", placeholder=train_form.machines_recipe_path({}, cfg),
+                  max_chars=500, persist_state=KEEP, help=t("train.mm_recipe_help"))
+    form = {key: S.get(key) for key in train_form.MACHINES_DEFAULTS}
+    if int(form["tr_mm_nodes"]) > 1 and not str(form["tr_mm_endpoint"] or "").strip():
+        st.info(t("train.mm_endpoint_first"))
+        return
+    try:
+        spec, argv = train_form.machines_command(form, cfg)
+    except ConfigError as e:  # a LaunchError: the spec, or this recipe on these machines
+        st.error(t("train.mm_bad", message=str(e)))
+        return
+    recipe = train_form.machines_recipe_path(form, cfg)
+    st.download_button(t("train.mm_download", name=Path(recipe).name), dump_recipe(cfg), file_name=Path(recipe).name,
+                       mime="application/yaml", icon=":material/download:", key="tr_mm_download")
+    runs = str(runs_root().resolve())
+    st.markdown(t("train.mm_where", recipe=recipe, runs=runs))
+    if named := recipe_paths(cfg):  # an upload, a torchvision folder, starting weights: not on the other machines
+        st.warning(t("train.mm_paths", paths=", ".join(f"`{p}`" for p in named.values())))
+    # the run folder goes where this app looks for runs (useful when that is storage they all mount)
+    text = f"export GAN_STUDIO_RUNS={shlex.quote(runs)}\n{shell(argv)}"
+    if spec.standalone:
+        st.code(text, language="bash")
+        return
+    st.caption(t("train.mm_first", host=split_endpoint(spec.rdzv_endpoint)[0]))
+    st.code(text, language="bash")
+    st.caption(t("train.mm_second") if spec.nodes == 2 else t("train.mm_others", n=spec.nodes))
+    st.code(text, language="bash")
 
 
 with st.expander(t("train.new_run"), expanded=S.pop("tr_show_form", None) or not rows):
-    new_run_form()
+    made = new_run_form()
+with st.expander(t("train.machines"), icon=":material/lan:"):
+    several_machines(made)
 
 
 # ---------------------------------------------------------------- runs

@@ -120,6 +120,67 @@ def test_a_one_step_estimate_and_the_cpu_read_as_words(lang, monkeypatch):
         assert at.selectbox(key="tr_device").options[0] == f"CPU，{cores} 核（训练用 1 个线程）"
 
 
+def machine_commands(at) -> list[str]:
+    """The code blocks of "Several machines" (GAN_STUDIO_RUNS, then the command)."""
+    return [c.value for c in at.code if "-m gan_core train" in c.value]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_several_machines_give_the_command_each_runs(lang):
+    at = open_page("views/train.py", lang)
+    assert ("Several machines" if lang == "en" else "多台机器") in [e.label for e in at.expander]
+    at.number_input(key="tr_mm_nproc").set_value(4).run()  # 2 machines by default
+    assert machine_commands(at) == [] and any("node1:29500" in i.value for i in at.info)  # the endpoint first
+    at.text_input(key="tr_mm_endpoint").set_value("10.0.0.1:29500").run()
+    assert not at.exception and unlabelled(at) == []
+    first, second = machine_commands(at)
+    assert first == second  # c10d: the same command on every machine
+    runs, line = first.splitlines()
+    assert runs == f"export GAN_STUDIO_RUNS={runs_root().resolve()}"
+    assert line == ("python -m torch.distributed.run --nnodes=2 --nproc_per_node=4 --rdzv_backend=c10d "
+                    "--rdzv_endpoint=10.0.0.1:29500 --rdzv_id=my-gan -m gan_core train recipes/my-gan.yaml "
+                    "--device cuda")
+    assert any("10.0.0.1" in c.value for c in at.caption)
+    assert any("recipes/my-gan.yaml" in m.value for m in at.markdown)
+
+    # the form's batch (64) over 2 x 3 processes: refused with the reason, no command to copy
+    at.number_input(key="tr_mm_nproc").set_value(3).run()
+    assert machine_commands(at) == [] and any("cannot be shared by 6 processes" in e.value for e in at.error)
+    at.number_input(key="tr_mm_nproc").set_value(2)
+    at.text_input(key="tr_mm_endpoint").set_value("node1:99999").run()
+    assert machine_commands(at) == [] and any("the port '99999'" in e.value for e in at.error)
+
+    # on CPUs, 3 machines, a recipe on shared storage (a path with a space stays one word)
+    at.text_input(key="tr_mm_endpoint").set_value("node1:29500")
+    at.number_input(key="tr_mm_nodes").set_value(4)
+    at.text_input(key="tr_mm_recipe").set_value("/shared/my recipes/gan.yaml")
+    at.radio(key=f"tr_mm_device__{lang}").set_value("cpu").run()
+    commands = machine_commands(at)
+    assert len(commands) == 2 and len(set(commands)) == 1
+    assert commands[0].splitlines()[1].endswith("--nnodes=4 --nproc_per_node=2 --rdzv_backend=c10d "
+                                                "--rdzv_endpoint=node1:29500 --rdzv_id=my-gan -m gan_core train "
+                                                "'/shared/my recipes/gan.yaml' --device cpu")
+    assert any(("2 to 4" if lang == "en" else "2 到 4") in c.value for c in at.caption)
+
+    # one machine: torchrun's own local rendezvous, no endpoint asked
+    at.number_input(key="tr_mm_nodes").set_value(1)
+    at.text_input(key="tr_mm_endpoint").set_value("").run()
+    (alone,) = machine_commands(at)
+    assert "--standalone --nproc_per_node=2 -m gan_core train" in alone
+
+
+def test_several_machines_name_the_folders_the_recipe_reads(monkeypatch, tmp_path):
+    """A torchvision set (or an upload) is a folder on this server: each machine needs it at that path."""
+    monkeypatch.setenv("GAN_STUDIO_DATA_ROOT", str(tmp_path / "data"))
+    at = open_page("views/train.py")
+    at.radio(key="tr_data__en").set_value("torchvision").run()
+    at.text_input(key="tr_mm_endpoint").set_value("node1:29500").run()
+    assert len(machine_commands(at)) == 2
+    needs = f"The recipe also reads `{tmp_path / 'data'}`: every machine needs it at that path."
+    assert [w.value for w in at.warning] == [needs]
+    assert [d.proto.label for d in at.get("download_button")] == ["Download the recipe (my-gan.yaml)"]
+
+
 def test_the_runs_table_agrees_with_the_live_panel(queued_only):
     """Issue 20: the table said 'starting 0/2,000' while the panel said step 270, one FD point drew no
     chart, figures read 'fd 4.37e+04'. A run whose process works on another machine (so refresh()

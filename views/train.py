@@ -500,12 +500,12 @@ def several_machines(cfg) -> None:
     # the run folder goes where this app looks for runs (useful when that is storage they all mount)
     text = f"export GAN_STUDIO_RUNS={shlex.quote(runs)}\n{shell(argv)}"
     if spec.standalone:
-        st.code(text, language="bash")
+        st.code(text, language="bash", wrap_lines=True)
         return
     st.caption(t("train.mm_first", host=split_endpoint(spec.rdzv_endpoint)[0]))
-    st.code(text, language="bash")
+    st.code(text, language="bash", wrap_lines=True)
     st.caption(t("train.mm_second") if spec.nodes == 2 else t("train.mm_others", n=spec.nodes))
-    st.code(text, language="bash")
+    st.code(text, language="bash", wrap_lines=True)
 
 
 with st.expander(t("train.new_run"), expanded=S.pop("tr_show_form", None) or not rows):

@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--losses", help="toy: only these losses, comma-separated")
     b.add_argument("--protocols", help="anomaly: one-normal and/or one-anomalous, comma-separated")
     b.add_argument("--digits", help="anomaly: only these digits, comma-separated")
+    b.add_argument("--device", help="dcgan: only this device, cpu or cuda (default: each one here)")
     b.add_argument("--actions", help="serve: only these visitor actions, comma-separated (generate, superres, "
                                      "superres_whole, toy_lab; default all but superres_whole)")
     b.add_argument("--shots", help="pages: save a screenshot of each page here")

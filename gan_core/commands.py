@@ -314,6 +314,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         choices = {k: v.split(",") for k, v in (("datasets", args.datasets), ("losses", args.losses),
                                                  ("protocols", args.protocols), ("digits", args.digits),
                                                  ("actions", getattr(args, "actions", None))) if v}
+        if getattr(args, "device", None):
+            choices["device"] = args.device
         if getattr(args, "shots", None):
             choices["shots"] = args.shots
         for line in run(args.area, args.quick, **choices):

@@ -28,7 +28,7 @@ The checks, on the device (CUDA when there is one):
   upscaled on the device and on the CPU.
 * ddp: `torchrun --standalone --nproc_per_node=<GPUs>` on `python -m gan_core train` with NCCL; on a
   CPU-only machine 2 gloo processes of a tiny toy recipe (with one GPU NCCL cannot be exercised:
-  torchrun runs one process and the row says so).
+  one process trains alone and the row says so). The command is `launch.command`'s, a background job's.
 * bench:dcgan: `bench.bench_dcgan` (ours against the textbook loop in the same run); target on CUDA
   speedup >= 3.
 * sr:x4-1024: the shipped sr_srresnet_x4 upscaling a 1024x1024 picture 4x (`Upscaler.fast()`, the
@@ -61,6 +61,7 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from . import launch
 from .checkpoint import library_versions
 from .devices import describe_devices, resolve_device
 from .io import atomic_write_json
@@ -397,7 +398,8 @@ def ddp_recipe(plan: Plan, world: int):
 
 
 def check_ddp(plan: Plan) -> dict[str, Any]:
-    """`torchrun --standalone --nproc_per_node=N -m gan_core train RECIPE`: N = the GPUs here (NCCL),
+    """`torchrun --standalone --nproc_per_node=N -m gan_core train RECIPE` as `launch.command` builds it
+    for a background job: N = the GPUs here (NCCL),
     or 2 gloo processes on the CPU; rank 0 alone writes one run folder, every step once, losses finite."""
     import json
 
@@ -411,9 +413,10 @@ def check_ddp(plan: Plan) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     if not plan.gpu:
         env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world}",
-           "-m", "gan_core", "train", str(recipe), "--run-dir", str(run_dir),
-           "--device", "cuda" if plan.gpu else "cpu", "--quiet"]
+    # the command a background job of `world` processes runs (one GPU: one process, no torchrun)
+    cmd = launch.command(launch.LaunchSpec(nproc_per_node=max(1, world)),
+                         ["train", str(recipe), "--run-dir", str(run_dir), "--device", "cuda" if plan.gpu else "cpu",
+                          "--quiet"])
     start = time.perf_counter()
     # a session of its own, so a hung run (a collective that never completes) is ended with its workers
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
@@ -429,7 +432,7 @@ def check_ddp(plan: Plan) -> dict[str, Any]:
                                if plan.gpu else "gloo", "recipe": cfg.name, "steps": cfg.train.steps,
                                "batch": cfg.train.batch_size, "command": " ".join(cmd[2:]), "wall_s": _r(seconds)}
     if plan.gpu and world < 2:
-        figures["note"] = "one GPU: torchrun runs a single process, so NCCL is not exercised"
+        figures["note"] = "one GPU: a single process without torchrun, so NCCL is not exercised"
     if proc.returncode != 0:
         raise CheckFailed(f"torchrun exited {proc.returncode}: {stderr.strip()[-1500:]}", figures)
     results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]

@@ -145,6 +145,14 @@ def test_bench_serve_names_an_unknown_action(capsys):
     assert code == 2 and "bench toy takes no --actions" in err
 
 
+def test_bench_dcgan_names_a_device_it_cannot_measure(capsys):
+    code, _, err = run_cli(capsys, "bench", "dcgan", "--device", "tpu")
+    assert code == 2 and "cpu or cuda, not 'tpu'" in err
+    if not __import__("torch").cuda.is_available():
+        code, _, err = run_cli(capsys, "bench", "dcgan", "--device", "cuda")
+        assert code == 2 and "no CUDA device here" in err
+
+
 def test_bench_toy_speed_rows_are_consistent():
     """Each row's fraction is its own GFLOP/s over the same run's sgemm (on one thread, then on all)."""
     import torch

@@ -45,6 +45,7 @@ from .launch import command as launch_command
 from .paths import REPO
 from .recipes import check_init_g, check_paths, dump_recipe, load_recipe
 from .runs import RunDir, RunIndex, require_manager, runs_root
+from .tracking_server import check_tracking
 
 LIVE = ("starting", "running")
 
@@ -114,8 +115,10 @@ def submit(recipe, root: str | Path | None = None, device: str = "auto", nproc: 
            notes: str = "", start: bool = True) -> RunDir:
     """Queue a training run of the validated `recipe` (written to config.yaml here, once) and, if
     `start`, start it now when a slot is free. A recipe that names a folder this server does not let
-    recipes read is refused (ConfigError), as jobs come from browsers."""
+    recipes read, or a tracking server its operator did not set up, is refused (ConfigError), as jobs
+    come from browsers; so is train.track 'mlflow' with no server anywhere (said now, not by the run)."""
     check_paths(recipe)
+    check_tracking(recipe)
     check_init_g(recipe)
     root = Path(root or runs_root())
     run = RunDir.create(recipe.name, root=root)
@@ -205,12 +208,15 @@ def stop(run: RunDir, user: str | None = None, admins: tuple[str, ...] = ()) -> 
 def resume(run: RunDir, steps: int | None = None, user: str | None = None, admins: tuple[str, ...] = ()) -> None:
     """Queue a run again; its process continues from the last checkpoint. `steps` raises the
     total (to train a finished run further). ConfigError if its recipe (say, an imported one) names
-    a folder this server does not let recipes read."""
+    a folder this server does not let recipes read or a tracking server its operator did not set up,
+    or tracks with no server set up."""
     require_manager(run, user, admins, "resume")
     status = refresh(run)
     if status.get("state") in LIVE or status.get("state") == "queued":
         return
-    check_paths(load_recipe(run.path / "config.yaml"))
+    stored = load_recipe(run.path / "config.yaml")
+    check_paths(stored)
+    check_tracking(stored)
     if read_job(run) is None:  # a run made by the CLI: adopt it as a job on this machine
         atomic_write_json(job_file(run), {"device": "auto", "nproc": 1, "submitted_at": time.time()})
     if steps is not None:

@@ -9,8 +9,9 @@ manifest.json with the sha256 of every file. Importing one trusts nothing in it:
   whole: no absolute paths, no '..', no other files at all — so no pickles, scripts or executables;
 - every file must match the manifest's checksum;
 - every file is read back before the run appears: the recipe through the strict schema (and it
-  may name only folders this server allows), status.json and metrics.jsonl as UTF-8 JSON of the
-  right shape, samples as .npy without pickles, checkpoints through safetensors (never unpickled);
+  may name only folders and MLflow tracking servers this server allows), status.json and
+  metrics.jsonl as UTF-8 JSON of the right shape, samples as .npy without pickles, checkpoints
+  through safetensors (never unpickled);
 - it is unpacked into a hidden folder first and renamed into place only when all of that passed,
   so a refused import leaves nothing behind.
 """
@@ -34,6 +35,7 @@ from .config import ConfigError
 from .io import atomic_write_bytes, atomic_write_json, checked_zip_members
 from .recipes import check_paths, load_recipe
 from .runs import RunDamaged, RunDir, RunIndex, RunStatus, require_manager, runs_root
+from .tracking_server import check_tracking
 
 FORMAT = "gan-studio-run"
 MAX_BUNDLE_BYTES = 1024 ** 3           # the .zip itself
@@ -200,7 +202,9 @@ def _manifest(staging: Path) -> _Manifest:
 def _check_contents(run: RunDir) -> None:
     """Every file reads back as what it claims to be, before the run appears anywhere."""
     try:
-        check_paths(load_recipe(run.path / "config.yaml", source="config.yaml"))
+        recipe = load_recipe(run.path / "config.yaml", source="config.yaml")
+        check_paths(recipe)
+        check_tracking(recipe, starting=False)  # a server named must be one set up here; Resume checks the rest
     except ConfigError as e:
         raise BundleError(str(e)) from None
     try:

@@ -127,6 +127,10 @@ def consistent(change):
     (lambda f: f.__setitem__("config.yaml", f["config.yaml"].replace(b"name: mnist5k", b"name: folder").replace(
         b"path: null", b"path: /etc")),
      "outside the folders this server lets a recipe read"),
+    # Resume would make this server send the run to whatever host the bundle names
+    (lambda f: f.__setitem__("config.yaml", f["config.yaml"].replace(b"track: none", b"track: mlflow").replace(
+        b"tracking_uri: null", b"tracking_uri: http://169.254.169.254/latest")),
+     "tracking_uri: http://169.254.169.254/latest is not a tracking server this server's operator set up"),
 ])
 def test_bundles_with_malformed_files_are_refused_whole(finished_run, tmp_path, change, message):
     bundle = rezip(export_run(finished_run), consistent(change))
@@ -153,3 +157,29 @@ def test_a_decompression_bomb_is_refused_before_it_unpacks(finished_run, tmp_pat
     with pytest.raises(BundleError, match="decompression bomb"):
         import_bundle(buf.getvalue(), root=tmp_path / "bob")
     assert empty(tmp_path / "bob")
+
+
+def test_a_tracked_bundle_imports_when_it_names_the_operators_server_or_none(finished_run, tmp_path, monkeypatch):
+    from gan_core import jobs
+    from gan_core.config import ConfigError
+    from gan_core.recipes import load_recipe
+
+    for var in ("MLFLOW_TRACKING_URI", "GAN_STUDIO_MLFLOW_URI", "GAN_STUDIO_MLFLOW_ALLOWED"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(jobs, "schedule", lambda root=None: [])  # Resume queues, starts nothing
+
+    def tracked(uri: bytes):
+        return consistent(lambda f: f.__setitem__("config.yaml", f["config.yaml"].replace(
+            b"track: none", b"track: mlflow").replace(b"tracking_uri: null", b"tracking_uri: " + uri)))
+    named = rezip(export_run(finished_run), tracked(b"http://mlflow.lab:5000"))
+    with pytest.raises(BundleError, match="is not a tracking server"):
+        import_bundle(named, root=tmp_path / "bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://MLflow.lab:5000/")  # the operator's server, spelt otherwise
+    run = import_bundle(named, root=tmp_path / "bob")
+    assert load_recipe(run.path / "config.yaml").train.tracking_uri == "http://mlflow.lab:5000"
+    # tracking to no server in particular imports anywhere; Resume says when there is none to track to
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    run = import_bundle(rezip(export_run(finished_run), tracked(b"null")), root=tmp_path / "carol")
+    with pytest.raises(ConfigError, match="no tracking server is named"):
+        jobs.resume(run)
+    assert run.status()["state"] == "finished"

@@ -19,9 +19,10 @@ from gan_core.checkpoint import read_checkpoint
 from gan_core.config import ConfigError
 from gan_core.recipes import dump_recipe, load_recipe
 from gan_core.runs import RunDir, RunIndex, runs_root
+from gan_core.tracking_server import public_uri, tracking_uri
 from gan_core.train import Trainer
 from gan_core.train.callbacks import standard_callbacks
-from gan_core.train.tracking import TRACKING_FILE, public_uri, run_url, tracking_uri
+from gan_core.train.tracking import TRACKING_FILE, run_url
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is a dev requirement (requirements-dev.txt)")
 from mlflow import MlflowClient

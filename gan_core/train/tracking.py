@@ -18,8 +18,9 @@ same server.
 
 Where: `train.tracking_uri` (an http(s) server; gan_core.config refuses anything else in a recipe),
 else $MLFLOW_TRACKING_URI, else $GAN_STUDIO_MLFLOW_URI (the app's setting). Both variables are the
-operator's, so they may also name a local store (sqlite:, file:). The experiment is
-$MLFLOW_EXPERIMENT_NAME, else the recipe's name.
+operator's, so they may also name a local store (sqlite:, file:). gan_core/tracking_server.py reads
+them (one definition for the tracker, jobs and the app) and says which servers a recipe from a
+browser may name. The experiment is $MLFLOW_EXPERIMENT_NAME, else the recipe's name.
 
 Tracking never stops training, nor slows it: every request is made by one background thread, and
 the first one that fails (server down, refused, an error status) ends tracking for this run with a
@@ -41,18 +42,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..config import ConfigError
 from ..io import atomic_write_json
 from ..runs import RunDamaged, RunDir
+from ..tracking_server import public_uri, tracking_uri
 from .trainer import Callback, Trainer
 
 TRACKING_FILE = "tracking.json"
-# The operator's settings, in the order they are read after the recipe's train.tracking_uri.
-URI_VARIABLES = ("MLFLOW_TRACKING_URI", "GAN_STUDIO_MLFLOW_URI")
-# What MLflow can track to. Local stores are allowed here, as the environment is the operator's.
-OPERATOR_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
 EVAL_KEYS = ("fd", "kid", "precision", "recall", "density", "coverage")
 FLUSH_S = 300.0  # the end of a run waits this long at most for its last uploads (the model)
 # MLflow retries a request 7 times by default, with backoff: about 4 minutes before a down server
@@ -61,34 +59,6 @@ FLUSH_S = 300.0  # the end of a run waits this long at most for its last uploads
 DEFAULT_RETRIES = "3"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter's value
 BATCH = 100  # MLflow takes at most 100 params or tags per log_batch
-
-
-def tracking_uri(cfg) -> tuple[str, str]:
-    """(URI, where it came from) for a recipe with train.track 'mlflow': the recipe's own, else the
-    operator's variables. ConfigError, before any training, when none is set or one is unusable."""
-    if cfg.train.tracking_uri:
-        return cfg.train.tracking_uri, "train.tracking_uri"
-    for var in URI_VARIABLES:
-        value = os.environ.get(var, "").strip()
-        if value:
-            scheme = urlsplit(value).scheme.lower().split("+")[0]  # postgresql+psycopg2 is postgresql
-            if scheme not in OPERATOR_SCHEMES:
-                raise ConfigError(f"{var}={value!r} is not a tracking URI MLflow can use: give a server "
-                                  "(http://mlflow.lab:5000) or a store (sqlite:////srv/mlflow.db, "
-                                  "file:///srv/mlruns)")
-            return value, var
-    raise ConfigError("train.track is 'mlflow' but no tracking server is named: set train.tracking_uri in "
-                      "the recipe (e.g. http://mlflow.lab:5000), or MLFLOW_TRACKING_URI or "
-                      "GAN_STUDIO_MLFLOW_URI where training runs; or set train.track to 'none'")
-
-
-def public_uri(uri: str) -> str:
-    """The URI without a user name or password, as it may be written down and shown."""
-    parts = urlsplit(uri)
-    if not (parts.username or parts.password):
-        return uri
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=host))
 
 
 def run_url(uri: str, experiment_id: str, run_id: str) -> str | None:

@@ -40,7 +40,10 @@ TORCHVISION = ["mnist", "fashion_mnist", "cifar10"]
 DIFFAUGMENT = {"[]": "none", "[translation,cutout]": "tc", "[color,translation,cutout]": "ctc"}
 
 DEFAULTS: dict[str, Any] = {"tr_name": "my-gan", "tr_model": "dcgan", "tr_data": "mnist5k", "tr_colour": True,
-                            "tr_size": 28, "tr_loss": "nonsaturating", "tr_steps": 2000, "tr_batch": 64}
+                            "tr_size": 28, "tr_loss": "nonsaturating", "tr_steps": 2000, "tr_batch": 64,
+                            "tr_track": False}
+# tr_name, tr_model and tr_track are every model's; tr_track: log to the operator's MLflow server
+# (train.track 'mlflow' with no tracking_uri, so gan_core.tracking_server picks the operator's)
 # Advanced settings: session key -> recipe key. None in the form: the recipe's own value.
 ADVANCED: dict[str, str] = {
     "tr_train_optimizer": "train.optimizer", "tr_train_lr_g": "train.lr_g", "tr_train_lr_d": "train.lr_d",
@@ -146,6 +149,11 @@ def _intervals(steps: int) -> dict[str, int]:
             "train.checkpoint_every": max(100, steps // 10)}
 
 
+def _tracking(form: Mapping[str, Any]) -> dict[str, Any]:
+    """train.track 'mlflow' when the form asks for it; the server stays the operator's (no tracking_uri)."""
+    return {"train.track": "mlflow"} if form.get("tr_track") else {}
+
+
 def _advanced(form: Mapping[str, Any], out: dict[str, Any], model: str) -> dict[str, Any]:
     """Every advanced setting that is set, into `out` (betas: one given keeps the recipe's other)."""
     betas = [form.get("tr_beta1"), form.get("tr_beta2")]
@@ -183,7 +191,7 @@ def _cycle_overrides(form: Mapping[str, Any], data: Mapping[str, Any], channels:
         "train.steps": steps, "train.batch_size": int(form["tr_cg_batch"]),
         "train.lr_decay_start": steps // 2,  # the paper: constant for half the run, then linear to 0
         "train.cycle_weight": float(form["tr_cg_cycle"]), "train.identity_weight": float(form["tr_cg_identity"]),
-        **_intervals(steps), **data}
+        **_intervals(steps), **_tracking(form), **data}
     return _advanced(form, out, "cyclegan")
 
 
@@ -207,7 +215,7 @@ def overrides(form: Mapping[str, Any], data: Mapping[str, Any], channels: int | 
         "train.loss": form["tr_loss"], **LOSS_PRESETS[form["tr_loss"]],
         "train.steps": steps, "train.batch_size": int(form["tr_batch"]), **_intervals(steps),
         **({"train.eval_every": max(50, steps // 10)} if tracks_metrics(data) else {}),
-        **data}
+        **_tracking(form), **data}
     if LOSSES[form["tr_loss"]].gradient_penalty:  # a per-sample penalty: D may not use batch norm
         out["model.d_norm"] = "layer"
     return _advanced(form, out, model)
@@ -368,6 +376,7 @@ def form_of(cfg: Config) -> dict[str, Any]:
     if arch not in ("dcgan", "cyclegan"):
         raise NotInForm(f"the form makes DCGANs and CycleGANs, not {arch}")
     form = _cycle_form(cfg) if arch == "cyclegan" else _dcgan_form(cfg)
+    form["tr_track"] = cfg.train.track == "mlflow"
     data, channels, classes = _inputs(cfg, form)
     plain = recipe({**form, **dict.fromkeys(ADVANCED)}, data, channels, classes)
     for key, path in ADVANCED.items():

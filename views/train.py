@@ -28,6 +28,7 @@ from gan_core.losses import LOSSES
 from gan_core.recipes import dump_recipe, load_recipe, read_recipe, recipe_paths
 from gan_core.runs import RunDir, RunIndex, discard_upload, runs_root, save_upload
 from gan_core.sampling import grid_image
+from gan_core.tracking_server import operator_uri, server_host
 from ui import train_form
 from ui.auth import may_manage, user
 from ui.i18n import localized_choice, t
@@ -370,6 +371,18 @@ def mine(rows: list[dict]) -> list[dict]:
 rows = mine(runs.rows())
 
 
+def tracking_toggle() -> bool:
+    """'Track in MLflow', only where the operator set up a server ($MLFLOW_TRACKING_URI or
+    $GAN_STUDIO_MLFLOW_URI), named by its host alone. True when the server is there to track to."""
+    found = operator_uri()
+    if found is None:
+        return False
+    host = server_host(found[0])
+    st.toggle(t("train.track"), key="tr_track", persist_state=KEEP, help=t("train.track_help"))
+    st.caption(t("train.track_server", server=host) if host else t("train.track_local"))
+    return True
+
+
 def new_run_form():
     """Dataset, model, recipe and device; Estimate and Start. Returns the recipe the form makes, or None
     (early) while something is missing."""
@@ -419,6 +432,7 @@ def new_run_form():
                           persist_state=KEEP)
         if nproc > 1:
             device = "cuda"
+    tracking = tracking_toggle()
     if chosen is None:
         return
     if model == "conditional" and classes < 2:
@@ -427,6 +441,7 @@ def new_run_form():
     form = {key: S.get(key) for key in (*train_form.DEFAULTS, *train_form.CYCLE_DEFAULTS, *train_form.ADVANCED)}
     if model == "cyclegan" and train_form.cycle_channels(channels, S.tr_cg_identity) != tuple(channels):
         st.caption(t("train.cg_both_colour"))
+    form["tr_track"] = tracking and bool(form["tr_track"])  # a clone of a tracked run, with no server here: off
     form["tr_size"] = int(form["tr_size"] or 28)
     form["tr_cg_size"] = int(form["tr_cg_size"] or CYCLE_SIZES[0])
     form["tr_cg_blocks"] = int(form["tr_cg_blocks"] or 6)

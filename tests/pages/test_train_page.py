@@ -399,3 +399,30 @@ def test_a_bad_domain_zip_says_what_is_wrong_with_it(queued_only):
     assert "not a readable .zip" in domain_b("broken.zip", b"PK\x03\x04 this is no zip")
     assert "at least 2 pictures" in domain_b("one.zip", picture_zip({"one.png": (30, 30, "L")}))
     assert sum("Domain A: 2 pictures ready" in s.value for s in at.success) == 1  # A stays fine throughout
+
+
+# ---------------------------------------------------------------- MLflow
+
+
+def test_tracking_in_mlflow_is_offered_only_where_the_operator_set_up_a_server(queued_only, monkeypatch):
+    for var in ("MLFLOW_TRACKING_URI", "GAN_STUDIO_MLFLOW_URI"):
+        monkeypatch.delenv(var, raising=False)
+    at = open_page("views/train.py")
+    assert [w.key for w in at.toggle if w.key == "tr_track"] == []  # no server: the page as it was
+    monkeypatch.setenv("GAN_STUDIO_MLFLOW_URI", "https://bob:secret@mlflow.lab:8443/team")
+    for lang, label, where in (("zh", "在 MLflow 中记录", "记录到 mlflow.lab:8443 上的 MLflow 服务器"),
+                               ("en", "Track in MLflow", "Logged to the MLflow server at mlflow.lab:8443,")):
+        at = open_page("views/train.py", lang)
+        toggle = at.toggle(key="tr_track")
+        assert toggle.label == label and toggle.value is False
+        assert any(c.value.startswith(where) for c in at.caption)  # the host, never the credentials or path
+        assert not any("secret" in c.value or "bob" in c.value or "/team" in c.value for c in at.caption)
+    assert unlabelled(at) == []
+    at.text_input(key="tr_name").set_value("tracked")
+    at.toggle(key="tr_track").set_value(True).run()
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = RunDir(runs_root() / at.query_params["run"])
+    stored = yaml.safe_load((run.path / "config.yaml").read_text())["train"]
+    assert stored["track"] == "mlflow" and stored["tracking_uri"] is None  # the operator's server, when it runs
+    assert run.status()["state"] == "queued"

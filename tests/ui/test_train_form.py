@@ -22,7 +22,7 @@ EMPTY = dict.fromkeys(ADVANCED)
 MNIST = data_overrides("mnist5k")
 DCGAN = {**DEFAULTS, **EMPTY}
 # a CycleGAN's form: its own keys, the advanced settings it has (no noise, codes or DiffAugment)
-CYCLE = {"tr_name": "cycle", "tr_model": "cyclegan", **CYCLE_DEFAULTS,
+CYCLE = {"tr_name": "cycle", "tr_model": "cyclegan", "tr_track": False, **CYCLE_DEFAULTS,
          **{k: None for k in ADVANCED if k not in DCGAN_ONLY}}
 UPLOADS = {"tr_cg_kept_a": "/data/uploads/horses.zip", "tr_cg_kept_b": "/data/uploads/zebras.zip"}
 
@@ -49,6 +49,19 @@ def test_changed_settings_survive_the_round_trip(changed):
     form = {**DCGAN, **changed}
     cfg = recipe(form, MNIST)
     assert form_of(cfg) == form and not_kept(cfg, form) == []
+
+
+@pytest.mark.parametrize("form, data", [({**DCGAN, "tr_track": True}, MNIST),
+                                        ({**CYCLE, "tr_track": True}, cycle_data("builtin"))])
+def test_tracking_in_mlflow_round_trips_and_leaves_the_server_to_the_operator(form, data):
+    cfg = recipe(form, data)
+    assert cfg.train.track == "mlflow" and cfg.train.tracking_uri is None
+    assert form_of(cfg) == form and not_kept(cfg, form) == []
+    assert recipe({**form, "tr_track": False}, data).train.track == "none"
+    # a run tracked to a server of its own (from the command line): the form tracks to the operator's
+    own = load_recipe(train_form.BASE["dcgan"], {"train.track": "mlflow", "train.tracking_uri": "http://mlflow.lab"})
+    assert form_of(own)["tr_track"] is True
+    assert "train.tracking_uri: http://mlflow.lab -> None" in not_kept(own, form_of(own))
 
 
 def test_one_beta_keeps_the_presets_other_beta():

@@ -41,6 +41,7 @@ import torch
 from .errors import USER_ERRORS
 from .io import atomic_write_json
 from .launch import LaunchSpec, train_args
+from .launch import check as launch_check
 from .launch import command as launch_command
 from .paths import REPO
 from .recipes import check_init_g, check_paths, dump_recipe, load_recipe
@@ -116,10 +117,12 @@ def submit(recipe, root: str | Path | None = None, device: str = "auto", nproc: 
     """Queue a training run of the validated `recipe` (written to config.yaml here, once) and, if
     `start`, start it now when a slot is free. A recipe that names a folder this server does not let
     recipes read, or a tracking server its operator did not set up, is refused (ConfigError), as jobs
-    come from browsers; so is train.track 'mlflow' with no server anywhere (said now, not by the run)."""
+    come from browsers; so is train.track 'mlflow' with no server anywhere (said now, not by the run),
+    and a run `nproc` processes cannot share (launch.check)."""
     check_paths(recipe)
     check_tracking(recipe)
     check_init_g(recipe)
+    launch_check(LaunchSpec.of(nproc_per_node=int(nproc)), recipe, device)  # e.g. a batch 3 GPUs cannot share
     root = Path(root or runs_root())
     run = RunDir.create(recipe.name, root=root)
     run.write_config(dump_recipe(recipe))

@@ -309,6 +309,16 @@ def test_a_live_run_is_not_deleted(root, monkeypatch):
     assert run.path.exists()
 
 
+def test_a_job_its_processes_cannot_share_is_refused_before_it_queues(root):
+    from gan_core.config import ConfigError
+    with pytest.raises(ConfigError, match="batch"):
+        jobs.submit(recipe(5, "uneven"), root=root, nproc=3, start=False)  # 32 rows over 3 processes
+    with pytest.raises(ConfigError, match="cuda:1"):
+        jobs.submit(recipe(5, "indexed"), root=root, nproc=2, device="cuda:1", start=False)
+    assert not root.exists() or not any(p.name.endswith(("uneven", "indexed")) for p in root.iterdir())
+    assert jobs.read_job(jobs.submit(recipe(5, "even"), root=root, nproc=2, start=False))["nproc"] == 2
+
+
 def test_a_job_may_not_read_outside_the_allowed_folders(root, monkeypatch, tmp_path):
     from gan_core.config import ConfigError
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(root))

@@ -1,11 +1,12 @@
-# GAN Studio. `make run` serves the app on http://localhost:8501; `make test` runs every test.
+# GAN Studio. `make run` serves the app on http://localhost:8501; `make test` runs the tests (and
+# `make test-team` the team-scale ones: several torchrun nodes, an MLflow server).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test test-fast install checkpoints bench clean gpu-check
+.PHONY: run test test-fast test-team install checkpoints bench clean gpu-check
 
 # (Re)install only when a requirements file changed since the last install.
 # The first install downloads several GB (torch with its CUDA libraries: .venv is about 6.8 GB) and
@@ -28,10 +29,14 @@ run: $(STAMP)
 	$(PY) -m ui.serve --server.port $(PORT) --server.address localhost
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not team"
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -m "not e2e and not team"
+
+# Two torchrun nodes on localhost and a real MLflow server (about a minute); CI runs it after `test`.
+test-team: $(STAMP)
+	$(PY) -m pytest -m team
 
 # Re-make every shipped checkpoint from its recipe (about 6.5 hours on 2 CPU cores).
 checkpoints: $(STAMP)

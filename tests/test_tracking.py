@@ -95,6 +95,7 @@ def train(cfg, run: RunDir | None = None, resume: bool = False, stop_at: int | N
     return run, state
 
 
+@pytest.mark.team  # a real server: make test-team
 def test_a_tracked_run_is_on_the_server_with_its_figures_samples_and_model(server, tiny_dcgan_cfg, tmp_path,
                                                                            capfd):
     cfg = tiny_dcgan_cfg("train.track=mlflow", f"train.tracking_uri={server['uri']}", "train.lr_g=0.00031",
@@ -147,6 +148,7 @@ def test_a_tracked_run_is_on_the_server_with_its_figures_samples_and_model(serve
     assert "MLflow: logged as run" in (run.path / "log.txt").read_text()
 
 
+@pytest.mark.team  # a real server: make test-team
 def test_a_resumed_run_continues_its_mlflow_run(server, tiny_dcgan_cfg, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_MLFLOW_URI", server["uri"])  # the app's setting, with no URI in the recipe
     cfg = tiny_dcgan_cfg("train.track=mlflow", "train.log_every=2")
@@ -171,6 +173,7 @@ def test_a_resumed_run_continues_its_mlflow_run(server, tiny_dcgan_cfg, monkeypa
                      "samples/step_0000006.png"]
 
 
+@pytest.mark.team  # a real server: make test-team
 @pytest.mark.parametrize("where", ["closed port", "not an MLflow server"])
 def test_a_server_that_is_down_or_wrong_never_stops_training(where, tiny_dcgan_cfg, request, monkeypatch):
     uri = f"http://127.0.0.1:{free_port()}" if where == "closed port" else \

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from gan_core.checkpoint import read_checkpoint
@@ -62,6 +63,7 @@ def tensors(run: Path) -> dict[int, dict[str, torch.Tensor]]:
     return {int(p.stem.split("_")[1]): read_checkpoint(p)[0] for p in sorted((run / "checkpoints").glob("step_*.json"))}
 
 
+@pytest.mark.team  # three torchruns: make test-team
 def test_two_nodes_train_what_one_node_with_two_processes_trains(tmp_path):
     recipe = dump_recipe(load_recipe(None, TINY))
     nodes = [tmp_path / "node_a", tmp_path / "node_b"]

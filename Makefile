@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test test-fast test-team install checkpoints bench clean gpu-check
+.PHONY: run test test-fast test-team sr-photos install checkpoints bench clean gpu-check
 
 # (Re)install only when a requirements file changed since the last install.
 # The first install downloads several GB (torch with its CUDA libraries: .venv is about 6.8 GB) and
@@ -37,6 +37,12 @@ test-fast: $(STAMP)
 # Two torchrun nodes on localhost and a real MLflow server (about a minute); CI runs it after `test`.
 test-team: $(STAMP)
 	$(PY) -m pytest -m team
+
+# Photographs from Debian's wallpaper packages as an extra super-resolution training folder, data/sr_photos
+# (23 photos at 1280 and 640 px with SOURCES.txt; never committed, never needed by the app). apt-get
+# download + dpkg-deb -x: no root, nothing installed.
+sr-photos: $(STAMP)
+	$(PY) -m gan_core.data.wallpapers data/sr_photos
 
 # Re-make every shipped checkpoint from its recipe (about 6.5 hours on 2 CPU cores).
 checkpoints: $(STAMP)

@@ -104,6 +104,7 @@ def download(work: Path) -> Path:
     tree = work / "tree"
     for package in PACKAGES:
         (deb,) = work.glob(f"{package}_*.deb")
+        (tree / package).mkdir(parents=True)  # dpkg-deb makes the last folder only
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tree / package)], check=True)
     return tree
 

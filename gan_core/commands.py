@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -71,6 +72,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     world = ddp.setup(args.device)  # under torchrun: join the other processes; alone: nothing
     try:
+        # on several machines each reads its own copy of the recipe: a different copy would train
+        # silently wrong (or hang at the first collective of another shape), so all stop at once
+        if not ddp.agree(hashlib.sha256(dump_recipe(cfg).encode()).hexdigest(), world):
+            raise CLIError("the training processes were given different recipes (a machine's copy of "
+                           f"{args.config or 'the run folder'} differs from the one of rank 0's machine, or its "
+                           "--set options do): give every machine the same recipe and options")
         if not args.resume:  # one folder for all processes, made by rank 0, its recipe written once
             run = RunDir(ddp.broadcast(str(_new_run(cfg, args.run_dir).path) if world.main else None, world))
         elif world.main and (args.config or args.set):  # resumed with a changed recipe

@@ -84,6 +84,14 @@ def any_true(flag: bool, world: World) -> bool:
     return bool(t.item() > 0)
 
 
+def agree(value: str, world: World) -> bool:
+    """Whether every process holds rank 0's `value`, answered the same on every process (so that all
+    stop together: a process that stopped alone would leave the others waiting in a collective)."""
+    if world.size == 1:
+        return True
+    return not any_true(broadcast(value, world) != value, world)
+
+
 def broadcast(obj, world: World):
     """Rank 0's value of a picklable object (the run folder's path), on every process."""
     if world.size == 1:

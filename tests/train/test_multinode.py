@@ -113,3 +113,22 @@ def test_two_nodes_train_what_one_node_with_two_processes_trains(tmp_path):
         return [{k: v for k, v in json.loads(line).items() if k.startswith(("loss", "d_"))}
                 for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert losses(spread_run) == losses(tmp_path / "one") and len(losses(spread_run)) == 4
+
+
+@pytest.mark.team  # two torchruns: make test-team
+def test_machines_with_different_recipes_all_stop_with_a_message(tmp_path):
+    """Each machine reads its own copy of the recipe; one that differs stops every process at once,
+    before any run folder is made (not a silently different model, nor a hang at a collective)."""
+    nodes = [tmp_path / "node_a", tmp_path / "node_b"]
+    for node, steps in zip(nodes, (4, 6)):
+        node.mkdir()
+        (node / "recipe.yaml").write_text(dump_recipe(load_recipe(None, [*TINY, f"train.steps={steps}"])))
+    spread = LaunchSpec.of(nodes=2, nproc_per_node=1, rdzv_endpoint=f"127.0.0.1:{free_port()}", rdzv_id="differ")
+    each = command(spread, train_args("recipe.yaml", device="cpu", run_dir="run", quiet=True))
+    procs = {name: start(each, node, tmp_path / f"{name}.log") for name, node in zip(("node_a", "node_b"), nodes)}
+    with pytest.raises(AssertionError):
+        finish(procs, tmp_path)  # asserts every exit code is 0
+    for name, node in zip(("node_a", "node_b"), nodes):
+        assert procs[name].returncode != 0
+        assert "given different recipes" in (tmp_path / f"{name}.log").read_text()
+        assert not (node / "run").exists()

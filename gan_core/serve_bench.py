@@ -97,12 +97,17 @@ async def _generate(page, base: str, rng: random.Random) -> None:
     await _settle(page)
 
 
-async def _superres(page, base: str, rng: random.Random) -> None:
-    # What a visitor gets: the page's first view (a detail of the example, bicubic then the best
-    # model, by itself), then SRGAN beside them. Both are cached for every visitor once computed.
+async def _superres_first_view(page, base: str) -> None:
+    """Open Super-resolution until its first view is shown: a detail of the example, bicubic then the
+    best model, by itself (cached for every visitor once computed)."""
     await page.goto(f"{base}/superres")
     await page.wait_for_function(timed_captions(2), timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
+
+
+async def _superres(page, base: str, rng: random.Random) -> None:
+    # What a visitor gets: the first view, then SRGAN beside it (cached too).
+    await _superres_first_view(page, base)
     await page.locator(".st-key-sr_others label").first.click(timeout=ACTION_TIMEOUT_MS)
     await page.wait_for_function(timed_captions(3), timeout=ACTION_TIMEOUT_MS)
     await _settle(page)
@@ -111,9 +116,7 @@ async def _superres(page, base: str, rng: random.Random) -> None:
 async def _superres_whole(page, base: str, rng: random.Random) -> None:
     # The heavier path: the whole example x4 behind the button, computed for this visitor alone (only
     # the first view is shared), so 8 of them at once queue for the server's turns.
-    await page.goto(f"{base}/superres")
-    await page.wait_for_function(timed_captions(2), timeout=ACTION_TIMEOUT_MS)
-    await _settle(page)
+    await _superres_first_view(page, base)
     await page.locator(".st-key-sr_crop_example__en").click(timeout=ACTION_TIMEOUT_MS)
     await page.get_by_role("option", name="The whole picture").click(timeout=ACTION_TIMEOUT_MS)
     await page.locator(".st-key-sr_run button").click(timeout=ACTION_TIMEOUT_MS)

@@ -84,7 +84,8 @@ class DCGANConfig(_Strict):
     @model_validator(mode="after")
     def _code(self):
         if self.n_codes and self.n_classes:
-            raise ValueError("model.n_codes (InfoGAN) is for unconditional models: set model.n_classes to 0")
+            raise ValueError("model.n_codes (InfoGAN) is for unconditional models: set model.n_classes to 0 "
+                             "(and data.clusters to 0: the code and the groups are both a discrete choice for G)")
         if self.n_codes == 1 or self.n_codes > self.nz:
             raise ValueError(f"model.n_codes must be 0, or 2 to nz ({self.nz}): the code is the index of "
                              "the largest of z's first n_codes entries")
@@ -321,6 +322,9 @@ class DataConfig(_Strict):
     classes: list[int] | None = Field(None, description="keep only images of these labels (e.g. the normal "
                                                         "class of a one-class anomaly detector)")
     exclude_classes: list[int] = Field(default_factory=list, description="leave out images of these labels")
+    clusters: int = Field(0, ge=0, le=100, description="self-conditioning: train on K groups of the pictures "
+                          "found without labels (k-means of a t-SNE map), sampled at their frequencies; "
+                          "needs model.n_classes = K (0: off)")
     # image-to-image (pix2pix, super-resolution)
     edges: Literal["canny", "skeleton"] = Field("canny", description="pix2pix: how drawings are made from the "
                                                 "pictures (also from photos uploaded to the sketch page)")
@@ -526,6 +530,12 @@ class Config(_Strict):
         elif pairs.get(self.data.name, "dcgan") != arch:
             raise ValueError("data.name 'toy' goes with model.arch 'mlp', 'bach_chorales' with 'musegan', "
                              "image data with 'dcgan'")
+        if self.data.clusters:
+            if arch != "dcgan":
+                raise ValueError(f"data.clusters groups pictures for a DCGAN to condition on; model.arch is '{arch}'")
+            if self.model.n_classes != self.data.clusters:
+                raise ValueError(f"data.clusters {self.data.clusters}: the model conditions on the groups, so "
+                                 f"model.n_classes must be {self.data.clusters} too (it is {self.model.n_classes})")
         return self
 
     def digest(self) -> str:

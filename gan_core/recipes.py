@@ -204,6 +204,8 @@ def essential_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
         data.pop("classes", None)
     if data.get("exclude_classes") == []:
         data.pop("exclude_classes")
+    if data.get("clusters") == 0:  # no self-conditioning
+        data.pop("clusters")
     readers_t = {family, f"loss:{train.get('loss')}", f"opt:{train.get('optimizer')}",
                  f"decay:{train.get('lr_decay')}", "codes" if model.get("n_codes") else ""}
     for key, readers in _TRAIN_READ_BY.items():

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
 from .config import ModelConfig, build_gan
+from .data.clusters import stratified_labels
 from .data.images import grid_image, to_uint8  # noqa: F401 (grid_image: for the pages and CLI)
 from .devices import resolve_device
 from .nets import sample_noise
@@ -38,6 +39,31 @@ class LoadedGenerator:
     @property
     def classes(self) -> list[str]:
         return list(self.card.get("classes") or [str(k) for k in range(self.n_classes)])
+
+    @property
+    def label_prior(self) -> Tensor | None:
+        """p(c) of a self-conditioned model's groups (data.clusters), None for real classes."""
+        prior = self.card.get("label_prior")
+        if not self.n_classes or not isinstance(prior, list) or len(prior) != self.n_classes:
+            return None
+        try:
+            p = torch.tensor(prior, dtype=torch.float64)
+        except (TypeError, ValueError):
+            return None
+        return p if bool(torch.isfinite(p).all() and (p >= 0).all() and p.sum() > 0) else None
+
+    @property
+    def self_conditioned(self) -> bool:
+        """Its classes are groups it found in unlabeled data: sampled by their prior, not chosen by meaning."""
+        return self.label_prior is not None
+
+    def draw_labels(self, n: int) -> Tensor | None:
+        """Labels for n samples 'as the training data has them': each group at its share of the
+        training pictures (stratified) for a self-conditioned model, every class in turn otherwise."""
+        if not self.n_classes:
+            return None
+        prior = self.label_prior
+        return torch.arange(n) % self.n_classes if prior is None else stratified_labels(prior, n)
 
     @property
     def is_image(self) -> bool:
@@ -71,9 +97,13 @@ class LoadedGenerator:
 
     def sample(self, n: int, seed: int = 0, labels: Tensor | int | None = None,
                truncation: float | None = None, codes: Tensor | int | None = None) -> Tensor:
-        """n samples in [-1, 1] (images: (n, C, H, W)); `labels` a class or one per sample;
-        `codes` an InfoGAN code or one per sample (the seed's own codes when None)."""
+        """n samples in [-1, 1] (images: (n, C, H, W)); `labels` a class or one per sample (for a
+        self-conditioned model, the seed's own groups, drawn by their prior, when None); `codes` an
+        InfoGAN code or one per sample (the seed's own codes when None)."""
         z = self.noise(n, seed, truncation)
+        if labels is None and self.self_conditioned:  # a stream of its own: z stays the seed's z
+            labels = torch.multinomial(self.label_prior, n, replacement=True,
+                                       generator=torch.Generator().manual_seed(seed + 7_919))
         if codes is not None:
             if not self.n_codes:
                 raise ValueError(f"{self.path.name} has no categorical code")

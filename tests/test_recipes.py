@@ -139,7 +139,10 @@ def test_the_essential_recipe_drops_what_nothing_reads_and_keeps_what_someone_ch
     data, train = essential_recipe(dcgan)["data"], essential_recipe(dcgan)["train"]
     assert "texture" not in data and "edges" not in data and "toy" not in data and "a" not in data
     assert "gp_weight" not in train and "instance_noise" not in train and "cycle_weight" not in train
-    assert data["name"] == "mnist5k" and train["loss"] == "nonsaturating" and "betas" in train
+    assert data["name"] == "mnist5k" and train["loss"] == "hinge" and "betas" in train
+    assert data["clusters"] == 10  # self-conditioning: chosen, so kept
+    plain = essential_recipe(yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "mnist_dcgan_plain.yaml"))))
+    assert "clusters" not in plain["data"] and plain["train"]["loss"] == "nonsaturating"  # no groups: the default
 
     chosen = yaml.safe_load(dump_recipe(load_recipe(CONFIGS / "mnist_dcgan.yaml", {
         "data.texture": "grass", "train.loss": "wgan-gp", "model.d_norm": "layer", "train.instance_noise.sigma": 0.1})))

@@ -386,6 +386,9 @@ def load_images(data_cfg, size: int, channels: int) -> ImageData:
         raise DataError(f"data.name {data_cfg.name!r} is not an image dataset")
     data = select_classes(data, getattr(data_cfg, "classes", None), getattr(data_cfg, "exclude_classes", []))
     data.images = resize_images(data.images, size, channels)
+    if getattr(data_cfg, "clusters", 0):
+        from .clusters import self_condition  # it imports this module
+        data = self_condition(data, data_cfg.clusters)
     return data
 
 

@@ -138,12 +138,13 @@ def label_accuracy(generator, classifier: DigitClassifier, per_class: int = 100,
 
 @torch.no_grad()
 def generate(generator, n: int, seed: int = 0, batch: int = 500) -> Tensor:
-    """n samples in batches; a conditional generator cycles through its classes."""
+    """n samples in batches; a conditional generator cycles through its classes, a self-conditioned
+    one draws its groups at their training shares (LoadedGenerator.draw_labels)."""
     out = []
+    labels = generator.draw_labels(n)
     for i in range(0, n, batch):
         m = min(batch, n - i)
-        labels = (torch.arange(i, i + m) % generator.n_classes) if generator.n_classes else None
-        out.append(generator.sample(m, seed=seed * 100_003 + i, labels=labels))
+        out.append(generator.sample(m, seed=seed * 100_003 + i, labels=None if labels is None else labels[i:i + m]))
     return torch.cat(out)
 
 
@@ -168,6 +169,6 @@ def evaluate_generator(generator, classifier: DigitClassifier, n: int = 4500, se
            "fd_ratio_to_baseline": round(fd / base, 2), "fd_samples": n, "fd_reference": test.name,
            "kid": round(kid, 5), "kid_std": round(kid_std, 5), "kid_train_vs_test": round(kid_base, 5),
            **pr, **{f"{k}_train_vs_test": v for k, v in pr_base.items()}}
-    if generator.n_classes:
+    if generator.n_classes and not generator.self_conditioned:  # a group is not a digit: nothing to check
         out.update(label_accuracy(generator, classifier, seed=seed))
     return out

@@ -11,6 +11,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..checkpoint import CheckpointError, read_checkpoint
+from ..data.clusters import stratified_labels
 from ..data.images import mnist5k
 from ..errors import TrainingDiverged
 from ..nets import sample_noise
@@ -147,7 +148,8 @@ class MetricTracker(Callback):
         self.reference = features(self.classifier, test.batch(torch.arange(len(test)))[0])
         g = torch.Generator().manual_seed(cfg.train.seed + 54321)
         self.z = sample_noise(self.n, cfg.model.nz, cfg.model.noise, generator=g)
-        self.y = torch.arange(self.n) % trainer.n_classes if trainer.n_classes else None
+        self.y = None if not trainer.n_classes else torch.arange(self.n) % trainer.n_classes \
+            if trainer.label_prior is None else stratified_labels(trainer.label_prior, self.n)
         self.active = True
 
     def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:

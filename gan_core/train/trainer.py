@@ -36,6 +36,7 @@ from ..checkpoint import (
 from ..config import SR_ARCHS, Config, build_gan
 from ..recipes import dump_recipe
 from ..data import DataError, ImageData, ToyDistribution, load_training_data
+from ..data.clusters import label_prior
 from ..devices import native_bf16, resolve_device
 from ..errors import TrainingDiverged
 from ..losses import get_loss, gradient_penalty, r1_penalty
@@ -109,6 +110,13 @@ class Trainer:
         # average their gradients through DDP (gan_core/train/ddp.py says why this is exact).
         self.world = ddp.current()
         self.rows = self.world.rows(t.batch_size)
+        # Self-conditioning (data.clusters): G draws each group at its share of the training pictures;
+        # rank 0's groups are everyone's, whatever each machine's t-SNE made of the same pictures
+        self.label_prior: Tensor | None = None
+        if cfg.data.clusters and isinstance(self.data, ImageData):
+            if self.world.size > 1:
+                self.data.labels = ddp.broadcast(self.data.labels.cpu(), self.world).to(self.device)
+            self.label_prior = label_prior(self.data.labels, self.n_classes).float()
         self.G_train, self.D_train = self.G, self.D
         if self.world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -164,7 +172,10 @@ class Trainer:
     def random_labels(self, g: torch.Generator) -> Tensor | None:
         if not self.n_classes:
             return None
-        return torch.randint(self.n_classes, (self.cfg.train.batch_size,), generator=g)[self.rows].to(self.device)
+        b = self.cfg.train.batch_size
+        y = torch.randint(self.n_classes, (b,), generator=g) if self.label_prior is None else \
+            torch.multinomial(self.label_prior, b, replacement=True, generator=g)
+        return y[self.rows].to(self.device)
 
     def instance_noise_sigma(self) -> float:
         return self.cfg.train.noise_sigma(self.step)
@@ -393,8 +404,15 @@ class Trainer:
             opt_meta[name] = meta
         card = {"kind": "training-state", "name": self.cfg.name, "step": self.step,
                 "config": self.cfg.model_dump(mode="json"), "model": self.cfg.model.model_dump(mode="json"),
-                "optimizers": opt_meta}
+                "optimizers": opt_meta, **self.data_card()}
         return save_checkpoint(path, tensors, card)
+
+    def data_card(self) -> dict[str, Any]:
+        """What a sampler needs to know of the data: class names, and the groups' shares (data.clusters)."""
+        card: dict[str, Any] = {"classes": list(getattr(self.data, "classes", []))}
+        if self.label_prior is not None:
+            card["label_prior"] = [round(p, 6) for p in self.label_prior.tolist()]
+        return card
 
     def load_state(self, path: str | Path) -> None:
         tensors, card = read_checkpoint(path)
@@ -436,7 +454,7 @@ class Trainer:
             "model": self.cfg.model.model_dump(mode="json"),
             "data": self.cfg.data.model_dump(mode="json"),
             "train": self.cfg.train.model_dump(mode="json"),
-            "classes": getattr(self.data, "classes", []),
+            **self.data_card(),
             "generator": "EMA of G (decay %g)" % self.cfg.train.ema_decay if self.G_ema is not None else "G",
             "recipe_yaml": dump_recipe(self.cfg),
             "metrics": {},

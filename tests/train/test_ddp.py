@@ -85,3 +85,26 @@ def test_torchrun_writes_one_run_folder(tmp_path):
     assert steps == [1, 2, 3, 4, 5, 6]  # one writer
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("*.safetensors")) == \
         ["step_0000003.safetensors", "step_0000006.safetensors"]
+
+
+def _grouped_worker(rank: int, store: str, out: str) -> None:
+    from gan_core.data import ImageData
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        cfg = load_recipe(None, ["model.img_size=28", "model.nz=8", "model.ngf=4", "model.ndf=4", "model.n_classes=3",
+                                 "data.clusters=3", "train.batch_size=8"])
+        images = torch.randint(0, 256, (12, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        # as if each machine's t-SNE had grouped the same pictures differently
+        labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2]) if rank == 0 else torch.arange(12) % 3
+        tr = Trainer(cfg, "cpu", data=ImageData(images, labels, "same pictures", ["g1", "g2", "g3"]))
+        save_file({"labels": tr.data.labels, "prior": tr.label_prior}, f"{out}/groups{rank}.safetensors")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_process_trains_on_rank_0s_groups(tmp_path):
+    mp.start_processes(_grouped_worker, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2, start_method="spawn")
+    g0, g1 = load_file(tmp_path / "groups0.safetensors"), load_file(tmp_path / "groups1.safetensors")
+    assert g1["labels"].tolist() == g0["labels"].tolist() == [0] * 6 + [1] * 3 + [2] * 3
+    assert g1["prior"].tolist() == pytest.approx([0.5, 0.25, 0.25])

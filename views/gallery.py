@@ -163,8 +163,11 @@ truncation = c4.slider(t("gallery.psi"), 0.3, 3.0, 1.0, 0.1, key="gal_psi", disa
 label = None
 if gen.n_classes:
     names = ["all"] + list(range(gen.n_classes))
-    label = localized_choice(st.selectbox, t("gallery.label"), names, "gal_label", "all",
-                             lambda k: t("gallery.all_classes") if k == "all" else gen.classes[k])
+    groups = gen.self_conditioned  # groups it found in unlabeled pictures (data.clusters)
+    label = localized_choice(st.selectbox, t("generate.group" if groups else "gallery.label"), names, "gal_label", "all",
+                             lambda k: t("gallery.all_groups" if groups else "gallery.all_classes") if k == "all"
+                             else t("generate.group_name", k=k + 1) if groups else gen.classes[k],
+                             help=t("generate.groups_help", k=gen.n_classes) if groups else None)
     label = None if label == "all" else int(label)
 by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="gal_by_code",
                                          help=t("gallery.by_code_help", k=gen.n_codes))

@@ -42,9 +42,13 @@ with controls:
         write_to_url("gen_label", None)
     else:
         options = ["all"] + [str(k) for k in range(gen.n_classes)]
-        choice = localized_choice(st.selectbox, t("generate.label"), options, "gen_label", "all",
-                                  lambda o: t("generate.all_classes") if o == "all"
-                                  else t("generate.class_name", name=gen.classes[int(o)]), in_url=True)
+        groups = gen.self_conditioned  # groups it found in unlabeled pictures, not classes anyone named
+        choice = localized_choice(st.selectbox, t("generate.group" if groups else "generate.label"), options,
+                                  "gen_label", "all",
+                                  lambda o: t("generate.all_groups" if groups else "generate.all_classes") if o == "all"
+                                  else t("generate.group_name", k=int(o) + 1) if groups
+                                  else t("generate.class_name", name=gen.classes[int(o)]), in_url=True,
+                                  help=t("generate.groups_help", k=gen.n_classes) if groups else None)
         label = None if choice == "all" else int(choice)
     n = st.slider(t("generate.count"), 1, 100, 40, key="gen_n", bind="query-params")
     # starts at min_value (0): New seed sets it through session state, and a default beside that makes Streamlit warn

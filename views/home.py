@@ -17,7 +17,8 @@ text, demo = st.columns([3, 2], gap="large")
 with text:
     st.markdown(t("home.game_p1"))
 with demo:
-    conditional = [m for m in page_models(archs_of("image", "points")).values() if m.card["model"].get("n_classes")]
+    conditional = [m for m in page_models(archs_of("image", "points")).values() if m.card["model"].get("n_classes")
+                   and not m.card.get("label_prior")]  # a self-conditioned model's groups are not digits
     if conditional:
         card = conditional[0].card
         try:
@@ -46,5 +47,5 @@ with st.expander(t("home.cli_title")):
     st.markdown(t("home.cli_intro"))
     st.code("python -m gan_core --help\n"
             "python -m gan_core sample checkpoints/mnist_cgan.safetensors --label 7 --n 16 --out sevens.png\n"
-            "python -m gan_core train configs/mnist_dcgan.yaml --set train.steps=500\n"
+            "python -m gan_core train configs/mnist_dcgan_plain.yaml --set train.steps=500\n"
             "python -m gan_core info checkpoints/mnist_dcgan.safetensors", language="bash")

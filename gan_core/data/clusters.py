@@ -79,10 +79,12 @@ def label_prior(labels: Tensor, k: int) -> Tensor:
 
 
 def stratified_labels(prior: Tensor | list[float], n: int) -> Tensor:
-    """n labels whose counts follow `prior` as closely as n allows, in blocks: label i is the group
-    whose share of the cumulative prior holds (i + 1/2)/n. The low-variance way to draw a fixed
-    number of samples for a metric (for a uniform prior: n/K of each)."""
+    """n labels whose counts follow `prior` as closely as n allows: the group whose share of the
+    cumulative prior holds (i + 1/2)/n, for i < n, in an order fixed by a seeded shuffle, so that
+    a metric reading only the first m of them still sees every group. The low-variance way to draw
+    a fixed number of samples for a metric (for a uniform prior: n/K of each)."""
     cdf = torch.cumsum(torch.as_tensor(prior, dtype=torch.float64), 0)
     cdf = cdf / cdf[-1]
     at = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    return torch.searchsorted(cdf, at).clamp_(max=len(cdf) - 1)
+    labels = torch.searchsorted(cdf, at).clamp_(max=len(cdf) - 1)
+    return labels[torch.randperm(n, generator=torch.Generator().manual_seed(0))]

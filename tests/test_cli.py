@@ -102,10 +102,15 @@ def test_non_image_in_an_image_zip(capsys, tmp_path):
     assert code == 2 and "virus.png: not an image" in err
 
 
-def test_sample_argument_errors(capsys):
-    code, _, err = run_cli(capsys, "sample", ROOT / "checkpoints/mnist_dcgan.safetensors", "--label", 3,
-                           "--out", "/tmp/x.png")
+def test_sample_argument_errors(capsys, tmp_path):
+    code, _, _ = run_cli(capsys, "train", ROOT / "configs/mnist_dcgan_plain.yaml", *TINY, "--run-dir", tmp_path / "r",
+                         "--out", tmp_path / "plain")
+    assert code == 0
+    code, _, err = run_cli(capsys, "sample", tmp_path / "plain.safetensors", "--label", 3, "--out", tmp_path / "x.png")
     assert code == 2 and "not class-conditional" in err
+    code, _, err = run_cli(capsys, "sample", ROOT / "checkpoints/mnist_dcgan.safetensors", "--label", 10,
+                           "--out", tmp_path / "x.png")  # its groups are 0..9
+    assert code == 2 and "label must be in 0..9" in err
     code, _, err = run_cli(capsys, "sample", "nowhere.safetensors", "--out", "/tmp/x.png")
     assert code == 2 and "model card not found" in err
     code, _, err = run_cli(capsys, "train", "--resume", "/nonexistent/run")

@@ -31,7 +31,7 @@ from gan_core.recipes import LOSS_PRESETS, load_recipe
 from .i18n import catalog
 
 MODELS = ["dcgan", "conditional", "cyclegan"]  # the choice tr_model
-BASE = {"dcgan": CONFIGS / "mnist_dcgan.yaml", "conditional": CONFIGS / "mnist_cgan.yaml",
+BASE = {"dcgan": CONFIGS / "mnist_dcgan_plain.yaml", "conditional": CONFIGS / "mnist_cgan.yaml",
         "cyclegan": CONFIGS / "cyclegan_digits.yaml"}  # by tr_model
 BATCHES = [16, 32, 64, 128, 256]
 SIZES = [28, 32, 64]
@@ -356,7 +356,8 @@ def _dcgan_form(cfg: Config) -> dict[str, Any]:
     m, d, t = cfg.model, cfg.data, cfg.train
     kind = {"mnist5k": "mnist5k", "folder": "upload"}.get(d.name, "torchvision")
     form: dict[str, Any] = {
-        "tr_name": cfg.name, "tr_model": "conditional" if m.n_classes else "dcgan", "tr_data": kind,
+        # a self-conditioned DCGAN (data.clusters) is unconditional to its user: the form's DCGAN, less the groups
+        "tr_name": cfg.name, "tr_model": "conditional" if m.n_classes and not d.clusters else "dcgan", "tr_data": kind,
         "tr_colour": m.channels == 3 if kind == "upload" else DEFAULTS["tr_colour"],  # asked for uploads only
         "tr_size": m.img_size, "tr_loss": t.loss, "tr_steps": t.steps,
         "tr_batch": t.batch_size if t.batch_size in BATCHES else DEFAULTS["tr_batch"]}

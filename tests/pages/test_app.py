@@ -87,7 +87,12 @@ def test_generate_main_path():
     assert at.number_input(key="gen_seed").value != 0
     at.selectbox(key="gen_model").set_value("mnist_dcgan").run()
     assert not at.exception
-    assert [s.key for s in at.selectbox] == ["gen_model"]  # unconditional: no class picker
+    # self-conditioned: no classes, but the groups it found by itself, explained
+    groups = at.selectbox(key="gen_label__en")
+    assert groups.label == "Group" and "never saw a label" in groups.help
+    assert groups.options[0] == "All groups it found (one column each)" and groups.options[1:3] == ["Group 1", "Group 2"]
+    groups.set_value("all").run()
+    assert at.get("image")[0].proto.imgs[0].caption.startswith("9 images, seed")
 
 
 def test_generate_without_checkpoints(tmp_path, monkeypatch):

@@ -175,7 +175,8 @@ by_code = bool(gen.n_codes) and st.toggle(t("gallery.by_code"), key="gal_by_code
 # (a slider of 36 drew 3 rows of 10 classes, 30 pictures).
 rows_of = gen.n_codes if by_code else gen.n_classes if gen.n_classes and label is None else 0
 if rows_of:
-    per = int(c2.slider(t("gallery.count_per_code" if by_code else "gallery.count_per_class"), 1,
+    per = int(c2.slider(t("gallery.count_per_code" if by_code else "gallery.count_per_group" if gen.self_conditioned
+                          else "gallery.count_per_class"), 1,
                         max(1, 100 // rows_of), min(3, max(1, 100 // rows_of)), key="gal_per_row"))
     count = per * rows_of
     c2.caption(t("gallery.count_total", rows=rows_of, per=per, n=count))

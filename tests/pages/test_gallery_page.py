@@ -60,6 +60,7 @@ def test_link_picks_the_model_and_seed():
     groups = at.selectbox(key="gal_label__en")  # self-conditioned: a choice of the groups it found, not of classes
     assert groups.label == "Group" and groups.options[:2] == ["All groups it found (one row each)", "Group 1"]
     assert "gal_by_code" not in [s.key for s in at.toggle]  # no InfoGAN code
+    assert at.slider(key="gal_per_row").label == "Samples per group"  # all groups: one row each
     groups.set_value(0).run()  # one group: then any count
     at.toggle(key="gal_trunc_on").set_value(True).run()
     assert not at.exception and at.slider(key="gal_psi").value == 1.0

@@ -102,3 +102,11 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert gpu_check.main(["--out", str(tmp_path / "x.json"), "--device", "cuda"]) == 2
         assert "no CUDA GPU is available" in capsys.readouterr().err
+
+
+def test_the_check_runs_without_pot():
+    """A lent GPU machine receives at most 64 MiB: POT's 32 MB wheel stays behind, so nothing the
+    check imports may need it (the app imports it up front, in ui/preload.py and the Toy Lab)."""
+    code = ("import sys; import gan_core.gpu_check, gan_core.commands, gan_core.bench, gan_core.lab.toy2d; "
+            "sys.exit('ot' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode == 0

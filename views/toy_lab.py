@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import ot  # noqa: F401  (W1 runs on a worker thread: a first import racing the page's own leaves modules half-initialised)
 import streamlit as st
 import torch
 

@@ -11,8 +11,6 @@ network simplex), JS and KL are estimated from histograms on a shared grid.
 from __future__ import annotations
 
 import numpy as np
-import ot  # imported up front: the toy lab computes W1 on a worker thread, and a first import racing
-           # the page's own imports leaves modules half-initialised
 import torch
 from torch import Tensor
 
@@ -42,6 +40,8 @@ def wasserstein1(a: Tensor | np.ndarray, b: Tensor | np.ndarray, max_points: int
         a = a[rng.choice(len(a), max_points, replace=False)]
     if len(b) > max_points:
         b = b[rng.choice(len(b), max_points, replace=False)]
+    import ot  # here, not at the top: a GPU check ships without POT (32 MB); the app imports it up
+               # front in ui/preload.py and views/toy_lab.py, before any worker thread computes W1
     cost = ot.dist(a, b, metric="euclidean")
     return float(ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost, numItermax=10_000_000))
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, generator_prefix, load_module, read_checkpoint
 from .config import ModelConfig, build_gan
-from .data.clusters import stratified_labels
+from .data.clusters import draw_labels
 from .data.images import grid_image, to_uint8  # noqa: F401 (grid_image: for the pages and CLI)
 from .devices import resolve_device
 from .nets import sample_noise
@@ -60,10 +60,7 @@ class LoadedGenerator:
     def draw_labels(self, n: int) -> Tensor | None:
         """Labels for n samples 'as the training data has them': each group at its share of the
         training pictures (stratified) for a self-conditioned model, every class in turn otherwise."""
-        if not self.n_classes:
-            return None
-        prior = self.label_prior
-        return torch.arange(n) % self.n_classes if prior is None else stratified_labels(prior, n)
+        return draw_labels(n, self.n_classes, self.label_prior)
 
     @property
     def is_image(self) -> bool:

@@ -88,3 +88,11 @@ def stratified_labels(prior: Tensor | list[float], n: int) -> Tensor:
     at = (torch.arange(n, dtype=torch.float64) + 0.5) / n
     labels = torch.searchsorted(cdf, at).clamp_(max=len(cdf) - 1)
     return labels[torch.randperm(n, generator=torch.Generator().manual_seed(0))]
+
+
+def draw_labels(n: int, n_classes: int, prior: Tensor | None) -> Tensor | None:
+    """Labels for n samples as the training data has them, for a metric: none for an unconditional
+    model, every class in turn for real classes, each group at its share (`prior`) for groups."""
+    if not n_classes:
+        return None
+    return torch.arange(n) % n_classes if prior is None else stratified_labels(prior, n)

@@ -11,7 +11,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..checkpoint import CheckpointError, read_checkpoint
-from ..data.clusters import stratified_labels
+from ..data.clusters import draw_labels
 from ..data.images import mnist5k
 from ..errors import TrainingDiverged
 from ..nets import sample_noise
@@ -148,8 +148,7 @@ class MetricTracker(Callback):
         self.reference = features(self.classifier, test.batch(torch.arange(len(test)))[0])
         g = torch.Generator().manual_seed(cfg.train.seed + 54321)
         self.z = sample_noise(self.n, cfg.model.nz, cfg.model.noise, generator=g)
-        self.y = None if not trainer.n_classes else torch.arange(self.n) % trainer.n_classes \
-            if trainer.label_prior is None else stratified_labels(trainer.label_prior, self.n)
+        self.y = draw_labels(self.n, trainer.n_classes, trainer.label_prior)
         self.active = True
 
     def on_step(self, trainer: Trainer, stats: dict[str, float]) -> None:
